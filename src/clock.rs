@@ -1,0 +1,68 @@
+//! Where the store reads the time: the system clock, or one a test controls.
+
+use std::fmt::Debug;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use jiff::Timestamp;
+
+/// A source of the current time for `createdAt`, `updatedAt` and new ids.
+///
+/// The store truncates what it reads to whole seconds for the timestamps and to milliseconds
+/// for ids.
+pub trait Clock: Send + Sync + Debug {
+    /// The current time.
+    fn now(&self) -> Timestamp;
+}
+
+/// The operating system's clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::now()
+    }
+}
+
+/// A clock that shows a set time until told otherwise; for tests and imports.
+///
+/// # Example
+///
+/// ```
+/// use customer_store::{Clock, ManualClock};
+/// let clock = ManualClock::new("2026-06-05T12:00:00Z".parse().unwrap());
+/// clock.advance_seconds(60);
+/// assert_eq!(clock.now().to_string(), "2026-06-05T12:01:00Z");
+/// ```
+#[derive(Debug, Default)]
+pub struct ManualClock {
+    millis: AtomicI64,
+}
+
+impl ManualClock {
+    /// A clock stopped at `at` (to the millisecond).
+    #[must_use]
+    pub fn new(at: Timestamp) -> ManualClock {
+        ManualClock {
+            millis: AtomicI64::new(at.as_millisecond()),
+        }
+    }
+
+    /// Moves the clock to `at`, backwards or forwards.
+    pub fn set(&self, at: Timestamp) {
+        self.millis.store(at.as_millisecond(), Ordering::SeqCst);
+    }
+
+    /// Moves the clock by `seconds` (negative steps back).
+    pub fn advance_seconds(&self, seconds: i64) {
+        self.millis
+            .fetch_add(seconds.saturating_mul(1000), Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Timestamp {
+        let millis = self.millis.load(Ordering::SeqCst);
+        Timestamp::from_millisecond(millis).unwrap_or(Timestamp::UNIX_EPOCH)
+    }
+}

@@ -1,0 +1,207 @@
+//! The one public error type of the crate, with a stable machine-readable code.
+
+use std::fmt;
+use std::sync::Arc;
+
+/// A `Result` whose error defaults to [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A backend error kept as the `source()` of a storage error.
+///
+/// It is reference-counted so that [`Error`] stays `Clone` (one failed group commit can be
+/// reported to every caller in it).
+pub type BoxedSource = Arc<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Everything that can go wrong in a store call.
+///
+/// Match on the variant, or use [`Error::code`] (stable strings, also used by the HTTP API) and
+/// the predicates ([`Error::is_conflict`], [`Error::is_not_found`], …).
+///
+/// No variant carries a type of the storage backend, so another backend can implement
+/// [`CustomerStore`](crate::CustomerStore) with the same error.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A field or list parameter broke one of its rules. Nothing was written.
+    #[error("invalid {field}: {reason}")]
+    InvalidRequest {
+        /// The field at fault, with its JSON name (`email`, `externalId`, `limit`, …).
+        field: String,
+        /// What is wrong with it, in words fit to show a caller.
+        reason: String,
+    },
+    /// Another customer of the business already has this email (compared case-insensitively).
+    #[error("email is already used by customer {existing_id}")]
+    EmailTaken {
+        /// The id of the customer that holds the email.
+        existing_id: String,
+    },
+    /// Another customer of the business already has this `externalId`.
+    #[error("externalId is already used by customer {existing_id}")]
+    ExternalIdTaken {
+        /// The id of the customer that holds the external id.
+        existing_id: String,
+    },
+    /// Two items of one [`create_many`](crate::CustomerStore::create_many) batch share an email
+    /// or an `externalId`.
+    #[error("{field} repeats item {earlier_index} of the same batch")]
+    DuplicateInBatch {
+        /// `email` or `externalId`.
+        field: &'static str,
+        /// The index of the earlier item that has the same value.
+        earlier_index: usize,
+    },
+    /// One item of a [`create_many`](crate::CustomerStore::create_many) batch failed; the whole
+    /// batch was refused.
+    #[error("item {index} of the batch: {source}")]
+    Batch {
+        /// The index of the offending item in the batch.
+        index: usize,
+        /// Why that item was refused.
+        source: Box<Error>,
+    },
+    /// No customer with this id in this business.
+    #[error("customer not found")]
+    NotFound,
+    /// The list cursor is not a customer id (`cust_` followed by 14 characters of `0-9a-z`).
+    #[error("invalid cursor: {reason}")]
+    InvalidCursor {
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The storage failed (an I/O error, a full disk, a file held by another process).
+    ///
+    /// When this comes from a write, the outcome of that write is **unknown**: the commit may
+    /// have reached the disk before the failure was seen. Reading the record back (or retrying
+    /// a create, which answers [`Error::EmailTaken`] if the first attempt landed) tells which.
+    /// The store reopens its database by itself after such an error.
+    #[error("storage error: {message}")]
+    Storage {
+        /// What failed.
+        message: String,
+        /// The backend's own error, where there is one.
+        #[source]
+        source: Option<BoxedSource>,
+    },
+    /// A record or an index entry does not decode or fails its checksum; nothing wrong was
+    /// returned in its place.
+    #[error("corrupt store: {0}")]
+    Corrupt(String),
+    /// The file is not a customer store, or one of a format version this build cannot read.
+    /// The file was not changed.
+    #[error("incompatible file format: {0}")]
+    IncompatibleFormat(String),
+}
+
+impl Error {
+    /// The stable machine-readable code of the error, as the HTTP API reports it.
+    ///
+    /// One of `invalid_request`, `email_taken`, `external_id_taken`, `not_found`,
+    /// `invalid_cursor`, `storage`, `corrupt`, `incompatible_format`. A batch error reports the
+    /// code of the item's own error.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use customer_store::Error;
+    /// assert_eq!(Error::NotFound.code(), "not_found");
+    /// ```
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::InvalidRequest { .. } => "invalid_request",
+            Error::EmailTaken { .. } => "email_taken",
+            Error::ExternalIdTaken { .. } => "external_id_taken",
+            Error::DuplicateInBatch { field, .. } => {
+                if *field == "email" {
+                    "email_taken"
+                } else {
+                    "external_id_taken"
+                }
+            }
+            Error::Batch { source, .. } => source.code(),
+            Error::NotFound => "not_found",
+            Error::InvalidCursor { .. } => "invalid_cursor",
+            Error::Storage { .. } => "storage",
+            Error::Corrupt(_) => "corrupt",
+            Error::IncompatibleFormat(_) => "incompatible_format",
+        }
+    }
+
+    /// Whether the error is a uniqueness conflict (email or `externalId` taken).
+    #[must_use]
+    pub fn is_conflict(&self) -> bool {
+        matches!(self.code(), "email_taken" | "external_id_taken")
+    }
+
+    /// Whether the error is [`Error::NotFound`].
+    #[must_use]
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Error::NotFound)
+    }
+
+    /// Whether the caller's input was refused (`invalid_request` or `invalid_cursor`).
+    #[must_use]
+    pub fn is_invalid_input(&self) -> bool {
+        matches!(self.code(), "invalid_request" | "invalid_cursor")
+    }
+
+    /// Whether the storage failed; the outcome of a write that failed so is unknown.
+    #[must_use]
+    pub fn is_storage(&self) -> bool {
+        matches!(self, Error::Storage { .. })
+    }
+
+    /// The field at fault, for `invalid_request` and conflicts (`email`, `externalId`, …).
+    #[must_use]
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            Error::InvalidRequest { field, .. } => Some(field),
+            Error::EmailTaken { .. } => Some("email"),
+            Error::ExternalIdTaken { .. } => Some("externalId"),
+            Error::DuplicateInBatch { field, .. } => Some(field),
+            Error::Batch { source, .. } => source.field(),
+            Error::InvalidCursor { .. } => Some("cursor"),
+            _ => None,
+        }
+    }
+
+    /// The id of the customer that already holds the email or `externalId`, for a conflict
+    /// with a stored customer.
+    #[must_use]
+    pub fn existing_id(&self) -> Option<&str> {
+        match self {
+            Error::EmailTaken { existing_id } | Error::ExternalIdTaken { existing_id } => {
+                Some(existing_id)
+            }
+            Error::Batch { source, .. } => source.existing_id(),
+            _ => None,
+        }
+    }
+
+    /// The index of the offending item, for an error of a batch.
+    #[must_use]
+    pub fn batch_index(&self) -> Option<usize> {
+        match self {
+            Error::Batch { index, .. } => Some(*index),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Error {
+        Error::InvalidRequest {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+
+    pub(crate) fn storage(
+        message: impl fmt::Display,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Error {
+        Error::Storage {
+            message: message.to_string(),
+            source: Some(Arc::new(source)),
+        }
+    }
+}

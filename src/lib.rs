@@ -1,0 +1,66 @@
+//! An embedded, transactional store for the customer records of a payments platform.
+//!
+//! Merchants (businesses) register customers, retrieve them by id, email or external id, list
+//! them with filters and cursor pagination, update and delete them. Every record belongs to one
+//! business; email (ignoring case) and `externalId` are unique per business. The records and
+//! requests match the JSON of the Customers API (`shared/seed-customers-api.md`).
+//!
+//! [`CustomerStore`] is the contract; [`RedbStore`] implements it on a [redb] database.
+//!
+//! ```
+//! use customer_store::{CustomerPatch, CustomerStore, ListQuery, NewCustomer, RedbStore, Status};
+//!
+//! let store = RedbStore::in_memory()?;
+//! let yaw = store.create(
+//!     "acme",
+//!     NewCustomer::new("yaw@example.com", "Yaw Mensah")
+//!         .with_phone("+233 24 999 8888")
+//!         .with_currency("ghs"),
+//! )?;
+//! assert_eq!(yaw.phone.as_deref(), Some("+233249998888"));
+//! assert_eq!(yaw.currency.as_deref(), Some("GHS"));
+//!
+//! let page = store.list("acme", &ListQuery::default().with_email("YAW"))?;
+//! assert_eq!(page.items, vec![yaw.clone()]);
+//!
+//! let patch = CustomerPatch::default().set_status(Status::Blocked);
+//! assert_eq!(store.update("acme", &yaw.id, patch)?.status, Status::Blocked);
+//! # Ok::<(), customer_store::Error>(())
+//! ```
+//!
+//! # Decisions where the specification is silent
+//!
+//! - A business name that breaks its rule (1–64 characters of `A-Z a-z 0-9 _ -`) is an
+//!   `invalid_request` on every call, reads included.
+//! - `externalId` is kept exactly as given (not trimmed); email and name are trimmed.
+//! - A metadata integer is kept exactly when it fits an `i64`; larger numbers become floats.
+//!   Metadata keys come back in key order.
+//! - `updatedAt` never goes backwards, even if the clock does.
+//! - A well-formed cursor that this store never issued still has a place in id order: the
+//!   list resumes after it (so the seed's sample id as a cursor gives an empty page).
+//! - An update is validated before the id is looked up: an invalid patch is
+//!   `invalid_request` even for an unknown id.
+
+#![deny(missing_docs, unsafe_code)]
+#![warn(clippy::unwrap_used)]
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+mod clock;
+mod error;
+mod id;
+mod model;
+mod redb_store;
+mod store;
+mod validate;
+
+pub use crate::clock::{Clock, ManualClock, SystemClock};
+pub use crate::error::{BoxedSource, Error, Result};
+pub use crate::model::{
+    Customer, CustomerPatch, ListQuery, Metadata, MetadataValue, NewCustomer, Page, Status,
+};
+pub use crate::redb_store::{DEFAULT_CACHE_SIZE, RedbStore, RedbStoreBuilder, VerifyReport};
+pub use crate::store::CustomerStore;
+
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

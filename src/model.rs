@@ -1,0 +1,504 @@
+//! The records and requests of the Customers API, with the seed's JSON names.
+//!
+//! Deserialising these types checks only the JSON shape (types, unknown fields); every field
+//! rule is checked by the store call, which answers [`Error::InvalidRequest`](crate::Error).
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use jiff::Timestamp;
+use serde::de::{self, Deserializer, Visitor};
+use serde::{Deserialize, Serialize, Serializer};
+
+/// The lifecycle state of a customer. New customers are [`Status::Active`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Status {
+    /// The customer can be charged and invoiced (`ACTIVE`).
+    Active,
+    /// The customer is kept but not in use (`INACTIVE`).
+    Inactive,
+    /// The customer is barred from payments (`BLOCKED`).
+    Blocked,
+}
+
+impl Status {
+    /// Every status, in the order of their stored codes.
+    pub const ALL: [Status; 3] = [Status::Active, Status::Inactive, Status::Blocked];
+
+    /// The seed's name of the status: `ACTIVE`, `INACTIVE` or `BLOCKED`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Active => "ACTIVE",
+            Status::Inactive => "INACTIVE",
+            Status::Blocked => "BLOCKED",
+        }
+    }
+
+    pub(crate) fn code(self) -> u8 {
+        match self {
+            Status::Active => 0,
+            Status::Inactive => 1,
+            Status::Blocked => 2,
+        }
+    }
+
+    pub(crate) fn from_code(code: u8) -> Option<Status> {
+        Status::ALL.get(usize::from(code)).copied()
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Status {
+    type Err = crate::Error;
+
+    fn from_str(s: &str) -> Result<Status, crate::Error> {
+        Status::ALL
+            .into_iter()
+            .find(|status| status.as_str() == s)
+            .ok_or_else(|| {
+                crate::Error::invalid("status", "must be one of ACTIVE, INACTIVE, BLOCKED")
+            })
+    }
+}
+
+/// One value of a customer's metadata: a string, a finite number or a boolean.
+///
+/// Integers keep their exact value and their JSON form (`3`, not `3.0`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum MetadataValue {
+    /// A string of at most 500 characters.
+    String(String),
+    /// An integer that fits in an `i64`.
+    Int(i64),
+    /// Any other finite number.
+    Float(f64),
+    /// `true` or `false`.
+    Bool(bool),
+}
+
+impl From<&str> for MetadataValue {
+    fn from(value: &str) -> Self {
+        MetadataValue::String(value.to_owned())
+    }
+}
+
+impl From<String> for MetadataValue {
+    fn from(value: String) -> Self {
+        MetadataValue::String(value)
+    }
+}
+
+impl From<i64> for MetadataValue {
+    fn from(value: i64) -> Self {
+        MetadataValue::Int(value)
+    }
+}
+
+impl From<f64> for MetadataValue {
+    fn from(value: f64) -> Self {
+        MetadataValue::Float(value)
+    }
+}
+
+impl From<bool> for MetadataValue {
+    fn from(value: bool) -> Self {
+        MetadataValue::Bool(value)
+    }
+}
+
+impl Serialize for MetadataValue {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            MetadataValue::String(s) => serializer.serialize_str(s),
+            MetadataValue::Int(i) => serializer.serialize_i64(*i),
+            MetadataValue::Float(f) => serializer.serialize_f64(*f),
+            MetadataValue::Bool(b) => serializer.serialize_bool(*b),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for MetadataValue {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ValueVisitor;
+
+        impl Visitor<'_> for ValueVisitor {
+            type Value = MetadataValue;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string, a number or a boolean (metadata is a flat object)")
+            }
+
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<MetadataValue, E> {
+                Ok(MetadataValue::Bool(v))
+            }
+
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<MetadataValue, E> {
+                Ok(MetadataValue::Int(v))
+            }
+
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<MetadataValue, E> {
+                Ok(i64::try_from(v).map_or(
+                    // Exact beyond i64 is not promised: such a number is kept as a float.
+                    #[expect(clippy::cast_precision_loss, reason = "documented: kept as float")]
+                    MetadataValue::Float(v as f64),
+                    MetadataValue::Int,
+                ))
+            }
+
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<MetadataValue, E> {
+                Ok(MetadataValue::Float(v))
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<MetadataValue, E> {
+                Ok(MetadataValue::String(v.to_owned()))
+            }
+
+            fn visit_string<E: de::Error>(self, v: String) -> Result<MetadataValue, E> {
+                Ok(MetadataValue::String(v))
+            }
+        }
+
+        deserializer.deserialize_any(ValueVisitor)
+    }
+}
+
+/// A customer's metadata: a flat object of at most 50 keys, kept in key order.
+pub type Metadata = BTreeMap<String, MetadataValue>;
+
+/// A stored customer, as the API returns it.
+///
+/// Serialises to exactly the seed's shape: `id, externalId, email, name, phone, description,
+/// metadata, status, currency, createdAt, updatedAt`, with absent values as `null`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Customer {
+    /// The customer's id: `cust_` and 14 characters of `0-9a-z`, increasing with creation.
+    pub id: String,
+    /// The merchant's own identifier for the customer; unique within the business.
+    pub external_id: Option<String>,
+    /// The email as given (trimmed); unique within the business, ignoring case.
+    pub email: String,
+    /// The customer's full name.
+    pub name: String,
+    /// The phone number in E.164 form (`+233249998888`).
+    pub phone: Option<String>,
+    /// Internal notes about the customer.
+    pub description: Option<String>,
+    /// Flat key-value metadata.
+    pub metadata: Option<Metadata>,
+    /// The customer's status.
+    pub status: Status,
+    /// The default currency for invoicing, an upper-case ISO 4217 code.
+    pub currency: Option<String>,
+    /// When the customer was created (whole seconds, UTC).
+    pub created_at: Timestamp,
+    /// When the customer last changed (whole seconds, UTC).
+    pub updated_at: Timestamp,
+}
+
+/// The body of a create request: the seed's create parameters.
+///
+/// Unknown fields are refused when deserialising. The field rules (lengths, formats) are checked
+/// by [`CustomerStore::create`](crate::CustomerStore::create).
+///
+/// # Example
+///
+/// ```
+/// use customer_store::NewCustomer;
+/// let new = NewCustomer::new("yaw@example.com", "Yaw Mensah").with_currency("GHS");
+/// assert_eq!(new.currency.as_deref(), Some("GHS"));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewCustomer {
+    /// Required; unique within the business, ignoring case.
+    pub email: String,
+    /// Required; the customer's full name.
+    pub name: String,
+    /// An international phone number (`+233240000000`); spaces, `-`, `.`, `(`, `)` are removed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    /// The merchant's own identifier; unique within the business, case-sensitive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    /// Internal notes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// An ISO 4217 code in any case; stored upper case.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+    /// Flat key-value metadata.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Metadata>,
+}
+
+impl NewCustomer {
+    /// A create request with the two required fields.
+    #[must_use]
+    pub fn new(email: impl Into<String>, name: impl Into<String>) -> NewCustomer {
+        NewCustomer {
+            email: email.into(),
+            name: name.into(),
+            ..NewCustomer::default()
+        }
+    }
+
+    /// Sets the phone number.
+    #[must_use]
+    pub fn with_phone(mut self, phone: impl Into<String>) -> NewCustomer {
+        self.phone = Some(phone.into());
+        self
+    }
+
+    /// Sets the external id.
+    #[must_use]
+    pub fn with_external_id(mut self, external_id: impl Into<String>) -> NewCustomer {
+        self.external_id = Some(external_id.into());
+        self
+    }
+
+    /// Sets the description.
+    #[must_use]
+    pub fn with_description(mut self, description: impl Into<String>) -> NewCustomer {
+        self.description = Some(description.into());
+        self
+    }
+
+    /// Sets the currency code.
+    #[must_use]
+    pub fn with_currency(mut self, currency: impl Into<String>) -> NewCustomer {
+        self.currency = Some(currency.into());
+        self
+    }
+
+    /// Sets the metadata.
+    #[must_use]
+    pub fn with_metadata(mut self, metadata: Metadata) -> NewCustomer {
+        self.metadata = Some(metadata);
+        self
+    }
+}
+
+/// Reads a field that may be absent (`None`), `null` (`Some(None)`) or a value.
+fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+/// The body of an update request (PATCH semantics).
+///
+/// Each field is `None` when absent (unchanged), `Some(None)` for JSON `null` (cleared) and
+/// `Some(Some(value))` to set it. `null` is accepted for `phone`, `description`, `metadata`,
+/// `externalId` and `currency`; for `name`, `email` and `status` the store answers
+/// `invalid_request`. `metadata` replaces the whole object. Unknown fields are refused.
+///
+/// # Example
+///
+/// ```
+/// use customer_store::{CustomerPatch, Status};
+/// let patch = CustomerPatch::default().set_name("Yaw Mensah Jr.").set_status(Status::Active);
+/// let json: CustomerPatch =
+///     serde_json::from_str(r#"{"name": "Yaw Mensah Jr.", "status": "ACTIVE"}"#).unwrap();
+/// assert_eq!(patch, json);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CustomerPatch {
+    /// A new email (unique within the business).
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub email: Option<Option<String>>,
+    /// A new name.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub name: Option<Option<String>>,
+    /// A new phone number, or `Some(None)` to clear it.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub phone: Option<Option<String>>,
+    /// A new external id, or `Some(None)` to clear it.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub external_id: Option<Option<String>>,
+    /// A new description, or `Some(None)` to clear it.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub description: Option<Option<String>>,
+    /// A new currency code, or `Some(None)` to clear it.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub currency: Option<Option<String>>,
+    /// New metadata (replacing the old object), or `Some(None)` to clear it.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub metadata: Option<Option<Metadata>>,
+    /// A new status.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub status: Option<Option<Status>>,
+}
+
+impl CustomerPatch {
+    /// Sets the email.
+    #[must_use]
+    pub fn set_email(mut self, email: impl Into<String>) -> CustomerPatch {
+        self.email = Some(Some(email.into()));
+        self
+    }
+
+    /// Sets the name.
+    #[must_use]
+    pub fn set_name(mut self, name: impl Into<String>) -> CustomerPatch {
+        self.name = Some(Some(name.into()));
+        self
+    }
+
+    /// Sets (`Some`) or clears (`None`) the phone number.
+    #[must_use]
+    pub fn set_phone(mut self, phone: Option<impl Into<String>>) -> CustomerPatch {
+        self.phone = Some(phone.map(Into::into));
+        self
+    }
+
+    /// Sets (`Some`) or clears (`None`) the external id.
+    #[must_use]
+    pub fn set_external_id(mut self, external_id: Option<impl Into<String>>) -> CustomerPatch {
+        self.external_id = Some(external_id.map(Into::into));
+        self
+    }
+
+    /// Sets (`Some`) or clears (`None`) the description.
+    #[must_use]
+    pub fn set_description(mut self, description: Option<impl Into<String>>) -> CustomerPatch {
+        self.description = Some(description.map(Into::into));
+        self
+    }
+
+    /// Sets (`Some`) or clears (`None`) the currency.
+    #[must_use]
+    pub fn set_currency(mut self, currency: Option<impl Into<String>>) -> CustomerPatch {
+        self.currency = Some(currency.map(Into::into));
+        self
+    }
+
+    /// Replaces (`Some`) or clears (`None`) the metadata.
+    #[must_use]
+    pub fn set_metadata(mut self, metadata: Option<Metadata>) -> CustomerPatch {
+        self.metadata = Some(metadata);
+        self
+    }
+
+    /// Sets the status.
+    #[must_use]
+    pub fn set_status(mut self, status: Status) -> CustomerPatch {
+        self.status = Some(Some(status));
+        self
+    }
+}
+
+/// The parameters of a list call, with the seed's query names.
+///
+/// # Example
+///
+/// ```
+/// use customer_store::ListQuery;
+/// let query = ListQuery::default().with_email("yaw").with_limit(1);
+/// assert_eq!(query.limit, Some(1));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ListQuery {
+    /// Only customers whose email contains this text, ignoring case. Empty means no filter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Only customers with this status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<Status>,
+    /// Page size, 1–100; 20 when absent. Out of range is an error, never clamped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    /// The `nextCursor` of the previous page: only customers created after it are returned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+}
+
+impl ListQuery {
+    /// The page size used when `limit` is absent.
+    pub const DEFAULT_LIMIT: u32 = 20;
+    /// The largest page size.
+    pub const MAX_LIMIT: u32 = 100;
+
+    /// Sets the email filter.
+    #[must_use]
+    pub fn with_email(mut self, term: impl Into<String>) -> ListQuery {
+        self.email = Some(term.into());
+        self
+    }
+
+    /// Sets the status filter.
+    #[must_use]
+    pub fn with_status(mut self, status: Status) -> ListQuery {
+        self.status = Some(status);
+        self
+    }
+
+    /// Sets the page size.
+    #[must_use]
+    pub fn with_limit(mut self, limit: u32) -> ListQuery {
+        self.limit = Some(limit);
+        self
+    }
+
+    /// Sets the cursor (the previous page's `nextCursor`).
+    #[must_use]
+    pub fn with_cursor(mut self, cursor: impl Into<String>) -> ListQuery {
+        self.cursor = Some(cursor.into());
+        self
+    }
+}
+
+/// One page of a list call: `{"items": [...], "nextCursor": ..., "hasMore": ...}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Page {
+    /// The matching customers, in ascending id (creation) order.
+    pub items: Vec<Customer>,
+    /// The id of the last item (`None` on an empty page): pass it as the next `cursor`.
+    pub next_cursor: Option<String>,
+    /// Whether another matching customer exists after the last item.
+    pub has_more: bool,
+}

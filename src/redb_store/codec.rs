@@ -1,0 +1,215 @@
+//! The stored form of a customer record.
+//!
+//! ```text
+//! [version: 1 byte = 1] [postcard payload] [CRC-32C of all bytes before it: 4 bytes LE]
+//! ```
+//!
+//! The payload carries the record's own key (business handle and id number), so a record
+//! found under the wrong key is caught, and the checksum catches flipped bytes. Strings are
+//! decoded borrowed from the page; only the returned [`Customer`] allocates.
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Customer, Metadata, MetadataValue, Status};
+use crate::{Error, Result};
+
+const VERSION: u8 = 1;
+const CRC_LEN: usize = 4;
+
+#[derive(Serialize, Deserialize)]
+enum StoredValue<'a> {
+    String(&'a str),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredRecord<'a> {
+    business: u32,
+    id: u64,
+    email: &'a str,
+    name: &'a str,
+    #[serde(borrow)]
+    phone: Option<&'a str>,
+    #[serde(borrow)]
+    external_id: Option<&'a str>,
+    #[serde(borrow)]
+    description: Option<&'a str>,
+    #[serde(borrow)]
+    currency: Option<&'a str>,
+    #[serde(borrow)]
+    metadata: Option<Vec<(&'a str, StoredValue<'a>)>>,
+    status: u8,
+    created_at: i64,
+    updated_at: i64,
+}
+
+/// Encodes `customer` as the record stored under `(business, id)`.
+pub(crate) fn encode(business: u32, id: u64, customer: &Customer) -> Result<Vec<u8>> {
+    let metadata = customer.metadata.as_ref().map(|m| {
+        m.iter()
+            .map(|(k, v)| {
+                let v = match v {
+                    MetadataValue::String(s) => StoredValue::String(s),
+                    MetadataValue::Int(i) => StoredValue::Int(*i),
+                    MetadataValue::Float(f) => StoredValue::Float(*f),
+                    MetadataValue::Bool(b) => StoredValue::Bool(*b),
+                };
+                (k.as_str(), v)
+            })
+            .collect()
+    });
+    let record = StoredRecord {
+        business,
+        id,
+        email: &customer.email,
+        name: &customer.name,
+        phone: customer.phone.as_deref(),
+        external_id: customer.external_id.as_deref(),
+        description: customer.description.as_deref(),
+        currency: customer.currency.as_deref(),
+        metadata,
+        status: customer.status.code(),
+        created_at: customer.created_at.as_second(),
+        updated_at: customer.updated_at.as_second(),
+    };
+    let mut out = vec![VERSION];
+    let mut out = postcard::to_extend(&record, std::mem::take(&mut out))
+        .map_err(|e| Error::Corrupt(format!("cannot encode customer: {e}")))?;
+    let crc = crc32c::crc32c(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    Ok(out)
+}
+
+fn corrupt(business: u32, id: u64, what: &str) -> Error {
+    Error::Corrupt(format!(
+        "record {} of business #{business}: {what}",
+        crate::id::encode(id)
+    ))
+}
+
+fn timestamp(business: u32, id: u64, seconds: i64) -> Result<Timestamp> {
+    Timestamp::from_second(seconds).map_err(|_| corrupt(business, id, "timestamp out of range"))
+}
+
+/// Decodes the record stored under `(business, id)`, checking its checksum and its key.
+///
+/// # Errors
+///
+/// [`Error::Corrupt`] when the bytes fail the checksum, do not decode, or belong to another
+/// key.
+pub(crate) fn decode(business: u32, id: u64, bytes: &[u8]) -> Result<Customer> {
+    let Some(body_len) = bytes.len().checked_sub(CRC_LEN) else {
+        return Err(corrupt(business, id, "record too short"));
+    };
+    let (body, crc) = bytes.split_at(body_len);
+    let expected = u32::from_le_bytes([crc[0], crc[1], crc[2], crc[3]]);
+    if crc32c::crc32c(body) != expected {
+        return Err(corrupt(business, id, "checksum mismatch"));
+    }
+    let Some((&version, payload)) = body.split_first() else {
+        return Err(corrupt(business, id, "record too short"));
+    };
+    if version != VERSION {
+        return Err(corrupt(business, id, "unknown record version"));
+    }
+    let record: StoredRecord<'_> =
+        postcard::from_bytes(payload).map_err(|_| corrupt(business, id, "does not decode"))?;
+    if record.business != business || record.id != id {
+        return Err(corrupt(business, id, "stored under another key"));
+    }
+    let status =
+        Status::from_code(record.status).ok_or_else(|| corrupt(business, id, "unknown status"))?;
+    let metadata = record.metadata.map(|pairs| {
+        pairs
+            .into_iter()
+            .map(|(k, v)| {
+                let v = match v {
+                    StoredValue::String(s) => MetadataValue::String(s.to_owned()),
+                    StoredValue::Int(i) => MetadataValue::Int(i),
+                    StoredValue::Float(f) => MetadataValue::Float(f),
+                    StoredValue::Bool(b) => MetadataValue::Bool(b),
+                };
+                (k.to_owned(), v)
+            })
+            .collect::<Metadata>()
+    });
+    Ok(Customer {
+        id: crate::id::encode(id),
+        external_id: record.external_id.map(str::to_owned),
+        email: record.email.to_owned(),
+        name: record.name.to_owned(),
+        phone: record.phone.map(str::to_owned),
+        description: record.description.map(str::to_owned),
+        metadata,
+        status,
+        currency: record.currency.map(str::to_owned),
+        created_at: timestamp(business, id, record.created_at)?,
+        updated_at: timestamp(business, id, record.updated_at)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Customer {
+        Customer {
+            id: crate::id::encode(42),
+            external_id: Some("user_db_yaw123".into()),
+            email: "yaw@example.com".into(),
+            name: "Yaw Mensah".into(),
+            phone: Some("+233249998888".into()),
+            description: Some("Enterprise API User".into()),
+            metadata: Some(Metadata::from([
+                ("plan".to_owned(), MetadataValue::from("gold")),
+                ("seats".to_owned(), MetadataValue::Int(3)),
+                ("ratio".to_owned(), MetadataValue::Float(0.5)),
+                ("vip".to_owned(), MetadataValue::Bool(true)),
+            ])),
+            status: Status::Blocked,
+            currency: Some("GHS".into()),
+            created_at: Timestamp::from_second(1_780_660_800).unwrap(),
+            updated_at: Timestamp::from_second(1_780_747_200).unwrap(),
+        }
+    }
+
+    #[test]
+    fn round_trip() {
+        let customer = sample();
+        let bytes = encode(7, 42, &customer).unwrap();
+        assert_eq!(decode(7, 42, &bytes).unwrap(), customer);
+    }
+
+    #[test]
+    fn every_flipped_bit_is_caught() {
+        let bytes = encode(7, 42, &sample()).unwrap();
+        for i in 0..bytes.len() {
+            for bit in 0..8 {
+                let mut copy = bytes.clone();
+                copy[i] ^= 1 << bit;
+                assert!(
+                    matches!(decode(7, 42, &copy), Err(Error::Corrupt(_))),
+                    "byte {i}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_record_under_another_key_is_caught() {
+        let bytes = encode(7, 42, &sample()).unwrap();
+        assert!(decode(7, 43, &bytes).is_err());
+        assert!(decode(8, 42, &bytes).is_err());
+    }
+
+    #[test]
+    fn truncated_and_empty_records_are_caught() {
+        let bytes = encode(7, 42, &sample()).unwrap();
+        for len in 0..bytes.len() {
+            assert!(decode(7, 42, &bytes[..len]).is_err(), "len {len}");
+        }
+    }
+}

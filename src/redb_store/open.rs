@@ -1,0 +1,223 @@
+//! Opening a database: refusing files that are not ours before redb may write to them,
+//! creating the tables of a new store, and turning redb's errors into the crate's.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::Path;
+use std::sync::Arc;
+
+use redb::{
+    Database, DatabaseError, ReadOnlyDatabase, ReadableDatabase, ReadableTable, TableError,
+};
+
+use super::backend::{Shared, Source};
+use super::tables::{
+    BUSINESSES, CUSTOMERS, EMAILS, EXTERNAL_IDS, FORMAT_KEY, FORMAT_VERSION, LAST_IDS, META,
+};
+use crate::{Error, Result};
+
+/// The first bytes of every redb file.
+const REDB_MAGIC: [u8; 9] = [b'r', b'e', b'd', b'b', 0x1A, 0x0A, 0xA9, 0x0D, 0x0A];
+
+/// Turns a redb error into the crate's: `Corrupted` becomes [`Error::Corrupt`], everything
+/// else [`Error::Storage`] with the redb error as its source.
+pub(crate) fn storage_error(context: &str, error: impl Into<redb::Error>) -> Error {
+    match error.into() {
+        redb::Error::Corrupted(message) => Error::Corrupt(format!("{context}: {message}")),
+        redb::Error::DatabaseAlreadyOpen => Error::Storage {
+            message: format!(
+                "store in use: {context}: the file is held by another process (a running server?)"
+            ),
+            source: Some(Arc::new(redb::Error::DatabaseAlreadyOpen)),
+        },
+        other => Error::storage(context, other),
+    }
+}
+
+/// Whether `error` came from an I/O failure after which redb refuses every call until the
+/// database is reopened.
+pub(crate) fn needs_reopen(error: &Error) -> bool {
+    let Error::Storage {
+        source: Some(source),
+        ..
+    } = error
+    else {
+        return false;
+    };
+    matches!(
+        source.downcast_ref::<redb::Error>(),
+        Some(
+            redb::Error::Io(_)
+                | redb::Error::PreviousIo
+                | redb::Error::Backend(_)
+                | redb::Error::DatabaseClosed
+                | redb::Error::LockPoisoned(_)
+        )
+    )
+}
+
+/// The error for a panic caught inside redb (possible on a damaged file).
+pub(crate) fn panic_error(context: &str, panic: &(dyn std::any::Any + Send)) -> Error {
+    let what = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown failure".to_owned());
+    Error::Corrupt(format!("{context}: the storage engine failed: {what}"))
+}
+
+/// Runs `f`, turning a panic inside redb into an error.
+pub(crate) fn guarded<T>(context: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|panic| Err(panic_error(context, &*panic)))
+}
+
+fn incompatible(what: impl std::fmt::Display) -> Error {
+    Error::IncompatibleFormat(format!(
+        "not a customer store of format {FORMAT_VERSION}: {what}"
+    ))
+}
+
+/// Checks the format version in a database opened read-only. A database with no table at all
+/// is taken as a new store.
+fn check_format(db: &impl ReadableDatabase) -> Result<()> {
+    let txn = db.begin_read().map_err(|e| storage_error("read", e))?;
+    match txn.open_table(META) {
+        Ok(meta) => match meta.get(FORMAT_KEY).map_err(|e| storage_error("read", e))? {
+            Some(v) if v.value() == FORMAT_VERSION => Ok(()),
+            Some(v) => Err(Error::IncompatibleFormat(format!(
+                "the file has format version {}; this build reads version {FORMAT_VERSION}",
+                v.value()
+            ))),
+            None => Err(incompatible("its metadata has no format version")),
+        },
+        Err(TableError::TableDoesNotExist(_)) => {
+            let mut tables = txn.list_tables().map_err(|e| storage_error("read", e))?;
+            if tables.next().is_none() {
+                Ok(())
+            } else {
+                Err(incompatible("a redb database of another program"))
+            }
+        }
+        Err(TableError::TableTypeMismatch { .. } | TableError::TableIsMultimap(_)) => {
+            Err(incompatible("a redb database of another program"))
+        }
+        Err(e) => Err(storage_error("read", e)),
+    }
+}
+
+/// Checks a read-only open. A file that needs repair after a crash cannot be opened read-only;
+/// only a writable open repairs it, so its format is checked after that open (`initialise`).
+fn probe_read_only(result: Result<ReadOnlyDatabase, DatabaseError>) -> Result<()> {
+    match result {
+        Ok(db) => check_format(&db),
+        Err(DatabaseError::RepairAborted) => Ok(()),
+        Err(DatabaseError::UpgradeRequired(v)) => {
+            Err(incompatible(format!("a redb file of format {v}")))
+        }
+        Err(e) => Err(storage_error("open", e)),
+    }
+}
+
+/// Looks at an existing file without changing a byte of it.
+fn probe_file(path: &Path, redb: &redb::Builder) -> Result<()> {
+    let mut file = match File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::storage(format!("open {}", path.display()), e)),
+    };
+    let len = file
+        .metadata()
+        .map_err(|e| Error::storage(format!("open {}", path.display()), e))?
+        .len();
+    if len == 0 {
+        return Ok(());
+    }
+    let mut magic = [0u8; REDB_MAGIC.len()];
+    let read = file.read_exact(&mut magic);
+    drop(file);
+    if read.is_err() || magic != REDB_MAGIC {
+        return Err(incompatible(format!(
+            "{} is not a redb database file",
+            path.display()
+        )));
+    }
+    guarded("open", || probe_read_only(redb.open_read_only(path)))
+}
+
+fn probe_backend(backend: &Shared, redb: &redb::Builder) -> Result<()> {
+    let len = backend.0.len().map_err(|e| Error::storage("open", e))?;
+    if len == 0 {
+        return Ok(());
+    }
+    guarded("open", || {
+        probe_read_only(redb.open_read_only_with_backend(backend.clone()))
+    })
+}
+
+/// Writes the format version of a new store and creates every table, or checks the version of
+/// an existing one.
+fn initialise(db: &Database) -> Result<()> {
+    let txn = db.begin_write().map_err(|e| storage_error("open", e))?;
+    {
+        let mut meta = txn.open_table(META).map_err(|e| storage_error("open", e))?;
+        let version = meta
+            .get(FORMAT_KEY)
+            .map_err(|e| storage_error("open", e))?
+            .map(|v| v.value());
+        match version {
+            Some(FORMAT_VERSION) => {}
+            Some(other) => {
+                return Err(Error::IncompatibleFormat(format!(
+                    "the file has format version {other}; this build reads version {FORMAT_VERSION}"
+                )));
+            }
+            None => {
+                let foreign = txn
+                    .list_tables()
+                    .map_err(|e| storage_error("open", e))?
+                    .any(|t| redb::TableHandle::name(&t) != redb::TableHandle::name(&META));
+                if foreign {
+                    return Err(incompatible("a redb database of another program"));
+                }
+                meta.insert(FORMAT_KEY, FORMAT_VERSION)
+                    .map_err(|e| storage_error("open", e))?;
+            }
+        }
+        txn.open_table(BUSINESSES)
+            .map_err(|e| storage_error("open", e))?;
+        txn.open_table(LAST_IDS)
+            .map_err(|e| storage_error("open", e))?;
+        txn.open_table(CUSTOMERS)
+            .map_err(|e| storage_error("open", e))?;
+        txn.open_table(EMAILS)
+            .map_err(|e| storage_error("open", e))?;
+        txn.open_table(EXTERNAL_IDS)
+            .map_err(|e| storage_error("open", e))?;
+    }
+    txn.commit().map_err(|e| storage_error("open", e))
+}
+
+/// Opens the database of `source`. On the first open of a store the file is checked before
+/// redb may write to it; a reopen after an I/O error skips that check.
+pub(crate) fn open(source: &Source, cache_size: usize, first: bool) -> Result<Database> {
+    let mut redb = redb::Builder::new();
+    redb.set_cache_size(cache_size);
+    if first {
+        match source {
+            Source::File(path) => probe_file(path, &redb)?,
+            Source::Backend(backend) => probe_backend(&Shared(backend.clone()), &redb)?,
+        };
+    }
+    let db = guarded("open", || {
+        match source {
+            Source::File(path) => redb.create(path),
+            Source::Backend(backend) => redb.create_with_backend(Shared(backend.clone())),
+        }
+        .map_err(|e| storage_error("open", e))
+    })?;
+    if first {
+        guarded("open", || initialise(&db))?;
+    }
+    Ok(db)
+}

@@ -1,0 +1,34 @@
+//! Every redb table of the store, in one place.
+//!
+//! Keys start with the business handle (a `u32` interned from the business name), so a
+//! business's rows are contiguous and no key of one business can equal another's. redb tuple
+//! keys are length-prefixed and compared element by element, so `(business, text)` keys cannot
+//! collide. A `_v1` in a name marks the layout version of that table.
+
+use redb::TableDefinition;
+
+/// The format version this build writes and reads, kept under [`FORMAT_KEY`] in [`META`].
+pub(crate) const FORMAT_VERSION: u64 = 1;
+
+/// The key of the format version in [`META`].
+pub(crate) const FORMAT_KEY: &str = "customer_store.format";
+
+/// Facts about the file itself (the format version).
+pub(crate) const META: TableDefinition<&str, u64> = TableDefinition::new("customer_store_meta");
+
+/// Business name → business handle.
+pub(crate) const BUSINESSES: TableDefinition<&str, u32> = TableDefinition::new("businesses_v1");
+
+/// Business handle → the last customer id number issued in it (ids are never reused).
+pub(crate) const LAST_IDS: TableDefinition<u32, u64> = TableDefinition::new("last_ids_v1");
+
+/// (business, id number) → encoded record (see `codec`).
+pub(crate) const CUSTOMERS: TableDefinition<(u32, u64), &[u8]> =
+    TableDefinition::new("customers_v1");
+
+/// (business, lower-cased email) → id number. One entry per customer.
+pub(crate) const EMAILS: TableDefinition<(u32, &str), u64> = TableDefinition::new("emails_v1");
+
+/// (business, external id) → id number. One entry per customer that has an external id.
+pub(crate) const EXTERNAL_IDS: TableDefinition<(u32, &str), u64> =
+    TableDefinition::new("external_ids_v1");

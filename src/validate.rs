@@ -1,0 +1,475 @@
+//! The field rules of SPEC §2: each request is checked and normalised here, before the engine
+//! sees it. Every refusal is an `invalid_request` naming the field.
+//!
+//! Lengths count Unicode scalar values (`chars`); case folding is `str::to_lowercase`.
+
+use crate::model::{CustomerPatch, ListQuery, Metadata, MetadataValue, NewCustomer, Status};
+use crate::{Error, Result};
+
+pub(crate) const BUSINESS_MAX: usize = 64;
+pub(crate) const EMAIL_MAX: usize = 254;
+pub(crate) const EMAIL_LOCAL_MAX: usize = 64;
+pub(crate) const NAME_MAX: usize = 256;
+pub(crate) const EXTERNAL_ID_MAX: usize = 255;
+pub(crate) const DESCRIPTION_MAX: usize = 5000;
+pub(crate) const METADATA_KEYS_MAX: usize = 50;
+pub(crate) const METADATA_KEY_MAX: usize = 40;
+pub(crate) const METADATA_VALUE_MAX: usize = 500;
+const PHONE_DIGITS_MIN: usize = 7;
+const PHONE_DIGITS_MAX: usize = 15;
+
+/// A create request that passed every rule, in its stored form.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ValidNew {
+    pub email: String,
+    pub name: String,
+    pub phone: Option<String>,
+    pub external_id: Option<String>,
+    pub description: Option<String>,
+    pub currency: Option<String>,
+    pub metadata: Option<Metadata>,
+}
+
+/// An update request that passed every rule: `None` leaves a field as it is, and for the
+/// clearable fields `Some(None)` clears it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct ValidPatch {
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub status: Option<Status>,
+    pub phone: Option<Option<String>>,
+    pub external_id: Option<Option<String>>,
+    pub description: Option<Option<String>>,
+    pub currency: Option<Option<String>>,
+    pub metadata: Option<Option<Metadata>>,
+}
+
+/// A list request that passed every rule.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ValidQuery {
+    /// The lower-cased email term; `None` when absent or empty.
+    pub email: Option<String>,
+    pub status: Option<Status>,
+    pub limit: usize,
+    /// The cursor, checked for its shape.
+    pub cursor: Option<String>,
+}
+
+fn len(s: &str) -> usize {
+    s.chars().count()
+}
+
+fn has_control(s: &str) -> bool {
+    s.chars().any(char::is_control)
+}
+
+/// A business name: 1–64 characters of `A-Z a-z 0-9 _ -`.
+pub(crate) fn business(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= BUSINESS_MAX
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            "business",
+            "must be 1 to 64 characters of A-Z, a-z, 0-9, _ and -",
+        ))
+    }
+}
+
+/// The key under which an email is unique: trimmed and lower-cased.
+pub(crate) fn email_key(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+/// An email address, trimmed; returned as given otherwise.
+pub(crate) fn email(raw: &str) -> Result<String> {
+    let bad = |reason: &str| Err(Error::invalid("email", reason));
+    let email = raw.trim();
+    if email.is_empty() {
+        return bad("is required");
+    }
+    if len(email) > EMAIL_MAX {
+        return bad("must be at most 254 characters");
+    }
+    if email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return bad("must not contain spaces or control characters");
+    }
+    let mut parts = email.split('@');
+    let (Some(local), Some(domain), None) = (parts.next(), parts.next(), parts.next()) else {
+        return bad("must contain exactly one @");
+    };
+    if local.is_empty() || len(local) > EMAIL_LOCAL_MAX {
+        return bad("the part before @ must be 1 to 64 characters");
+    }
+    if !domain.contains('.') || domain.split('.').any(str::is_empty) {
+        return bad("the domain must contain a dot and no empty labels");
+    }
+    Ok(email.to_owned())
+}
+
+/// A name: trimmed, 1–256 characters, no control characters.
+pub(crate) fn name(raw: &str) -> Result<String> {
+    let name = raw.trim();
+    if name.is_empty() {
+        return Err(Error::invalid("name", "is required"));
+    }
+    if len(name) > NAME_MAX {
+        return Err(Error::invalid("name", "must be at most 256 characters"));
+    }
+    if has_control(name) {
+        return Err(Error::invalid(
+            "name",
+            "must not contain control characters",
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+/// A phone number in E.164 form, separators removed.
+pub(crate) fn phone(raw: &str) -> Result<String> {
+    let compact: String = raw
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')'))
+        .collect();
+    let digits = compact.strip_prefix('+').unwrap_or("");
+    let ok = digits.bytes().all(|b| b.is_ascii_digit())
+        && (PHONE_DIGITS_MIN..=PHONE_DIGITS_MAX).contains(&digits.len())
+        && !digits.starts_with('0');
+    if ok {
+        Ok(compact)
+    } else {
+        Err(Error::invalid(
+            "phone",
+            "must be in international E.164 form: + and 7 to 15 digits, not starting with 0",
+        ))
+    }
+}
+
+/// An external id: exact, 1–255 characters, no control characters.
+pub(crate) fn external_id(raw: &str) -> Result<String> {
+    if raw.is_empty() || len(raw) > EXTERNAL_ID_MAX {
+        return Err(Error::invalid("externalId", "must be 1 to 255 characters"));
+    }
+    if has_control(raw) {
+        return Err(Error::invalid(
+            "externalId",
+            "must not contain control characters",
+        ));
+    }
+    Ok(raw.to_owned())
+}
+
+/// A description of at most 5000 characters.
+pub(crate) fn description(raw: &str) -> Result<String> {
+    if len(raw) > DESCRIPTION_MAX {
+        return Err(Error::invalid(
+            "description",
+            "must be at most 5000 characters",
+        ));
+    }
+    Ok(raw.to_owned())
+}
+
+/// An ISO 4217 currency code in any case, upper-cased.
+pub(crate) fn currency(raw: &str) -> Result<String> {
+    let upper = raw.to_ascii_uppercase();
+    if iso_currency::Currency::from_code(&upper).is_some() {
+        Ok(upper)
+    } else {
+        Err(Error::invalid(
+            "currency",
+            "must be an ISO 4217 currency code such as GHS",
+        ))
+    }
+}
+
+/// Flat metadata: at most 50 keys of 1–40 characters, values within their limits.
+pub(crate) fn metadata(metadata: Metadata) -> Result<Metadata> {
+    if metadata.len() > METADATA_KEYS_MAX {
+        return Err(Error::invalid("metadata", "must have at most 50 keys"));
+    }
+    for (key, value) in &metadata {
+        let key_ok = !key.is_empty()
+            && len(key) <= METADATA_KEY_MAX
+            && !key.chars().any(|c| c == '[' || c == ']' || c.is_control());
+        if !key_ok {
+            return Err(Error::invalid(
+                "metadata",
+                "keys must be 1 to 40 characters, without [, ] or control characters",
+            ));
+        }
+        match value {
+            MetadataValue::String(s) if len(s) > METADATA_VALUE_MAX => {
+                return Err(Error::invalid(
+                    "metadata",
+                    format!("the value of {key:?} must be at most 500 characters"),
+                ));
+            }
+            MetadataValue::Float(f) if !f.is_finite() => {
+                return Err(Error::invalid(
+                    "metadata",
+                    format!("the value of {key:?} must be a finite number"),
+                ));
+            }
+            _ => {}
+        }
+    }
+    Ok(metadata)
+}
+
+fn optional(value: Option<String>, rule: fn(&str) -> Result<String>) -> Result<Option<String>> {
+    value.as_deref().map(rule).transpose()
+}
+
+/// Checks and normalises a create request.
+pub(crate) fn new_customer(new: NewCustomer) -> Result<ValidNew> {
+    Ok(ValidNew {
+        email: email(&new.email)?,
+        name: name(&new.name)?,
+        phone: optional(new.phone, phone)?,
+        external_id: optional(new.external_id, external_id)?,
+        description: optional(new.description, description)?,
+        currency: optional(new.currency, currency)?,
+        metadata: new.metadata.map(metadata).transpose()?,
+    })
+}
+
+fn required<T>(field: &str, value: Option<Option<T>>) -> Result<Option<T>> {
+    match value {
+        Some(None) => Err(Error::invalid(field, "cannot be null")),
+        Some(Some(v)) => Ok(Some(v)),
+        None => Ok(None),
+    }
+}
+
+fn clearable(
+    value: Option<Option<String>>,
+    rule: fn(&str) -> Result<String>,
+) -> Result<Option<Option<String>>> {
+    value.map(|inner| optional(inner, rule)).transpose()
+}
+
+/// Checks and normalises an update request.
+pub(crate) fn patch(patch: CustomerPatch) -> Result<ValidPatch> {
+    Ok(ValidPatch {
+        email: required("email", patch.email)?
+            .as_deref()
+            .map(email)
+            .transpose()?,
+        name: required("name", patch.name)?
+            .as_deref()
+            .map(name)
+            .transpose()?,
+        status: required("status", patch.status)?,
+        phone: clearable(patch.phone, phone)?,
+        external_id: clearable(patch.external_id, external_id)?,
+        description: clearable(patch.description, description)?,
+        currency: clearable(patch.currency, currency)?,
+        metadata: patch
+            .metadata
+            .map(|m| m.map(metadata).transpose())
+            .transpose()?,
+    })
+}
+
+/// Checks a list request.
+pub(crate) fn list_query(query: &ListQuery) -> Result<ValidQuery> {
+    let limit = query.limit.unwrap_or(ListQuery::DEFAULT_LIMIT);
+    if !(1..=ListQuery::MAX_LIMIT).contains(&limit) {
+        return Err(Error::invalid("limit", "must be between 1 and 100"));
+    }
+    if let Some(cursor) = &query.cursor
+        && !crate::id::is_well_formed(cursor)
+    {
+        return Err(Error::InvalidCursor {
+            reason: "must be the nextCursor of a previous page (cust_ and 14 characters of 0-9a-z)"
+                .to_owned(),
+        });
+    }
+    let email = query
+        .email
+        .as_deref()
+        .map(str::to_lowercase)
+        .filter(|t| !t.is_empty());
+    Ok(ValidQuery {
+        email,
+        status: query.status,
+        limit: usize::try_from(limit).unwrap_or(usize::MAX),
+        cursor: query.cursor.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field_of(result: Result<impl std::fmt::Debug>) -> String {
+        match result {
+            Err(Error::InvalidRequest { field, .. }) => field,
+            other => panic!("expected invalid_request, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn business_names() {
+        assert!(business("acme_Co-1").is_ok());
+        assert!(business(&"b".repeat(64)).is_ok());
+        assert_eq!(field_of(business(&"b".repeat(65))), "business");
+        assert_eq!(field_of(business("")), "business");
+        assert_eq!(field_of(business("a b")), "business");
+        assert_eq!(field_of(business("é")), "business");
+    }
+
+    #[test]
+    fn emails_at_their_limits() {
+        let local = "l".repeat(64);
+        let domain = format!("{}.com", "d".repeat(254 - 64 - 1 - 4));
+        let longest = format!("{local}@{domain}");
+        assert_eq!(longest.chars().count(), 254);
+        assert_eq!(email(&longest).unwrap(), longest);
+        assert_eq!(field_of(email(&format!("{local}@d{domain}"))), "email");
+        assert_eq!(field_of(email(&format!("l{local}@x.io"))), "email");
+        assert_eq!(email("  Yaw@Example.com\t").unwrap(), "Yaw@Example.com");
+        for bad in [
+            "",
+            "   ",
+            "yaw",
+            "a@b@c.io",
+            "@x.io",
+            "a@xio",
+            "a@x..io",
+            "a@.x.io",
+            "a@x.io.",
+            "a b@x.io",
+            "a@x\u{0}.io",
+        ] {
+            assert_eq!(field_of(email(bad)), "email", "{bad:?}");
+        }
+        // Non-ASCII characters count once each.
+        assert!(email(&format!("{}@x.io", "é".repeat(64))).is_ok());
+        assert!(email(&format!("{}@x.io", "é".repeat(65))).is_err());
+    }
+
+    #[test]
+    fn names_at_their_limits() {
+        assert_eq!(name(" Yaw Mensah ").unwrap(), "Yaw Mensah");
+        assert!(name(&"n".repeat(256)).is_ok());
+        assert!(name(&"ñ".repeat(256)).is_ok());
+        assert_eq!(field_of(name(&"n".repeat(257))), "name");
+        assert_eq!(field_of(name("  ")), "name");
+        assert_eq!(field_of(name("a\nb")), "name");
+    }
+
+    #[test]
+    fn phones_become_e164() {
+        assert_eq!(phone("+233249998888").unwrap(), "+233249998888");
+        assert_eq!(phone("+233 (24) 999-88.88").unwrap(), "+233249998888");
+        assert_eq!(phone("+1234567").unwrap(), "+1234567");
+        assert_eq!(phone("+123456789012345").unwrap(), "+123456789012345");
+        for bad in [
+            "+123456",
+            "+1234567890123456",
+            "233249998888",
+            "+0233249998",
+            "+23324x998888",
+            "",
+            "+",
+            "++233249998888",
+        ] {
+            assert_eq!(field_of(phone(bad)), "phone", "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn external_ids_are_exact() {
+        assert_eq!(external_id(" Ab ").unwrap(), " Ab ");
+        assert!(external_id(&"x".repeat(255)).is_ok());
+        assert_eq!(field_of(external_id(&"x".repeat(256))), "externalId");
+        assert_eq!(field_of(external_id("")), "externalId");
+        assert_eq!(field_of(external_id("a\u{7}")), "externalId");
+    }
+
+    #[test]
+    fn descriptions_and_currencies() {
+        assert!(description(&"d".repeat(5000)).is_ok());
+        assert!(description("").is_ok());
+        assert_eq!(field_of(description(&"d".repeat(5001))), "description");
+        assert_eq!(currency("ghs").unwrap(), "GHS");
+        assert_eq!(currency("Usd").unwrap(), "USD");
+        for bad in ["", "GH", "GHSS", "ABC", "€"] {
+            assert_eq!(field_of(currency(bad)), "currency", "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn metadata_limits() {
+        let mut m = Metadata::new();
+        for i in 0..50 {
+            m.insert(format!("k{i}"), MetadataValue::Int(i));
+        }
+        assert!(metadata(m.clone()).is_ok());
+        m.insert("one_more".into(), MetadataValue::Bool(true));
+        assert_eq!(field_of(metadata(m)), "metadata");
+
+        let one = |k: &str, v: MetadataValue| Metadata::from([(k.to_owned(), v)]);
+        assert!(metadata(one(&"k".repeat(40), "v".into())).is_ok());
+        assert!(metadata(one(&"k".repeat(41), "v".into())).is_err());
+        assert!(metadata(one("", "v".into())).is_err());
+        assert!(metadata(one("a[0]", "v".into())).is_err());
+        assert!(metadata(one("a\tb", "v".into())).is_err());
+        assert!(metadata(one("k", "v".repeat(500).into())).is_ok());
+        assert!(metadata(one("k", "v".repeat(501).into())).is_err());
+        assert!(metadata(one("k", MetadataValue::Float(f64::NAN))).is_err());
+        assert!(metadata(one("k", MetadataValue::Float(f64::INFINITY))).is_err());
+        assert!(metadata(one("k", MetadataValue::Float(1.5))).is_ok());
+    }
+
+    #[test]
+    fn patches_refuse_null_for_required_fields() {
+        for json in [
+            r#"{"name": null}"#,
+            r#"{"email": null}"#,
+            r#"{"status": null}"#,
+        ] {
+            let p: CustomerPatch = serde_json::from_str(json).unwrap();
+            assert!(patch(p).is_err(), "{json}");
+        }
+        let p: CustomerPatch =
+            serde_json::from_str(r#"{"phone": null, "currency": "ghs"}"#).unwrap();
+        let valid = patch(p).unwrap();
+        assert_eq!(valid.phone, Some(None));
+        assert_eq!(valid.currency, Some(Some("GHS".to_owned())));
+        assert_eq!(valid.name, None);
+    }
+
+    #[test]
+    fn list_limits() {
+        let q = |limit| ListQuery {
+            limit: Some(limit),
+            ..ListQuery::default()
+        };
+        assert_eq!(list_query(&ListQuery::default()).unwrap().limit, 20);
+        assert_eq!(list_query(&q(1)).unwrap().limit, 1);
+        assert_eq!(list_query(&q(100)).unwrap().limit, 100);
+        assert_eq!(field_of(list_query(&q(0))), "limit");
+        assert_eq!(field_of(list_query(&q(101))), "limit");
+        let bad_cursor = ListQuery::default().with_cursor("cust_x");
+        assert!(matches!(
+            list_query(&bad_cursor),
+            Err(Error::InvalidCursor { .. })
+        ));
+        let empty_term = ListQuery::default().with_email("");
+        assert_eq!(list_query(&empty_term).unwrap().email, None);
+        assert_eq!(
+            list_query(&ListQuery::default().with_email("YAW"))
+                .unwrap()
+                .email
+                .as_deref(),
+            Some("yaw")
+        );
+    }
+}
