@@ -25,11 +25,20 @@ fn main() -> Result<(), customer_store::Error> {
         }
         Err(e) => return Err(e),
     };
-    let patch = CustomerPatch::default().set_name("Yaw Mensah Jr.").set_status(Status::Active);
+    let patch = CustomerPatch::default()
+        .set_name("Yaw Mensah Jr.")
+        .set_status(Status::Active);
     let updated = store.update("default", &yaw.id, patch)?;
     println!("updated: {updated:#?}");
-    let page = store.list("default", &ListQuery::default().with_email("yaw").with_limit(1))?;
-    println!("list email=yaw limit=1: {} item(s), hasMore={}", page.items.len(), page.has_more);
+    let page = store.list(
+        "default",
+        &ListQuery::default().with_email("yaw").with_limit(1),
+    )?;
+    println!(
+        "list email=yaw limit=1: {} item(s), hasMore={}",
+        page.items.len(),
+        page.has_more
+    );
     let report = store.verify()?;
     println!("verify: {report:?}");
     Ok(())
