@@ -39,6 +39,15 @@ pub struct ManualClock {
     millis: AtomicI64,
 }
 
+impl Clone for ManualClock {
+    /// A new clock stopped where this one shows now; the two move independently after.
+    fn clone(&self) -> ManualClock {
+        ManualClock {
+            millis: AtomicI64::new(self.millis.load(Ordering::SeqCst)),
+        }
+    }
+}
+
 impl ManualClock {
     /// A clock stopped at `at` (to the millisecond).
     #[must_use]

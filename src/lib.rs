@@ -50,6 +50,8 @@ mod error;
 mod id;
 mod model;
 mod redb_store;
+#[cfg(feature = "server")]
+pub mod server;
 mod store;
 mod validate;
 
@@ -58,7 +60,12 @@ pub use crate::error::{BoxedSource, Error, Result};
 pub use crate::model::{
     Customer, CustomerPatch, ListQuery, Metadata, MetadataValue, NewCustomer, Page, Status,
 };
-pub use crate::redb_store::{DEFAULT_CACHE_SIZE, RedbStore, RedbStoreBuilder, VerifyReport};
+#[cfg(feature = "server")]
+pub use crate::redb_store::{ApiClient, ClientCredentials, Scope};
+pub use crate::redb_store::{
+    DEFAULT_CACHE_SIZE, DEFAULT_EMAIL_INDEX_TAIL, Progress, ProgressFn, RedbStore,
+    RedbStoreBuilder, VerifyReport,
+};
 pub use crate::store::CustomerStore;
 
 #[doc = include_str!("../README.md")]

@@ -3,6 +3,8 @@
 //! Exit codes: 0 success, 1 the command failed (or found problems), 2 bad usage.
 
 mod check;
+mod clients;
+mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -30,6 +32,10 @@ enum Command {
     /// Checks every record and index entry of the store (exit status 1 if anything is wrong).
     #[command(after_help = "Example:\n  customer-store check --db customers.redb")]
     Check,
+    /// Serves the HTTP API (creates a first API client, printed once, on a store without one).
+    Serve(serve::Args),
+    /// Creates, lists and revokes the API clients of the HTTP server.
+    Clients(clients::Args),
 }
 
 /// Parses the command line, runs the command and reports its error on one line.
@@ -37,6 +43,8 @@ pub(crate) fn run() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Check => check::run(&cli.db),
+        Command::Serve(args) => serve::run(&cli.db, args),
+        Command::Clients(args) => clients::run(&cli.db, args),
     };
     match result {
         Ok(code) => code,

@@ -1,12 +1,16 @@
 //! The stored form of a customer record.
 //!
 //! ```text
-//! [version: 1 byte = 1] [postcard payload] [CRC-32C of all bytes before it: 4 bytes LE]
+//! [version: 1 byte = 2] [postcard payload] [CRC-32C of all bytes before it: 4 bytes LE]
 //! ```
 //!
 //! The payload carries the record's own key (business handle and id number), so a record
 //! found under the wrong key is caught, and the checksum catches flipped bytes. Strings are
 //! decoded borrowed from the page; only the returned [`Customer`] allocates.
+//!
+//! The payload starts with what list filters test (status, email), so [`peek`] can check a
+//! record against a filter without decoding or allocating the rest. Version 1 (format 1
+//! stores) had another field order; it is still read, for the upgrade.
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -14,7 +18,8 @@ use serde::{Deserialize, Serialize};
 use crate::model::{Customer, Metadata, MetadataValue, Status};
 use crate::{Error, Result};
 
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
+const VERSION_1: u8 = 1;
 const CRC_LEN: usize = 4;
 
 #[derive(Serialize, Deserialize)]
@@ -25,8 +30,40 @@ enum StoredValue<'a> {
     Bool(bool),
 }
 
+/// The record as stored by version 2.
 #[derive(Serialize, Deserialize)]
 struct StoredRecord<'a> {
+    business: u32,
+    id: u64,
+    status: u8,
+    email: &'a str,
+    created_at: i64,
+    updated_at: i64,
+    name: &'a str,
+    #[serde(borrow)]
+    phone: Option<&'a str>,
+    #[serde(borrow)]
+    external_id: Option<&'a str>,
+    #[serde(borrow)]
+    description: Option<&'a str>,
+    #[serde(borrow)]
+    currency: Option<&'a str>,
+    #[serde(borrow)]
+    metadata: Option<Vec<(&'a str, StoredValue<'a>)>>,
+}
+
+/// The leading fields of a version-2 record: what a list filter tests.
+#[derive(Deserialize)]
+struct StoredHead<'a> {
+    business: u32,
+    id: u64,
+    status: u8,
+    email: &'a str,
+}
+
+/// The record as stored by version 1.
+#[derive(Deserialize)]
+struct StoredRecordV1<'a> {
     business: u32,
     id: u64,
     email: &'a str,
@@ -44,6 +81,25 @@ struct StoredRecord<'a> {
     status: u8,
     created_at: i64,
     updated_at: i64,
+}
+
+impl<'a> From<StoredRecordV1<'a>> for StoredRecord<'a> {
+    fn from(v1: StoredRecordV1<'a>) -> StoredRecord<'a> {
+        StoredRecord {
+            business: v1.business,
+            id: v1.id,
+            status: v1.status,
+            email: v1.email,
+            created_at: v1.created_at,
+            updated_at: v1.updated_at,
+            name: v1.name,
+            phone: v1.phone,
+            external_id: v1.external_id,
+            description: v1.description,
+            currency: v1.currency,
+            metadata: v1.metadata,
+        }
+    }
 }
 
 /// Encodes `customer` as the record stored under `(business, id)`.
@@ -64,16 +120,16 @@ pub(crate) fn encode(business: u32, id: u64, customer: &Customer) -> Result<Vec<
     let record = StoredRecord {
         business,
         id,
+        status: customer.status.code(),
         email: &customer.email,
+        created_at: customer.created_at.as_second(),
+        updated_at: customer.updated_at.as_second(),
         name: &customer.name,
         phone: customer.phone.as_deref(),
         external_id: customer.external_id.as_deref(),
         description: customer.description.as_deref(),
         currency: customer.currency.as_deref(),
         metadata,
-        status: customer.status.code(),
-        created_at: customer.created_at.as_second(),
-        updated_at: customer.updated_at.as_second(),
     };
     let mut out = vec![VERSION];
     let mut out = postcard::to_extend(&record, std::mem::take(&mut out))
@@ -94,13 +150,8 @@ fn timestamp(business: u32, id: u64, seconds: i64) -> Result<Timestamp> {
     Timestamp::from_second(seconds).map_err(|_| corrupt(business, id, "timestamp out of range"))
 }
 
-/// Decodes the record stored under `(business, id)`, checking its checksum and its key.
-///
-/// # Errors
-///
-/// [`Error::Corrupt`] when the bytes fail the checksum, do not decode, or belong to another
-/// key.
-pub(crate) fn decode(business: u32, id: u64, bytes: &[u8]) -> Result<Customer> {
+/// Checks the checksum and returns the version byte and the postcard payload.
+fn open_envelope(business: u32, id: u64, bytes: &[u8]) -> Result<(u8, &[u8])> {
     let Some(body_len) = bytes.len().checked_sub(CRC_LEN) else {
         return Err(corrupt(business, id, "record too short"));
     };
@@ -112,14 +163,75 @@ pub(crate) fn decode(business: u32, id: u64, bytes: &[u8]) -> Result<Customer> {
     let Some((&version, payload)) = body.split_first() else {
         return Err(corrupt(business, id, "record too short"));
     };
-    if version != VERSION {
-        return Err(corrupt(business, id, "unknown record version"));
+    Ok((version, payload))
+}
+
+fn check_key(business: u32, id: u64, found: (u32, u64)) -> Result<()> {
+    if found == (business, id) {
+        Ok(())
+    } else {
+        Err(corrupt(business, id, "stored under another key"))
     }
-    let record: StoredRecord<'_> =
-        postcard::from_bytes(payload).map_err(|_| corrupt(business, id, "does not decode"))?;
-    if record.business != business || record.id != id {
-        return Err(corrupt(business, id, "stored under another key"));
+}
+
+/// What a list filter needs of a record, borrowed from its bytes.
+pub(crate) struct Head<'a> {
+    /// The record's status.
+    pub status: Status,
+    /// The record's email, as stored.
+    pub email: &'a str,
+}
+
+/// Checks a record and decodes only its status and email.
+///
+/// # Errors
+///
+/// [`Error::Corrupt`] as for [`decode`].
+pub(crate) fn peek(business: u32, id: u64, bytes: &[u8]) -> Result<Head<'_>> {
+    let (version, payload) = open_envelope(business, id, bytes)?;
+    let (business_found, id_found, status, email) = match version {
+        VERSION => {
+            let (head, _): (StoredHead<'_>, _) = postcard::take_from_bytes(payload)
+                .map_err(|_| corrupt(business, id, "does not decode"))?;
+            (head.business, head.id, head.status, head.email)
+        }
+        _ => {
+            let record = decode_payload(business, id, version, payload)?;
+            (record.business, record.id, record.status, record.email)
+        }
+    };
+    check_key(business, id, (business_found, id_found))?;
+    let status =
+        Status::from_code(status).ok_or_else(|| corrupt(business, id, "unknown status"))?;
+    Ok(Head { status, email })
+}
+
+fn decode_payload<'a>(
+    business: u32,
+    id: u64,
+    version: u8,
+    payload: &'a [u8],
+) -> Result<StoredRecord<'a>> {
+    let does_not_decode = |_| corrupt(business, id, "does not decode");
+    match version {
+        VERSION => postcard::from_bytes(payload).map_err(does_not_decode),
+        VERSION_1 => postcard::from_bytes::<StoredRecordV1<'_>>(payload)
+            .map(StoredRecord::from)
+            .map_err(does_not_decode),
+        _ => Err(corrupt(business, id, "unknown record version")),
     }
+}
+
+/// Decodes the record stored under `(business, id)`, checking its checksum and its key.
+///
+/// # Errors
+///
+/// [`Error::Corrupt`] when the bytes fail the checksum, do not decode, or belong to another
+/// key.
+pub(crate) fn decode(business: u32, id: u64, bytes: &[u8]) -> Result<Customer> {
+    let (version, payload) = open_envelope(business, id, bytes)?;
+    let record = decode_payload(business, id, version, payload)?;
+    check_key(business, id, (record.business, record.id))?;
     let status =
         Status::from_code(record.status).ok_or_else(|| corrupt(business, id, "unknown status"))?;
     let metadata = record.metadata.map(|pairs| {
@@ -181,6 +293,17 @@ mod tests {
         let customer = sample();
         let bytes = encode(7, 42, &customer).unwrap();
         assert_eq!(decode(7, 42, &bytes).unwrap(), customer);
+    }
+
+    #[test]
+    fn peek_reads_status_and_email() {
+        let bytes = encode(7, 42, &sample()).unwrap();
+        let head = peek(7, 42, &bytes).unwrap();
+        assert_eq!(
+            (head.status, head.email),
+            (Status::Blocked, "yaw@example.com")
+        );
+        assert!(peek(7, 41, &bytes).is_err());
     }
 
     #[test]

@@ -1,12 +1,18 @@
 //! [`RedbStore`]: the [`CustomerStore`] on a redb database.
 
 mod backend;
+#[cfg(feature = "server")]
+mod clients;
 mod codec;
+mod grams;
+mod group;
 mod open;
 mod ops;
 mod tables;
+mod upgrade;
 mod verify;
 
+use std::collections::HashMap;
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
@@ -16,8 +22,13 @@ use parking_lot::RwLock;
 use redb::Database;
 
 use self::backend::Source;
+#[cfg(feature = "server")]
+pub use self::clients::{ApiClient, ClientCredentials, Scope};
+pub use self::grams::DEFAULT_EMAIL_INDEX_TAIL;
+use self::group::{GroupCommit, Job, Output};
 use self::open::{needs_reopen, panic_error};
-use self::ops::Snapshot;
+use self::ops::{Snapshot, WriteTables};
+pub use self::upgrade::{Progress, ProgressFn};
 pub use self::verify::VerifyReport;
 use crate::clock::{Clock, SystemClock};
 use crate::model::{Customer, CustomerPatch, ListQuery, NewCustomer, Page};
@@ -37,7 +48,11 @@ struct Inner {
     source: Source,
     cache_size: usize,
     clock: Arc<dyn Clock>,
+    email_index_tail: u64,
+    /// Business names already seen in a committed snapshot, with their handles.
+    handles: RwLock<HashMap<String, u32>>,
     slot: RwLock<Slot>,
+    writes: GroupCommit,
 }
 
 /// A [`CustomerStore`] on a redb database file (or in memory).
@@ -96,10 +111,22 @@ impl fmt::Debug for RedbStore {
 /// assert_eq!(yaw.created_at.to_string(), "2026-06-05T12:00:00Z");
 /// # Ok::<(), customer_store::Error>(())
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RedbStoreBuilder {
     cache_size: usize,
     clock: Arc<dyn Clock>,
+    progress: Option<ProgressFn>,
+    email_index_tail: u64,
+}
+
+impl fmt::Debug for RedbStoreBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedbStoreBuilder")
+            .field("cache_size", &self.cache_size)
+            .field("clock", &self.clock)
+            .field("progress", &self.progress.as_ref().map(|_| "callback"))
+            .finish()
+    }
 }
 
 impl Default for RedbStoreBuilder {
@@ -107,6 +134,8 @@ impl Default for RedbStoreBuilder {
         RedbStoreBuilder {
             cache_size: DEFAULT_CACHE_SIZE,
             clock: Arc::new(SystemClock),
+            progress: None,
+            email_index_tail: DEFAULT_EMAIL_INDEX_TAIL,
         }
     }
 }
@@ -123,6 +152,25 @@ impl RedbStoreBuilder {
     #[must_use]
     pub fn cache_size(mut self, bytes: usize) -> Self {
         self.cache_size = bytes;
+        self
+    }
+
+    /// How many new customers of a business may wait before they join the email search index
+    /// in one batch (default [`DEFAULT_EMAIL_INDEX_TAIL`], at least 1).
+    ///
+    /// A larger tail makes creates cheaper and email-filtered lists read more records; the
+    /// answers are the same either way.
+    #[must_use]
+    pub fn email_index_tail(mut self, customers: u64) -> Self {
+        self.email_index_tail = customers.max(1);
+        self
+    }
+
+    /// A callback told of the progress of long work during the open: building the search
+    /// indexes of a store written by an older version (format 1), once.
+    #[must_use]
+    pub fn on_progress(mut self, progress: ProgressFn) -> Self {
+        self.progress = Some(progress);
         self
     }
 
@@ -160,16 +208,19 @@ impl RedbStoreBuilder {
     }
 
     fn build(self, source: Source) -> Result<RedbStore> {
-        let db = open::open(&source, self.cache_size, true)?;
+        let db = open::open(&source, self.cache_size, true, self.progress.as_ref())?;
         Ok(RedbStore {
             inner: Arc::new(Inner {
                 source,
                 cache_size: self.cache_size,
                 clock: self.clock,
+                email_index_tail: self.email_index_tail,
+                handles: RwLock::new(HashMap::new()),
                 slot: RwLock::new(Slot {
                     db: Some(db),
                     generation: 0,
                 }),
+                writes: GroupCommit::default(),
             }),
         })
     }
@@ -221,6 +272,27 @@ impl RedbStore {
         self.run("verify", verify::verify)
     }
 
+    /// [`CustomerStore::list`] answered by reading every record of the business in order,
+    /// without the status and email indexes: the reference the indexed answers are tested
+    /// against. Same results, slower.
+    ///
+    /// # Errors
+    ///
+    /// As [`CustomerStore::list`].
+    #[doc(hidden)]
+    pub fn list_by_scan(&self, business: &str, query: &ListQuery) -> Result<Page> {
+        validate::business(business)?;
+        let query = validate::list_query(query)?;
+        let empty = Page {
+            items: Vec::new(),
+            next_cursor: None,
+            has_more: false,
+        };
+        self.read(business, empty, |snapshot, handle| {
+            snapshot.list(handle, &query, false)
+        })
+    }
+
     /// Runs `op` on the database, reopening it first if an earlier I/O error closed it, and
     /// after `op` if it failed with such an error.
     fn run<T>(&self, context: &str, op: impl FnOnce(&Database) -> Result<T>) -> Result<T> {
@@ -267,8 +339,36 @@ impl RedbStore {
             &self.inner.source,
             self.inner.cache_size,
             false,
+            None,
         )?);
         Ok(())
+    }
+
+    /// Runs a write job in the next group commit and returns its own result.
+    fn write(&self, job: Job) -> Result<Output> {
+        self.inner
+            .writes
+            .submit(job, |jobs| self.commit_batch(jobs))
+    }
+
+    /// Runs a batch of write jobs in one transaction, committed (with an fsync) once.
+    fn commit_batch(&self, jobs: Vec<Job>) -> Vec<Result<Output>> {
+        group::run_batch(jobs, |body| {
+            self.run("write", |db| {
+                let txn = db
+                    .begin_write()
+                    .map_err(|e| open::storage_error("write", e))?;
+                let wrote = {
+                    let mut tables = WriteTables::open(&txn, self.inner.email_index_tail)?;
+                    body(&mut tables)?
+                };
+                if wrote {
+                    txn.commit()
+                        .map_err(|e| open::storage_error("commit (outcome unknown)", e))?;
+                }
+                Ok(())
+            })
+        })
     }
 
     fn now(&self) -> jiff::Timestamp {
@@ -282,13 +382,32 @@ impl RedbStore {
         op: impl FnOnce(&Snapshot, u32) -> Result<T>,
     ) -> Result<T> {
         validate::business(business)?;
+        let cached = self.inner.handles.read().get(business).copied();
         self.run("read", |db| {
             let snapshot = Snapshot::begin(db)?;
-            match snapshot.handle(business)? {
-                Some(handle) => op(&snapshot, handle),
-                None => Ok(absent),
-            }
+            let handle = match cached {
+                Some(handle) => handle,
+                None => match snapshot.handle(business)? {
+                    Some(handle) => {
+                        // A committed handle never changes, so it may be kept for good.
+                        self.inner
+                            .handles
+                            .write()
+                            .insert(business.to_owned(), handle);
+                        handle
+                    }
+                    None => return Ok(absent),
+                },
+            };
+            op(&snapshot, handle)
         })
+    }
+}
+
+fn one(output: Output) -> Result<Customer> {
+    match output {
+        Output::Written(customer) | Output::Unchanged(customer) => Ok(customer),
+        Output::WrittenMany(_) => Err(Error::Corrupt("a write returned a batch".to_owned())),
     }
 }
 
@@ -297,12 +416,15 @@ impl CustomerStore for RedbStore {
         validate::business(business)?;
         let valid = validate::new_customer(new)?;
         let now = self.now();
-        let mut created = self.run("create", |db| {
-            ops::create(db, business, vec![valid], now, false)
-        })?;
-        created
-            .pop()
-            .ok_or_else(|| Error::Corrupt("create returned no record".to_owned()))
+        let business = business.to_owned();
+        let output = self.write(Box::new(move |tables| {
+            let mut created = ops::create(tables, &business, vec![valid], now, false)?;
+            created
+                .pop()
+                .map(Output::Written)
+                .ok_or_else(|| Error::Corrupt("create returned no record".to_owned()))
+        }))?;
+        one(output)
     }
 
     fn create_many(&self, business: &str, new: Vec<NewCustomer>) -> Result<Vec<Customer>> {
@@ -321,9 +443,16 @@ impl CustomerStore for RedbStore {
             return Ok(Vec::new());
         }
         let now = self.now();
-        self.run("create_many", |db| {
-            ops::create(db, business, valid, now, true)
-        })
+        let business = business.to_owned();
+        let output = self.write(Box::new(move |tables| {
+            ops::create(tables, &business, valid, now, true).map(Output::WrittenMany)
+        }))?;
+        match output {
+            Output::WrittenMany(created) => Ok(created),
+            Output::Written(_) | Output::Unchanged(_) => Err(Error::Corrupt(
+                "a batch write returned one record".to_owned(),
+            )),
+        }
     }
 
     fn get(&self, business: &str, id: &str) -> Result<Option<Customer>> {
@@ -355,7 +484,7 @@ impl CustomerStore for RedbStore {
             has_more: false,
         };
         self.read(business, empty, |snapshot, handle| {
-            snapshot.list(handle, &query)
+            snapshot.list(handle, &query, true)
         })
     }
 
@@ -364,12 +493,20 @@ impl CustomerStore for RedbStore {
         let patch = validate::patch(patch)?;
         let n = id::decode(id).ok_or(Error::NotFound)?;
         let now = self.now();
-        self.run("update", |db| ops::update(db, business, n, patch, now))
+        let business = business.to_owned();
+        let output = self.write(Box::new(move |tables| {
+            ops::update(tables, &business, n, patch, now)
+        }))?;
+        one(output)
     }
 
     fn delete(&self, business: &str, id: &str) -> Result<Customer> {
         validate::business(business)?;
         let n = id::decode(id).ok_or(Error::NotFound)?;
-        self.run("delete", |db| ops::delete(db, business, n))
+        let business = business.to_owned();
+        let output = self.write(Box::new(move |tables| {
+            ops::delete(tables, &business, n).map(Output::Written)
+        }))?;
+        one(output)
     }
 }

@@ -13,8 +13,10 @@ use redb::{
 
 use super::backend::{Shared, Source};
 use super::tables::{
-    BUSINESSES, CUSTOMERS, EMAILS, EXTERNAL_IDS, FORMAT_KEY, FORMAT_VERSION, LAST_IDS, META,
+    BUSINESSES, COUNTS, CUSTOMERS, EMAILS, EXTERNAL_IDS, FORMAT_KEY, FORMAT_VERSION,
+    FORMAT_WITHOUT_SEARCH_INDEXES, GRAM_TAILS, GRAMS, LAST_IDS, META, STATUSES,
 };
+use super::upgrade::{self, ProgressFn};
 use crate::{Error, Result};
 
 /// The first bytes of every redb file.
@@ -84,7 +86,11 @@ fn check_format(db: &impl ReadableDatabase) -> Result<()> {
     let txn = db.begin_read().map_err(|e| storage_error("read", e))?;
     match txn.open_table(META) {
         Ok(meta) => match meta.get(FORMAT_KEY).map_err(|e| storage_error("read", e))? {
-            Some(v) if v.value() == FORMAT_VERSION => Ok(()),
+            Some(v)
+                if v.value() == FORMAT_VERSION || v.value() == FORMAT_WITHOUT_SEARCH_INDEXES =>
+            {
+                Ok(())
+            }
             Some(v) => Err(Error::IncompatibleFormat(format!(
                 "the file has format version {}; this build reads version {FORMAT_VERSION}",
                 v.value()
@@ -157,7 +163,7 @@ fn probe_backend(backend: &Shared, redb: &redb::Builder) -> Result<()> {
 
 /// Writes the format version of a new store and creates every table, or checks the version of
 /// an existing one.
-fn initialise(db: &Database) -> Result<()> {
+fn initialise(db: &Database, progress: Option<&ProgressFn>) -> Result<()> {
     let txn = db.begin_write().map_err(|e| storage_error("open", e))?;
     {
         let mut meta = txn.open_table(META).map_err(|e| storage_error("open", e))?;
@@ -167,6 +173,11 @@ fn initialise(db: &Database) -> Result<()> {
             .map(|v| v.value());
         match version {
             Some(FORMAT_VERSION) => {}
+            Some(FORMAT_WITHOUT_SEARCH_INDEXES) => {
+                upgrade::build_search_indexes(&txn, progress)?;
+                meta.insert(FORMAT_KEY, FORMAT_VERSION)
+                    .map_err(|e| storage_error("open", e))?;
+            }
             Some(other) => {
                 return Err(Error::IncompatibleFormat(format!(
                     "the file has format version {other}; this build reads version {FORMAT_VERSION}"
@@ -194,13 +205,26 @@ fn initialise(db: &Database) -> Result<()> {
             .map_err(|e| storage_error("open", e))?;
         txn.open_table(EXTERNAL_IDS)
             .map_err(|e| storage_error("open", e))?;
+        txn.open_table(STATUSES)
+            .map_err(|e| storage_error("open", e))?;
+        txn.open_table(GRAMS)
+            .map_err(|e| storage_error("open", e))?;
+        txn.open_table(COUNTS)
+            .map_err(|e| storage_error("open", e))?;
+        txn.open_table(GRAM_TAILS)
+            .map_err(|e| storage_error("open", e))?;
     }
     txn.commit().map_err(|e| storage_error("open", e))
 }
 
 /// Opens the database of `source`. On the first open of a store the file is checked before
 /// redb may write to it; a reopen after an I/O error skips that check.
-pub(crate) fn open(source: &Source, cache_size: usize, first: bool) -> Result<Database> {
+pub(crate) fn open(
+    source: &Source,
+    cache_size: usize,
+    first: bool,
+    progress: Option<&ProgressFn>,
+) -> Result<Database> {
     let mut redb = redb::Builder::new();
     redb.set_cache_size(cache_size);
     if first {
@@ -217,7 +241,7 @@ pub(crate) fn open(source: &Source, cache_size: usize, first: bool) -> Result<Da
         .map_err(|e| storage_error("open", e))
     })?;
     if first {
-        guarded("open", || initialise(&db))?;
+        guarded("open", || initialise(&db, progress))?;
     }
     Ok(db)
 }

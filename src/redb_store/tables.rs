@@ -8,7 +8,10 @@
 use redb::TableDefinition;
 
 /// The format version this build writes and reads, kept under [`FORMAT_KEY`] in [`META`].
-pub(crate) const FORMAT_VERSION: u64 = 1;
+pub(crate) const FORMAT_VERSION: u64 = 2;
+
+/// The first format version, which had no search indexes (status, email grams).
+pub(crate) const FORMAT_WITHOUT_SEARCH_INDEXES: u64 = 1;
 
 /// The key of the format version in [`META`].
 pub(crate) const FORMAT_KEY: &str = "customer_store.format";
@@ -32,3 +35,21 @@ pub(crate) const EMAILS: TableDefinition<(u32, &str), u64> = TableDefinition::ne
 /// (business, external id) → id number. One entry per customer that has an external id.
 pub(crate) const EXTERNAL_IDS: TableDefinition<(u32, &str), u64> =
     TableDefinition::new("external_ids_v1");
+
+/// (business, status code, id number) → (): the status filter's index.
+pub(crate) const STATUSES: TableDefinition<(u32, u8, u64), ()> =
+    TableDefinition::new("status_index_v1");
+
+/// (business, email trigram, first id of the block) → posting block (see `grams`).
+pub(crate) const GRAMS: TableDefinition<(u32, u32, u64), &[u8]> =
+    TableDefinition::new("email_grams_v1");
+
+/// (business, gram or status key) → how many customers the gram's postings or the status hold.
+pub(crate) const COUNTS: TableDefinition<(u32, u32), u64> = TableDefinition::new("counts_v1");
+
+/// Business handle → (first id not yet in the gram postings, customers created since).
+///
+/// New customers join the gram postings in bulk once enough have gathered (GIN's "pending
+/// list"); until then a query finds them by reading the few newest records.
+pub(crate) const GRAM_TAILS: TableDefinition<u32, (u64, u64)> =
+    TableDefinition::new("email_gram_tails_v1");

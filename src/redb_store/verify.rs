@@ -4,9 +4,11 @@ use std::collections::HashMap;
 
 use redb::{Database, ReadOnlyTable, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
-use super::codec;
 use super::open::storage_error;
-use super::tables::{BUSINESSES, CUSTOMERS, EMAILS, EXTERNAL_IDS, LAST_IDS};
+use super::tables::{
+    BUSINESSES, COUNTS, CUSTOMERS, EMAILS, EXTERNAL_IDS, GRAM_TAILS, GRAMS, LAST_IDS, STATUSES,
+};
+use super::{codec, grams};
 use crate::validate::email_key;
 use crate::{Error, Result, id};
 
@@ -22,6 +24,29 @@ pub struct VerifyReport {
     pub email_entries: u64,
     /// Entries of the externalId index (one per customer that has one).
     pub external_id_entries: u64,
+    /// Entries of the status index (one per customer).
+    pub status_entries: u64,
+    /// Postings of the email gram index (one per distinct trigram of each email).
+    pub gram_postings: u64,
+}
+
+/// A multiset of ids, summarised: how many, and a sum of their mixed values. Two equal
+/// multisets have equal fingerprints; unequal ones differ but with odds of about 2^-64.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Fingerprint {
+    count: u64,
+    sum: u64,
+}
+
+impl Fingerprint {
+    fn add(&mut self, n: u64) {
+        // splitmix64's finaliser
+        let mut z = n.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        self.count += 1;
+        self.sum = self.sum.wrapping_add(z ^ (z >> 31));
+    }
 }
 
 /// The problems found so far; only the first few are kept for the message.
@@ -105,6 +130,13 @@ pub(super) fn verify(db: &Database) -> Result<VerifyReport> {
         problems.add("id counters and businesses differ in number".to_owned());
     }
 
+    let statuses = txn.open_table(STATUSES).map_err(err)?;
+    let blocks = txn.open_table(GRAMS).map_err(err)?;
+    let counts = txn.open_table(COUNTS).map_err(err)?;
+    let tails = txn.open_table(GRAM_TAILS).map_err(err)?;
+    let mut in_tails: HashMap<u32, u64> = HashMap::new();
+    let mut status_counts: HashMap<(u32, u8), u64> = HashMap::new();
+    let mut expected_postings: HashMap<(u32, u32), Fingerprint> = HashMap::new();
     let mut records = 0u64;
     let mut with_external_id = 0u64;
     for entry in customers.iter().map_err(err)? {
@@ -139,6 +171,21 @@ pub(super) fn verify(db: &Database) -> Result<VerifyReport> {
             != Some(n)
         {
             problems.add(format!("record {} has no email index entry", customer.id));
+        }
+        let status_key = (handle, customer.status.code(), n);
+        if statuses.get(status_key).map_err(err)?.is_none() {
+            problems.add(format!("record {} has no status index entry", customer.id));
+        }
+        *status_counts
+            .entry((handle, customer.status.code()))
+            .or_default() += 1;
+        let tail_start = tails.get(handle).map_err(err)?.map_or(0, |g| g.value().0);
+        if n < tail_start {
+            for gram in grams::grams(&key) {
+                expected_postings.entry((handle, gram)).or_default().add(n);
+            }
+        } else {
+            *in_tails.entry(handle).or_default() += 1;
         }
         if let Some(external_id) = &customer.external_id {
             with_external_id += 1;
@@ -179,6 +226,22 @@ pub(super) fn verify(db: &Database) -> Result<VerifyReport> {
         ));
     }
 
+    let status_entries = statuses.len().map_err(err)?;
+    if status_entries != records {
+        problems.add(format!(
+            "{status_entries} status index entries for {records} records"
+        ));
+    }
+    let gram_postings = check_postings(&blocks, &expected_postings, &mut problems)?;
+    for entry in tails.iter().map_err(err)? {
+        let (handle, value) = entry.map_err(err)?;
+        let (handle, (_, waiting)) = (handle.value(), value.value());
+        if in_tails.get(&handle).copied().unwrap_or(0) != waiting {
+            problems.add(format!("the gram tail of business #{handle} is miscounted"));
+        }
+    }
+    check_counts(&counts, &status_counts, &mut problems)?;
+
     if problems.count > 0 {
         return Err(Error::Corrupt(format!(
             "{} problem(s): {}",
@@ -191,5 +254,100 @@ pub(super) fn verify(db: &Database) -> Result<VerifyReport> {
         customers: records,
         email_entries,
         external_id_entries,
+        status_entries,
+        gram_postings,
     })
+}
+
+/// Compares the gram postings with the grams of the records; returns the postings' number.
+fn check_postings(
+    blocks: &ReadOnlyTable<(u32, u32, u64), &'static [u8]>,
+    expected: &HashMap<(u32, u32), Fingerprint>,
+    problems: &mut Problems,
+) -> Result<u64> {
+    let mut found: HashMap<(u32, u32), Fingerprint> = HashMap::new();
+    // The header count of each gram's last block (blocks come in key order).
+    let mut header_counts: HashMap<(u32, u32), u64> = HashMap::new();
+    let mut last: Option<(u32, u32, u64)> = None;
+    let mut ids = Vec::new();
+    let mut postings = 0u64;
+    for entry in blocks.iter().map_err(err)? {
+        let (key, value) = entry.map_err(err)?;
+        let (handle, gram, first) = key.value();
+        ids.clear();
+        match grams::decode_block(first, value.value(), &mut ids) {
+            Ok(count) => {
+                header_counts.insert((handle, gram), count);
+            }
+            Err(e) => {
+                problems.add(e.to_string());
+                continue;
+            }
+        }
+        if let Some((h, g, previous)) = last
+            && (h, g) == (handle, gram)
+            && previous >= first
+        {
+            problems.add(format!(
+                "postings of gram {gram:#x} overlap or are out of order"
+            ));
+        }
+        last = ids.last().map(|&l| (handle, gram, l));
+        let fingerprint = found.entry((handle, gram)).or_default();
+        for &n in &ids {
+            fingerprint.add(n);
+            postings += 1;
+        }
+    }
+    for (key, fingerprint) in &found {
+        if header_counts.get(key) != Some(&fingerprint.count) {
+            problems.add(format!(
+                "the postings count of gram {:#x} of business #{} is wrong",
+                key.1, key.0
+            ));
+        }
+        if expected.get(key) != Some(fingerprint) {
+            problems.add(format!(
+                "postings of gram {:#x} of business #{} differ from the records",
+                key.1, key.0
+            ));
+        }
+    }
+    for key in expected.keys().filter(|k| !found.contains_key(k)) {
+        problems.add(format!(
+            "gram {:#x} of business #{} has no postings",
+            key.1, key.0
+        ));
+    }
+    Ok(postings)
+}
+
+/// Compares the stored status counts with those of the records.
+fn check_counts(
+    counts: &ReadOnlyTable<(u32, u32), u64>,
+    statuses: &HashMap<(u32, u8), u64>,
+    problems: &mut Problems,
+) -> Result<()> {
+    let mut expected: HashMap<(u32, u32), u64> = HashMap::new();
+    for (&(handle, code), &n) in statuses {
+        expected.insert((handle, grams::status_count_key(code)), n);
+    }
+    let mut seen = 0usize;
+    for entry in counts.iter().map_err(err)? {
+        let (key, value) = entry.map_err(err)?;
+        seen += 1;
+        if expected.get(&key.value()) != Some(&value.value()) {
+            let (handle, what) = key.value();
+            problems.add(format!(
+                "count {what:#x} of business #{handle} differs from the records"
+            ));
+        }
+    }
+    if seen != expected.len() {
+        problems.add(format!(
+            "{seen} index counts where the records give {}",
+            expected.len()
+        ));
+    }
+    Ok(())
 }

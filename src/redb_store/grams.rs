@@ -1,0 +1,394 @@
+//! The email n-gram index: for each (business, trigram of the lower-cased email), the ids of the
+//! customers whose email contains it, in id order, packed into compressed posting blocks.
+//!
+//! A block is stored under `(business, gram, first id)`; its value lists the ids after the
+//! first as LEB128 varint deltas. Blocks hold at most [`BLOCK_IDS`] ids, so an append or a
+//! removal rewrites a few hundred bytes, and one redb entry carries many postings (one entry per
+//! posting would cost more than the record itself).
+//!
+//! Grams are the 3-byte windows of the UTF-8 bytes of the lower-cased email. A term (lower-cased)
+//! that is a substring of the lower-cased email has all its windows among the email's, so the
+//! postings of any one of the term's grams hold every match; each candidate is then confirmed
+//! against the record.
+//!
+//! A gram's posting count sits in the header of its last block (so an append, which rewrites
+//! that block anyway, keeps it for free); counts per (business, status) sit in a small table.
+//! A query starts from its rarest gram, or its status when that is rarer.
+
+use redb::{ReadableTable, Table};
+
+use crate::{Error, Result};
+
+/// The most ids one posting block holds.
+pub(crate) const BLOCK_IDS: usize = 128;
+
+/// How many new customers wait outside the postings before they are folded in, by default.
+///
+/// A create then writes no posting at all; every `DEFAULT_EMAIL_INDEX_TAIL` creates, one fold rewrites each
+/// touched gram's last block once. A query reads at most this many extra records.
+pub const DEFAULT_EMAIL_INDEX_TAIL: u64 = 1024;
+
+/// The gram length in bytes; shorter terms are answered by a scan.
+pub(crate) const GRAM_LEN: usize = 3;
+
+/// The counts-table key of a status (above every 24-bit gram).
+pub(crate) fn status_count_key(code: u8) -> u32 {
+    0xFF00_0000 | u32::from(code)
+}
+
+/// Whether `email`, lower-cased, contains `term` (already lower-cased), without allocating for
+/// an ASCII email.
+pub(crate) fn contains_folded(email: &str, term: &str) -> bool {
+    if email.is_ascii() {
+        let (email, term) = (email.as_bytes(), term.as_bytes());
+        term.is_empty()
+            || email
+                .windows(term.len())
+                .any(|w| w.eq_ignore_ascii_case(term))
+    } else {
+        email.to_lowercase().contains(term)
+    }
+}
+
+/// The distinct grams of a lower-cased text, sorted.
+pub(crate) fn grams(lower: &str) -> Vec<u32> {
+    let mut grams: Vec<u32> = lower
+        .as_bytes()
+        .windows(GRAM_LEN)
+        .map(|w| u32::from(w[0]) << 16 | u32::from(w[1]) << 8 | u32::from(w[2]))
+        .collect();
+    grams.sort_unstable();
+    grams.dedup();
+    grams
+}
+
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn get_varint(bytes: &[u8], pos: &mut usize) -> Option<u64> {
+    let mut v = 0u64;
+    for shift in (0..64).step_by(7) {
+        let b = *bytes.get(*pos)?;
+        *pos += 1;
+        v |= u64::from(b & 0x7F).checked_shl(shift)?;
+        if b & 0x80 == 0 {
+            return Some(v);
+        }
+    }
+    None
+}
+
+/// Encodes a block: the gram's posting count (read only from the gram's last block; earlier
+/// blocks keep a stale value that nothing reads), then the ids after `ids[0]` (the block's key)
+/// as deltas.
+pub(crate) fn encode_block(ids: &[u64], count: u64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(ids.len() * 2 + 4);
+    put_varint(&mut out, count);
+    for pair in ids.windows(2) {
+        put_varint(&mut out, pair[1] - pair[0]);
+    }
+    out
+}
+
+fn corrupt_block(first: u64) -> Error {
+    Error::Corrupt(format!("email index block {first} does not decode"))
+}
+
+/// The posting count in a block's header.
+///
+/// # Errors
+///
+/// [`Error::Corrupt`] for a header that does not decode.
+pub(crate) fn block_count(first: u64, bytes: &[u8]) -> Result<u64> {
+    get_varint(bytes, &mut 0).ok_or_else(|| corrupt_block(first))
+}
+
+/// Decodes a block stored under `first`, appending its ids (first included) to `out`;
+/// returns the count in its header.
+///
+/// # Errors
+///
+/// [`Error::Corrupt`] for bytes that do not decode to a strictly increasing list.
+pub(crate) fn decode_block(first: u64, bytes: &[u8], out: &mut Vec<u64>) -> Result<u64> {
+    let mut pos = 0;
+    let count = get_varint(bytes, &mut pos).ok_or_else(|| corrupt_block(first))?;
+    out.push(first);
+    let mut last = first;
+    while pos < bytes.len() {
+        let delta = get_varint(bytes, &mut pos).ok_or_else(|| corrupt_block(first))?;
+        if delta == 0 {
+            return Err(corrupt_block(first));
+        }
+        last = last
+            .checked_add(delta)
+            .ok_or_else(|| corrupt_block(first))?;
+        out.push(last);
+    }
+    Ok(count)
+}
+
+type Blocks<'txn> = Table<'txn, (u32, u32, u64), &'static [u8]>;
+type Counts<'txn> = Table<'txn, (u32, u32), u64>;
+
+fn write_err(e: impl Into<redb::Error>) -> Error {
+    super::open::storage_error("write", e)
+}
+
+/// Adds `delta` to a count, removing the entry when it reaches zero.
+pub(crate) fn add_count(counts: &mut Counts<'_>, handle: u32, key: u32, delta: i64) -> Result<()> {
+    if delta == 0 {
+        return Ok(());
+    }
+    let old = counts
+        .get((handle, key))
+        .map_err(write_err)?
+        .map_or(0, |g| g.value());
+    let new = old.checked_add_signed(delta).ok_or_else(|| {
+        Error::Corrupt(format!(
+            "index count {key:#x} of business #{handle} out of range"
+        ))
+    })?;
+    if new == 0 {
+        counts.remove((handle, key)).map_err(write_err)?;
+    } else {
+        counts.insert((handle, key), new).map_err(write_err)?;
+    }
+    Ok(())
+}
+
+/// How many postings a gram has: the count in its last block's header (0 without blocks).
+///
+/// # Errors
+///
+/// Storage errors, and [`Error::Corrupt`] for a header that does not decode.
+pub(crate) fn count(
+    blocks: &impl ReadableTable<(u32, u32, u64), &'static [u8]>,
+    handle: u32,
+    gram: u32,
+) -> Result<u64> {
+    let read_err = |e: redb::StorageError| super::open::storage_error("read", e);
+    let mut range = blocks
+        .range((handle, gram, 0)..=(handle, gram, u64::MAX))
+        .map_err(read_err)?;
+    match range.next_back() {
+        Some(entry) => {
+            let (key, value) = entry.map_err(read_err)?;
+            block_count(key.value().2, value.value())
+        }
+        None => Ok(0),
+    }
+}
+
+/// Writes `ids` (sorted, non-empty) as blocks of at most [`BLOCK_IDS`], each under its first
+/// id; when `last` is set these are the gram's last blocks and the final one carries `count`.
+fn write_blocks(
+    blocks: &mut Blocks<'_>,
+    handle: u32,
+    gram: u32,
+    ids: &[u64],
+    last: Option<u64>,
+) -> Result<()> {
+    let chunks = ids.chunks(BLOCK_IDS);
+    let final_chunk = chunks.len().saturating_sub(1);
+    for (i, chunk) in chunks.enumerate() {
+        let count = if i == final_chunk {
+            last.unwrap_or(0)
+        } else {
+            0
+        };
+        blocks
+            .insert(
+                (handle, gram, chunk[0]),
+                encode_block(chunk, count).as_slice(),
+            )
+            .map_err(write_err)?;
+    }
+    Ok(())
+}
+
+/// A decoded block: its key, its ids and its header count.
+struct Block {
+    first: u64,
+    ids: Vec<u64>,
+    count: u64,
+}
+
+fn read_block(entry: Option<BlockEntry<'_>>) -> Result<Option<Block>> {
+    match entry {
+        Some(entry) => {
+            let (key, value) = entry.map_err(write_err)?;
+            let first = key.value().2;
+            let mut ids = Vec::with_capacity(BLOCK_IDS + 1);
+            let count = decode_block(first, value.value(), &mut ids)?;
+            Ok(Some(Block { first, ids, count }))
+        }
+        None => Ok(None),
+    }
+}
+
+type BlockEntry<'a> = std::result::Result<
+    (
+        redb::AccessGuard<'a, (u32, u32, u64)>,
+        redb::AccessGuard<'a, &'static [u8]>,
+    ),
+    redb::StorageError,
+>;
+
+/// The block whose first id is the greatest at or below `n`.
+fn block_at_or_before(
+    blocks: &Blocks<'_>,
+    handle: u32,
+    gram: u32,
+    n: u64,
+) -> Result<Option<Block>> {
+    let mut range = blocks
+        .range((handle, gram, 0)..=(handle, gram, n))
+        .map_err(write_err)?;
+    read_block(range.next_back())
+}
+
+/// The gram's last block.
+fn last_block(blocks: &Blocks<'_>, handle: u32, gram: u32) -> Result<Option<Block>> {
+    block_at_or_before(blocks, handle, gram, u64::MAX)
+}
+
+/// Rewrites the gram's last block with a new count.
+fn set_count(blocks: &mut Blocks<'_>, handle: u32, gram: u32, count: u64) -> Result<()> {
+    if let Some(last) = last_block(blocks, handle, gram)? {
+        blocks
+            .insert(
+                (handle, gram, last.first),
+                encode_block(&last.ids, count).as_slice(),
+            )
+            .map_err(write_err)?;
+    }
+    Ok(())
+}
+
+/// Appends `ids` (sorted, all greater than any id already in the gram) to the gram's postings:
+/// one read and one write of its last block.
+pub(crate) fn append(blocks: &mut Blocks<'_>, handle: u32, gram: u32, ids: &[u64]) -> Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let added = ids.len() as u64;
+    match last_block(blocks, handle, gram)? {
+        Some(mut last) if last.ids.len() < BLOCK_IDS => {
+            // The first chunk keeps the block's key; later chunks get keys of their own.
+            last.ids.extend_from_slice(ids);
+            write_blocks(blocks, handle, gram, &last.ids, Some(last.count + added))
+        }
+        Some(last) => write_blocks(blocks, handle, gram, ids, Some(last.count + added)),
+        None => write_blocks(blocks, handle, gram, ids, Some(added)),
+    }
+}
+
+/// Inserts one id anywhere in the gram's postings; returns whether it was new.
+pub(crate) fn insert(blocks: &mut Blocks<'_>, handle: u32, gram: u32, n: u64) -> Result<bool> {
+    let total = match last_block(blocks, handle, gram)? {
+        Some(last) => last.count,
+        None => return write_blocks(blocks, handle, gram, &[n], Some(1)).map(|()| true),
+    };
+    if let Some(mut block) = block_at_or_before(blocks, handle, gram, n)? {
+        let Err(at) = block.ids.binary_search(&n) else {
+            return Ok(false);
+        };
+        block.ids.insert(at, n);
+        write_blocks(blocks, handle, gram, &block.ids, None)?;
+    } else {
+        // `n` precedes every block of the gram: it joins the first block, which is re-keyed.
+        let mut range = blocks
+            .range((handle, gram, n)..=(handle, gram, u64::MAX))
+            .map_err(write_err)?;
+        let next = read_block(range.next())?;
+        drop(range);
+        if let Some(next) = next {
+            blocks
+                .remove((handle, gram, next.first))
+                .map_err(write_err)?;
+            let mut ids = Vec::with_capacity(next.ids.len() + 1);
+            ids.push(n);
+            ids.extend_from_slice(&next.ids);
+            write_blocks(blocks, handle, gram, &ids, None)?;
+        }
+    }
+    set_count(blocks, handle, gram, total + 1)?;
+    Ok(true)
+}
+
+/// Removes one id from the gram's postings; returns whether it was there.
+pub(crate) fn remove(blocks: &mut Blocks<'_>, handle: u32, gram: u32, n: u64) -> Result<bool> {
+    let Some(total) = last_block(blocks, handle, gram)?.map(|last| last.count) else {
+        return Ok(false);
+    };
+    let Some(mut block) = block_at_or_before(blocks, handle, gram, n)? else {
+        return Ok(false);
+    };
+    let Ok(at) = block.ids.binary_search(&n) else {
+        return Ok(false);
+    };
+    block.ids.remove(at);
+    if at == 0 {
+        blocks
+            .remove((handle, gram, block.first))
+            .map_err(write_err)?;
+    }
+    if !block.ids.is_empty() {
+        write_blocks(blocks, handle, gram, &block.ids, None)?;
+    }
+    let total = total
+        .checked_sub(1)
+        .ok_or_else(|| Error::Corrupt(format!("the postings count of gram {gram:#x} is wrong")))?;
+    set_count(blocks, handle, gram, total)?;
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grams_are_byte_windows() {
+        assert_eq!(grams("ab"), Vec::<u32>::new());
+        assert_eq!(grams("abc"), vec![0x61_62_63]);
+        assert_eq!(grams("aaaa"), vec![0x61_61_61]);
+        assert_eq!(grams("é@x").len(), 2);
+    }
+
+    #[test]
+    fn folded_contains() {
+        assert!(contains_folded("Yaw@Example.com", "yaw@ex"));
+        assert!(contains_folded("Yaw@Example.com", ""));
+        assert!(!contains_folded("Yaw@Example.com", "yawn"));
+        assert!(contains_folded("ÉLODIE@x.io", "élo"));
+        assert!(!contains_folded("a@x.io", "é"));
+    }
+
+    #[test]
+    fn blocks_round_trip() {
+        for ids in [vec![5u64], vec![1, 2, 3], vec![0, 1 << 40, u64::MAX]] {
+            let mut out = Vec::new();
+            assert_eq!(
+                decode_block(ids[0], &encode_block(&ids, 9), &mut out).unwrap(),
+                9
+            );
+            assert_eq!(out, ids);
+            out.clear();
+        }
+    }
+
+    #[test]
+    fn bad_blocks_are_refused() {
+        let mut out = Vec::new();
+        assert!(decode_block(1, &[], &mut out).is_err());
+        assert!(decode_block(1, &[0, 0x80], &mut out).is_err());
+        assert!(decode_block(1, &[0, 0], &mut out).is_err());
+        assert!(decode_block(u64::MAX, &[0, 1], &mut out).is_err());
+        assert!(decode_block(1, &[0xFF; 11], &mut out).is_err());
+    }
+}

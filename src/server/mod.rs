@@ -1,0 +1,283 @@
+//! The HTTP API (feature `server`): the seed's Customers API over a [`RedbStore`].
+//!
+//! | route | scope | answer |
+//! |---|---|---|
+//! | `POST /v1/customers` | `customers:write` | 201, the new customer |
+//! | `GET /v1/customers/:id` | `customers:read` | 200, the customer |
+//! | `GET /v1/customers?email=&status=&limit=&cursor=` | `customers:read` | 200, a page of summaries |
+//! | `PATCH /v1/customers/:id` | `customers:write` | 200, the whole updated customer |
+//! | `DELETE /v1/customers/:id` | `customers:write` | 200, `{"id", "deleted": true}` |
+//! | `GET /v1/openapi.json` | none | the OpenAPI 3.1 document |
+//!
+//! Answers are `{"success": true, "data": …}` or
+//! `{"success": false, "error": {"code", "message", "field"}}`. Clients authenticate with HTTP
+//! Basic `clientId:clientSecret` (see [`RedbStore::create_client`]); a client acts for one
+//! business and sees only its customers.
+//!
+//! # Decisions where the specification is silent
+//!
+//! - Authentication comes first: an unauthenticated request is answered 401 (or 429) whatever
+//!   its path id, query or body; then the scope (403); then the body's media type (415), size
+//!   (413) and JSON (400).
+//! - A request without an `Authorization` header is not counted as a failed authentication; a
+//!   malformed header or wrong credentials are. After [`AuthThrottle::max_failures`] failures
+//!   within [`AuthThrottle::window`], the address (an IPv6 address by its /64) is answered 429
+//!   with `Retry-After` for [`AuthThrottle::lockout`], good credentials included. Behind a
+//!   proxy every request comes from the proxy's address: the throttle then covers them all.
+//! - Unknown query parameters and repeated ones are `invalid_request` naming them.
+//! - Unknown paths are 404 `not_found`; a known path with another method is 405
+//!   `method_not_allowed`. Both use the error envelope.
+//! - A create answers with a `Location` header naming the new customer.
+//! - Storage failures are 500 `internal` with a fixed message; the cause goes to the log. For
+//!   a write, the outcome is then unknown (see [`Error::Storage`](crate::Error::Storage)).
+
+mod auth;
+mod error;
+mod input;
+mod log;
+mod routes;
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+
+pub use self::auth::AuthThrottle;
+use self::auth::FailureLimiter;
+use crate::RedbStore;
+
+/// The largest request body accepted: 64 KiB. Larger bodies are answered 413.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// The OpenAPI 3.1 document of the API, as served at `GET /v1/openapi.json`.
+pub const OPENAPI_JSON: &str = include_str!("openapi.json");
+
+/// A certificate chain and its private key, both PEM files, for HTTPS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// The certificate chain (PEM), leaf first.
+    pub cert: PathBuf,
+    /// The private key (PEM: PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+}
+
+/// Options of a [`Server`].
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// The throttle on failed authentication.
+    pub auth_throttle: AuthThrottle,
+    /// Serve HTTPS with these files; `None` serves plain HTTP.
+    pub tls: Option<TlsFiles>,
+    /// How long a graceful shutdown waits for in-flight requests before closing connections.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServerConfig {
+    /// Plain HTTP, the default [`AuthThrottle`], 30 s of grace at shutdown.
+    fn default() -> Self {
+        ServerConfig {
+            auth_throttle: AuthThrottle::default(),
+            tls: None,
+            shutdown_grace: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The state shared by every request.
+#[derive(Clone)]
+pub(crate) struct AppState {
+    inner: Arc<Shared>,
+}
+
+pub(crate) struct Shared {
+    store: RedbStore,
+    limiter: FailureLimiter,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.inner
+    }
+}
+
+/// The routes of the API on `store`, with the request log and the body limit.
+///
+/// [`Server`] serves it with the peer's address attached, which the authentication throttle
+/// uses; without it (for example under a test harness) every caller counts as one address.
+pub fn router(store: RedbStore, config: &ServerConfig) -> Router {
+    let state = AppState {
+        inner: Arc::new(Shared {
+            store,
+            limiter: FailureLimiter::new(config.auth_throttle),
+        }),
+    };
+    Router::new()
+        .route("/v1/customers", get(routes::list).post(routes::create))
+        .route(
+            "/v1/customers/{id}",
+            get(routes::retrieve)
+                .patch(routes::update)
+                .delete(routes::delete),
+        )
+        .route("/v1/openapi.json", get(routes::openapi))
+        .fallback(routes::no_route)
+        .method_not_allowed_fallback(routes::wrong_method)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn(log::log_request))
+        .with_state(state)
+}
+
+/// The HTTP server: a bound socket, the store and the options, ready to [`run`](Server::run).
+///
+/// # Example
+///
+/// ```no_run
+/// use customer_store::RedbStore;
+/// use customer_store::server::{Server, ServerConfig};
+/// # async fn example() -> std::io::Result<()> {
+/// let store = RedbStore::open("customers.redb").map_err(std::io::Error::other)?;
+/// let addr = "127.0.0.1:8080".parse().map_err(std::io::Error::other)?;
+/// let server = Server::bind(store, addr, ServerConfig::default()).await?;
+/// println!("listening on {}", server.local_addr());
+/// server.run(customer_store::server::shutdown_signal()).await
+/// # }
+/// ```
+pub struct Server {
+    listener: std::net::TcpListener,
+    local_addr: SocketAddr,
+    store: RedbStore,
+    config: ServerConfig,
+    tls: Option<axum_server::tls_rustls::RustlsConfig>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("local_addr", &self.local_addr)
+            .field("tls", &self.tls.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// Binds `addr` (port 0 picks a free port) and loads the TLS files, if any.
+    ///
+    /// # Errors
+    ///
+    /// When the address cannot be bound, or the certificate or key cannot be read or parsed.
+    pub async fn bind(
+        store: RedbStore,
+        addr: SocketAddr,
+        config: ServerConfig,
+    ) -> io::Result<Server> {
+        let tls = match &config.tls {
+            Some(files) => Some(
+                axum_server::tls_rustls::RustlsConfig::from_pem_file(&files.cert, &files.key)
+                    .await
+                    .map_err(|e| {
+                        io::Error::new(
+                            e.kind(),
+                            format!(
+                                "cannot load TLS certificate {} / key {}: {e}",
+                                files.cert.display(),
+                                files.key.display()
+                            ),
+                        )
+                    })?,
+            ),
+            None => None,
+        };
+        let listener = std::net::TcpListener::bind(addr)?;
+        let local_addr = listener.local_addr()?;
+        Ok(Server {
+            listener,
+            local_addr,
+            store,
+            config,
+            tls,
+        })
+    }
+
+    /// The address the server listens on.
+    #[must_use]
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Whether the server speaks HTTPS.
+    #[must_use]
+    pub fn is_tls(&self) -> bool {
+        self.tls.is_some()
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting connections and lets in-flight
+    /// requests finish (up to [`ServerConfig::shutdown_grace`]). Every write acknowledged to a
+    /// client was durable before its answer was sent.
+    ///
+    /// Must run inside a multi-threaded tokio runtime: store calls run on its blocking pool.
+    ///
+    /// # Errors
+    ///
+    /// When the listening socket fails.
+    pub async fn run<F>(self, shutdown: F) -> io::Result<()>
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let app =
+            router(self.store, &self.config).into_make_service_with_connect_info::<SocketAddr>();
+        let handle = axum_server::Handle::new();
+        let stopper = handle.clone();
+        let grace = self.config.shutdown_grace;
+        tokio::spawn(async move {
+            shutdown.await;
+            tracing::info!("shutting down: finishing in-flight requests");
+            stopper.graceful_shutdown(Some(grace));
+        });
+        match self.tls {
+            Some(tls) => {
+                axum_server::from_tcp_rustls(self.listener, tls)?
+                    .handle(handle)
+                    .serve(app)
+                    .await
+            }
+            None => {
+                axum_server::from_tcp(self.listener)?
+                    .handle(handle)
+                    .serve(app)
+                    .await
+            }
+        }
+    }
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+}

@@ -1,0 +1,329 @@
+//! One store shared by many threads (SPEC §2): racing creates of one email or externalId have
+//! exactly one winner, a cursor walk stays exact while other threads write, and
+//! `Arc<dyn CustomerStore>` works across threads.
+
+mod spec_support;
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier};
+use std::thread;
+
+use customer_store::{
+    Customer, CustomerPatch, CustomerStore, Error, ListQuery, NewCustomer, RedbStore, Status,
+};
+use spec_support::{TestResult, all_customers, verify_clean};
+
+const BIZ: &str = "acme";
+const THREADS: usize = 8;
+
+/// Runs `f(thread index)` on `THREADS` threads released together, and collects the results.
+fn race<T: Send + 'static>(
+    f: impl Fn(usize) -> Result<T, Error> + Send + Sync + 'static,
+) -> TestResult<Vec<Result<T, Error>>> {
+    let f = Arc::new(f);
+    let barrier = Arc::new(Barrier::new(THREADS));
+    let handles: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let (f, barrier) = (Arc::clone(&f), Arc::clone(&barrier));
+            thread::spawn(move || {
+                barrier.wait();
+                f(t)
+            })
+        })
+        .collect();
+    handles
+        .into_iter()
+        .map(|h| h.join().map_err(|_| "a racing thread panicked".into()))
+        .collect()
+}
+
+/// Checks that exactly one result won and that every loser got `code` naming the winner.
+fn one_winner(results: Vec<Result<Customer, Error>>, code: &str) -> TestResult<Customer> {
+    let (wins, losses): (Vec<_>, Vec<_>) = results.into_iter().partition(Result::is_ok);
+    assert_eq!(wins.len(), 1, "winners: {wins:?}, losers: {losses:?}");
+    let winner = wins.into_iter().next().ok_or("no winner")??;
+    for loss in losses {
+        let error = loss.err().ok_or("a loser won")?;
+        assert_eq!(error.code(), code, "{error:?}");
+        assert_eq!(error.existing_id(), Some(winner.id.as_str()), "{error:?}");
+    }
+    Ok(winner)
+}
+
+#[test]
+fn racing_creates_of_one_email_have_exactly_one_winner() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let store = RedbStore::open(dir.path().join("customers.redb"))?;
+    for round in 0..4 {
+        let s = store.clone();
+        let results = race(move |t| {
+            // Half the threads use another case of the same email.
+            let email = if t % 2 == 0 {
+                format!("race{round}@example.com")
+            } else {
+                format!("RACE{round}@Example.COM")
+            };
+            let new = NewCustomer::new(email, format!("Thread {t}"))
+                .with_external_id(format!("round{round}-thread{t}"));
+            s.create(BIZ, new)
+        })?;
+        let winner = one_winner(results, "email_taken")?;
+        assert_eq!(
+            store.get_by_email(BIZ, &format!("race{round}@example.com"))?,
+            Some(winner)
+        );
+    }
+    let report = verify_clean(&store, 4)?;
+    assert_eq!(report.external_id_entries, 4);
+    Ok(())
+}
+
+#[test]
+fn racing_creates_of_one_external_id_have_exactly_one_winner() -> TestResult {
+    let store = RedbStore::in_memory()?;
+    for round in 0..4 {
+        let s = store.clone();
+        let results = race(move |t| {
+            let new = NewCustomer::new(format!("r{round}-t{t}@example.com"), "Racer")
+                .with_external_id(format!("shared-{round}"));
+            s.create(BIZ, new)
+        })?;
+        let winner = one_winner(results, "external_id_taken")?;
+        assert_eq!(
+            store.get_by_external_id(BIZ, &format!("shared-{round}"))?,
+            Some(winner)
+        );
+    }
+    let report = verify_clean(&store, 4)?;
+    assert_eq!(report.external_id_entries, 4);
+    Ok(())
+}
+
+#[test]
+fn racing_updates_to_one_email_or_external_id_have_exactly_one_winner() -> TestResult {
+    let store = RedbStore::in_memory()?;
+    let customers: Vec<Customer> = (0..THREADS)
+        .map(|t| store.create(BIZ, NewCustomer::new(format!("t{t}@example.com"), "T")))
+        .collect::<Result<_, _>>()?;
+    let ids: Arc<Vec<String>> = Arc::new(customers.iter().map(|c| c.id.clone()).collect());
+
+    let (s, i) = (store.clone(), Arc::clone(&ids));
+    let results = race(move |t| {
+        let email = if t % 2 == 0 {
+            "wanted@x.io"
+        } else {
+            "WANTED@x.io"
+        };
+        s.update(BIZ, &i[t], CustomerPatch::default().set_email(email))
+    })?;
+    let winner = one_winner(results, "email_taken")?;
+    assert_eq!(
+        store.get_by_email(BIZ, "wanted@x.io")?,
+        Some(winner.clone())
+    );
+    // The losers kept their own emails.
+    for (t, id) in ids.iter().enumerate() {
+        if *id != winner.id {
+            let c = store.get(BIZ, id)?.ok_or("a loser is gone")?;
+            assert_eq!(c.email, format!("t{t}@example.com"));
+        }
+    }
+
+    let (s, i) = (store.clone(), Arc::clone(&ids));
+    let results = race(move |t| {
+        s.update(
+            BIZ,
+            &i[t],
+            CustomerPatch::default().set_external_id(Some("the-one")),
+        )
+    })?;
+    let winner = one_winner(results, "external_id_taken")?;
+    assert_eq!(store.get_by_external_id(BIZ, "the-one")?, Some(winner));
+    let report = verify_clean(&store, 8)?;
+    assert_eq!(report.external_id_entries, 1);
+    Ok(())
+}
+
+#[test]
+fn a_cursor_walk_visits_every_customer_once_while_other_threads_write() -> TestResult {
+    let store = RedbStore::in_memory()?;
+    let kept: Vec<Customer> = (0..150)
+        .map(|i| {
+            store.create(
+                BIZ,
+                NewCustomer::new(format!("keep{i}@example.com"), "Keep"),
+            )
+        })
+        .collect::<Result<_, _>>()?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let written = Arc::new(AtomicUsize::new(0));
+
+    // Two creators, and one thread that renames kept customers and deletes what it created.
+    let mut writers = Vec::new();
+    for w in 0..2 {
+        let (store, stop, written) = (store.clone(), Arc::clone(&stop), Arc::clone(&written));
+        writers.push(thread::spawn(move || -> Result<(), Error> {
+            let mut i = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let email = if i % 2 == 0 {
+                    format!("w{w}-{i}@example.com")
+                } else {
+                    format!("keep-new{w}-{i}@example.com")
+                };
+                store.create(BIZ, NewCustomer::new(email, "Writer"))?;
+                written.fetch_add(1, Ordering::Relaxed);
+                i += 1;
+            }
+            Ok(())
+        }));
+    }
+    {
+        let (store, stop, written) = (store.clone(), Arc::clone(&stop), Arc::clone(&written));
+        let kept_ids: Vec<String> = kept.iter().map(|c| c.id.clone()).collect();
+        writers.push(thread::spawn(move || -> Result<(), Error> {
+            let mut i = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let id = &kept_ids[i % kept_ids.len()];
+                store.update(
+                    BIZ,
+                    id,
+                    CustomerPatch::default().set_name(format!("Renamed {i}")),
+                )?;
+                let temp = store.create(
+                    BIZ,
+                    NewCustomer::new(format!("temp{i}@example.com"), "Temp"),
+                )?;
+                store.delete(BIZ, &temp.id)?;
+                written.fetch_add(1, Ordering::Relaxed);
+                i += 1;
+            }
+            Ok(())
+        }));
+    }
+    while written.load(Ordering::Relaxed) < 10 {
+        thread::yield_now();
+    }
+
+    let walks: Vec<(ListQuery, Vec<String>)> = [
+        ListQuery::default().with_limit(7),
+        ListQuery::default().with_limit(5).with_email("KEEP"),
+        ListQuery::default()
+            .with_limit(9)
+            .with_status(Status::Active),
+    ]
+    .into_iter()
+    .map(|query| {
+        let mut q = query.clone();
+        let mut seen = Vec::new();
+        loop {
+            let page = store.list(BIZ, &q)?;
+            assert_eq!(page.next_cursor, page.items.last().map(|c| c.id.clone()));
+            seen.extend(page.items.into_iter().map(|c| c.id));
+            if !page.has_more {
+                return Ok((query, seen));
+            }
+            q.cursor = page.next_cursor;
+            thread::yield_now();
+        }
+    })
+    .collect::<Result<_, Error>>()?;
+    let during = written.load(Ordering::Relaxed);
+    stop.store(true, Ordering::Relaxed);
+    for writer in writers {
+        writer.join().map_err(|_| "a writer panicked")??;
+    }
+    assert!(during > 10, "the writers did not run during the walks");
+
+    for (query, seen) in walks {
+        let unique: BTreeSet<&String> = seen.iter().collect();
+        assert_eq!(
+            unique.len(),
+            seen.len(),
+            "{query:?} visited a customer twice"
+        );
+        assert!(
+            seen.windows(2).all(|w| w[0] < w[1]),
+            "{query:?} went backwards"
+        );
+        for c in &kept {
+            assert!(unique.contains(&c.id), "{query:?} missed {}", c.id);
+        }
+    }
+    let all = all_customers(&store, BIZ)?;
+    verify_clean(&store, u64::try_from(all.len())?)?;
+    Ok(())
+}
+
+fn assert_send_sync<T: Send + Sync>() {}
+
+/// Uses the store only through the trait object.
+fn exercise(store: &dyn CustomerStore, business: &str, t: usize) -> Result<usize, Error> {
+    let mut live = 0;
+    for i in 0..20 {
+        let c = store.create(
+            business,
+            NewCustomer::new(format!("t{t}-{i}@example.com"), "T"),
+        )?;
+        live += 1;
+        let got = store.get(business, &c.id)?.ok_or(Error::NotFound)?;
+        let by_email = store
+            .get_by_email(business, &c.email)?
+            .ok_or(Error::NotFound)?;
+        assert_eq!(
+            (got.id.as_str(), by_email.id.as_str()),
+            (c.id.as_str(), c.id.as_str())
+        );
+        if i % 4 == 0 {
+            store.update(
+                business,
+                &c.id,
+                CustomerPatch::default().set_status(Status::Inactive),
+            )?;
+        }
+        if i % 5 == 0 {
+            store.delete(business, &c.id)?;
+            live -= 1;
+        }
+    }
+    Ok(live)
+}
+
+#[test]
+fn an_arc_dyn_customer_store_works_across_threads() -> TestResult {
+    assert_send_sync::<RedbStore>();
+    assert_send_sync::<Arc<dyn CustomerStore>>();
+    let redb = RedbStore::in_memory()?;
+    let store: Arc<dyn CustomerStore> = Arc::new(redb.clone());
+
+    let handles: Vec<_> = (0..4)
+        .map(|t| {
+            let store = Arc::clone(&store);
+            thread::spawn(move || -> Result<(usize, usize), Error> {
+                let shared = exercise(store.as_ref(), "shared", t)?;
+                let own = exercise(store.as_ref(), &format!("own{t}"), t)?;
+                Ok((shared, own))
+            })
+        })
+        .collect();
+    let mut shared_live = 0;
+    for (t, handle) in handles.into_iter().enumerate() {
+        let (shared, own) = handle.join().map_err(|_| "a thread panicked")??;
+        shared_live += shared;
+        assert_eq!(
+            all_customers(store.as_ref(), &format!("own{t}"))?.len(),
+            own
+        );
+    }
+    let shared = all_customers(store.as_ref(), "shared")?;
+    assert_eq!(shared.len(), shared_live);
+    let inactive = store.list(
+        "shared",
+        &ListQuery::default()
+            .with_status(Status::Inactive)
+            .with_limit(100),
+    )?;
+    assert_eq!(inactive.items.len(), 4 * 4);
+    verify_clean(&redb, u64::try_from(shared_live * 2)?)?;
+    Ok(())
+}

@@ -1,0 +1,422 @@
+//! Store files (SPEC §2 "Durability and files"): what is written survives a reopen, ids keep
+//! increasing across reopens whatever the clock says, and a file that is not a store is
+//! refused with `incompatible_format` without a byte of it changing.
+
+mod spec_support;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use customer_store::{
+    CustomerPatch, CustomerStore, Error, ManualClock, NewCustomer, RedbStore, Status,
+};
+use redb::{ReadableDatabase, TableDefinition};
+use spec_support::{SEED_CREATED_AT, TestResult, all_customers, at, expect_code, verify_clean};
+
+const BIZ: &str = "acme";
+
+#[test]
+fn data_survives_a_reopen_and_ids_keep_increasing_when_the_clock_steps_back() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("customers.redb");
+    let clock = Arc::new(ManualClock::new(at(SEED_CREATED_AT)?));
+
+    let (before, newest_deleted) = {
+        let store = RedbStore::builder().clock(clock.clone()).open(&path)?;
+        for i in 0..5 {
+            store.create(
+                BIZ,
+                NewCustomer::new(format!("c{i}@example.com"), format!("C {i}"))
+                    .with_external_id(format!("ext-{i}")),
+            )?;
+        }
+        let batch = store.create_many(
+            BIZ,
+            (5..10)
+                .map(|i| NewCustomer::new(format!("c{i}@example.com"), "Batch"))
+                .collect(),
+        )?;
+        store.create("globex", NewCustomer::new("g@example.com", "G"))?;
+        clock.advance_seconds(3600);
+        let first = store
+            .get_by_email(BIZ, "c0@example.com")?
+            .ok_or("c0 is missing")?;
+        store.update(
+            BIZ,
+            &first.id,
+            CustomerPatch::default()
+                .set_status(Status::Blocked)
+                .set_phone(Some("+233249998888")),
+        )?;
+        store.delete(BIZ, &batch[1].id)?;
+        // The newest customer is deleted too: its id must not come back after a reopen.
+        let newest = batch.last().ok_or("empty batch")?.id.clone();
+        store.delete(BIZ, &newest)?;
+        (all_customers(&store, BIZ)?, newest)
+    };
+    assert_eq!(before.len(), 8);
+
+    // Reopen with the clock a day behind the first session.
+    clock.set(at("2026-06-04T12:00:00Z")?);
+    {
+        let store = RedbStore::builder().clock(clock.clone()).open(&path)?;
+        assert_eq!(all_customers(&store, BIZ)?, before);
+        let c0 = store
+            .get_by_email(BIZ, "C0@example.com")?
+            .ok_or("c0 is missing")?;
+        assert_eq!(c0.status, Status::Blocked);
+        assert_eq!(c0.phone.as_deref(), Some("+233249998888"));
+        assert_eq!(c0.updated_at, at("2026-06-05T13:00:00Z")?);
+        assert_eq!(
+            store.get_by_external_id(BIZ, "ext-3")?.map(|c| c.email),
+            Some("c3@example.com".into())
+        );
+        assert_eq!(all_customers(&store, "globex")?.len(), 1);
+        expect_code(
+            store.create(BIZ, NewCustomer::new("c1@example.com", "Dup")),
+            "email_taken",
+        );
+        verify_clean(&store, 9)?;
+
+        let after = store.create(BIZ, NewCustomer::new("after@example.com", "After"))?;
+        assert!(
+            after.id > newest_deleted,
+            "{} <= {newest_deleted}",
+            after.id
+        );
+        assert_eq!(after.created_at, at("2026-06-04T12:00:00Z")?);
+        let more = store.create_many(
+            BIZ,
+            vec![
+                NewCustomer::new("m1@example.com", "M"),
+                NewCustomer::new("m2@example.com", "M"),
+            ],
+        )?;
+        assert!(more[0].id > after.id && more[1].id > more[0].id);
+    }
+
+    // A third session, with the system clock: everything still there, ids still increasing.
+    let store = RedbStore::open(&path)?;
+    let all = all_customers(&store, BIZ)?;
+    assert_eq!(all.len(), 11);
+    assert_eq!(all[..8], before[..]);
+    let last = store.create(BIZ, NewCustomer::new("last@example.com", "Last"))?;
+    assert!(all.iter().all(|c| c.id < last.id));
+    verify_clean(&store, 13)?;
+    Ok(())
+}
+
+#[test]
+fn a_second_open_of_a_held_file_fails_and_harms_nothing() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("customers.redb");
+    let store = RedbStore::open(&path)?;
+    let yaw = store.create(BIZ, NewCustomer::new("yaw@example.com", "Yaw"))?;
+    let bytes = std::fs::read(&path)?;
+
+    let error = expect_code(RedbStore::open(&path), "storage");
+    assert!(error.is_storage());
+    assert_eq!(std::fs::read(&path)?, bytes);
+
+    assert_eq!(store.get(BIZ, &yaw.id)?, Some(yaw.clone()));
+    store.create(BIZ, NewCustomer::new("ama@example.com", "Ama"))?;
+    drop(store);
+    let store = RedbStore::open(&path)?;
+    assert_eq!(all_customers(&store, BIZ)?.len(), 2);
+    verify_clean(&store, 2)?;
+    Ok(())
+}
+
+/// Opens `path`, which must be refused as `incompatible_format` with its bytes unchanged.
+fn assert_refused_untouched(path: &Path) -> TestResult {
+    let before = std::fs::read(path)?;
+    for attempt in 0..2 {
+        let result = if attempt == 0 {
+            RedbStore::open(path)
+        } else {
+            RedbStore::builder().cache_size(1 << 20).open(path)
+        };
+        let error = expect_code(result, "incompatible_format");
+        assert!(matches!(error, Error::IncompatibleFormat(_)), "{error:?}");
+        assert_eq!(std::fs::read(path)?, before, "the refused file was changed");
+    }
+    Ok(())
+}
+
+/// Deterministic pseudo-random bytes (xorshift64).
+fn noise(len: usize, mut state: u64) -> Vec<u8> {
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state.to_le_bytes()[0]
+        })
+        .collect()
+}
+
+#[test]
+fn random_bytes_are_refused_untouched() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    for (i, len) in [1_usize, 9, 4096, 65_536].into_iter().enumerate() {
+        let path = dir.path().join(format!("noise-{i}.bin"));
+        std::fs::write(&path, noise(len, 0x9E37_79B9_7F4A_7C15 + len as u64))?;
+        assert_refused_untouched(&path)?;
+    }
+    Ok(())
+}
+
+#[test]
+fn a_text_file_is_refused_untouched() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("customers.csv");
+    std::fs::write(&path, "name,email\nYaw Mensah,yaw@example.com\n")?;
+    assert_refused_untouched(&path)?;
+    let path = dir.path().join("customers.json");
+    std::fs::write(
+        &path,
+        r#"{"email": "yaw@example.com", "name": "Yaw Mensah"}"#,
+    )?;
+    assert_refused_untouched(&path)?;
+    Ok(())
+}
+
+const USERS: TableDefinition<&str, &str> = TableDefinition::new("users");
+const CUSTOMERS: TableDefinition<&str, &[u8]> = TableDefinition::new("customers");
+const COUNTERS: TableDefinition<u64, u64> = TableDefinition::new("counters");
+
+#[test]
+fn a_redb_database_of_another_program_is_refused_untouched() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("other.redb");
+    {
+        let db = redb::Database::create(&path)?;
+        let txn = db.begin_write()?;
+        {
+            let mut users = txn.open_table(USERS)?;
+            users.insert("yaw", "yaw@example.com")?;
+            users.insert("ama", "ama@example.com")?;
+            let mut customers = txn.open_table(CUSTOMERS)?;
+            customers.insert("cust_1", b"opaque".as_slice())?;
+            let mut counters = txn.open_table(COUNTERS)?;
+            counters.insert(1, 42)?;
+        }
+        txn.commit()?;
+    }
+    assert_refused_untouched(&path)?;
+
+    // The other program still finds its data.
+    let db = redb::Database::open(&path)?;
+    let txn = db.begin_read()?;
+    let users = txn.open_table(USERS)?;
+    assert_eq!(
+        users.get("yaw")?.map(|v| v.value().to_owned()),
+        Some("yaw@example.com".into())
+    );
+    Ok(())
+}
+
+#[test]
+fn a_redb_database_with_one_foreign_table_is_refused_untouched() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("other.redb");
+    {
+        let db = redb::Database::create(&path)?;
+        let txn = db.begin_write()?;
+        txn.open_table(COUNTERS)?.insert(7, 7)?;
+        txn.commit()?;
+    }
+    assert_refused_untouched(&path)
+}
+
+#[test]
+fn a_file_with_the_redb_magic_but_garbage_after_it_is_refused_untouched() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    // A real redb file, its header kept and the rest overwritten with noise.
+    let path = dir.path().join("damaged.redb");
+    {
+        let db = redb::Database::create(&path)?;
+        let txn = db.begin_write()?;
+        txn.open_table(USERS)?.insert("yaw", "yaw@example.com")?;
+        txn.commit()?;
+    }
+    let mut bytes = std::fs::read(&path)?;
+    let garbage = noise(bytes.len(), 7);
+    bytes[16..].copy_from_slice(&garbage[16..]);
+    std::fs::write(&path, &bytes)?;
+
+    let before = std::fs::read(&path)?;
+    let error = RedbStore::open(&path)
+        .err()
+        .ok_or("a damaged file opened as a store")?;
+    assert!(
+        matches!(error.code(), "incompatible_format" | "corrupt"),
+        "unexpected error: {error:?}"
+    );
+    assert_eq!(
+        std::fs::read(&path)?,
+        before,
+        "the refused file was changed"
+    );
+    Ok(())
+}
+
+#[test]
+fn a_store_file_opens_again_after_a_refused_foreign_file_next_to_it() -> TestResult {
+    // Refusing one file leaves the process able to open real stores.
+    let dir = tempfile::tempdir()?;
+    let foreign = dir.path().join("foreign.bin");
+    std::fs::write(&foreign, noise(1000, 3))?;
+    assert_refused_untouched(&foreign)?;
+    let store = RedbStore::open(dir.path().join("store.redb"))?;
+    store.create(BIZ, NewCustomer::new("yaw@example.com", "Yaw"))?;
+    verify_clean(&store, 1)?;
+    Ok(())
+}
+
+#[test]
+fn reads_refusals_and_no_op_patches_write_nothing_to_the_file() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("customers.redb");
+    let store = RedbStore::open(&path)?;
+    let yaw = store.create(
+        BIZ,
+        NewCustomer::new("yaw@example.com", "Yaw Mensah")
+            .with_phone("+233249998888")
+            .with_external_id("user_db_yaw123")
+            .with_currency("GHS"),
+    )?;
+    let ama = store.create(BIZ, NewCustomer::new("ama@example.com", "Ama"))?;
+    let bytes = std::fs::read(&path)?;
+    let unchanged = |what: &str| -> TestResult {
+        assert!(std::fs::read(&path)? == bytes, "{what} changed the file");
+        Ok(())
+    };
+
+    store.get(BIZ, &yaw.id)?;
+    store.get_by_email(BIZ, "YAW@example.com")?;
+    store.get_by_external_id(BIZ, "user_db_yaw123")?;
+    store.list(BIZ, &customer_store::ListQuery::default().with_email("yaw"))?;
+    store.verify()?;
+    unchanged("a read")?;
+
+    for patch in [
+        CustomerPatch::default(),
+        CustomerPatch::default().set_name(" Yaw Mensah "),
+        CustomerPatch::default()
+            .set_phone(Some("+233 24 999 8888"))
+            .set_currency(Some("ghs")),
+        CustomerPatch::default()
+            .set_status(Status::Active)
+            .set_description(None::<String>),
+    ] {
+        assert_eq!(store.update(BIZ, &yaw.id, patch.clone())?, yaw, "{patch:?}");
+        unchanged("a patch that changes nothing")?;
+    }
+
+    expect_code(
+        store.create(BIZ, NewCustomer::new("bad", "Bad")),
+        "invalid_request",
+    );
+    expect_code(
+        store.create(BIZ, NewCustomer::new("YAW@example.com", "Dup")),
+        "email_taken",
+    );
+    expect_code(
+        store.create(
+            BIZ,
+            NewCustomer::new("new@example.com", "N").with_external_id("user_db_yaw123"),
+        ),
+        "external_id_taken",
+    );
+    expect_code(
+        store.create_many(
+            BIZ,
+            vec![
+                NewCustomer::new("n1@example.com", "N"),
+                NewCustomer::new("ama@example.com", "N"),
+            ],
+        ),
+        "email_taken",
+    );
+    expect_code(
+        store.update(
+            BIZ,
+            &ama.id,
+            CustomerPatch::default().set_email("yaw@example.com"),
+        ),
+        "email_taken",
+    );
+    expect_code(
+        store.update(BIZ, &ama.id, CustomerPatch::default().set_name("")),
+        "invalid_request",
+    );
+    expect_code(store.delete(BIZ, "cust_c0000000000000"), "not_found");
+    expect_code(store.delete("globex", &yaw.id), "not_found");
+    unchanged("a refused call")?;
+
+    // A real change does reach the file.
+    store.update(
+        BIZ,
+        &yaw.id,
+        CustomerPatch::default().set_name("Yaw Mensah Jr."),
+    )?;
+    assert!(
+        std::fs::read(&path)? != bytes,
+        "a committed update left the file as it was"
+    );
+    verify_clean(&store, 2)?;
+    Ok(())
+}
+
+/// Set in the child process of `writes_that_returned_ok_survive_a_process_abort`.
+const CHILD_DB: &str = "CUSTOMER_STORE_SPEC_FILES_CHILD_DB";
+
+#[test]
+fn writes_that_returned_ok_survive_a_process_abort() -> TestResult {
+    const NAME: &str = "writes_that_returned_ok_survive_a_process_abort";
+    if let Some(path) = std::env::var_os(CHILD_DB) {
+        // The child: print each id once its create returned Ok, then die without unwinding.
+        use std::io::Write as _;
+        let store = RedbStore::open(&path)?;
+        let mut out = std::io::stdout().lock();
+        for i in 0..20 {
+            let c = store.create(BIZ, NewCustomer::new(format!("c{i}@example.com"), "C"))?;
+            writeln!(out, "created {}", c.id)?;
+            out.flush()?;
+        }
+        let batch = store.create_many(
+            BIZ,
+            (20..30)
+                .map(|i| NewCustomer::new(format!("c{i}@example.com"), "C"))
+                .collect(),
+        )?;
+        for c in batch {
+            writeln!(out, "created {}", c.id)?;
+        }
+        out.flush()?;
+        std::process::abort();
+    }
+
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("customers.redb");
+    let output = std::process::Command::new(std::env::current_exe()?)
+        .args([NAME, "--exact", "--nocapture", "--test-threads=1"])
+        .env(CHILD_DB, &path)
+        // A core dump of the aborted child, if any, lands in the temporary directory.
+        .current_dir(dir.path())
+        .output()?;
+    assert!(!output.status.success(), "the child did not abort");
+    let stdout = String::from_utf8(output.stdout)?;
+    let ids: Vec<&str> = stdout
+        .lines()
+        .filter_map(|line| line.rsplit_once("created ").map(|(_, id)| id))
+        .collect();
+    assert_eq!(ids.len(), 30, "child output: {stdout}");
+
+    let store = RedbStore::open(&path)?;
+    let all = all_customers(&store, BIZ)?;
+    assert_eq!(all.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), ids);
+    verify_clean(&store, 30)?;
+    Ok(())
+}
