@@ -286,6 +286,42 @@ impl NewCustomer {
     }
 }
 
+/// A customer being imported: a create request, plus the status and timestamps an exported
+/// record carries (kept where present). See
+/// [`RedbStore::import_many`](crate::RedbStore::import_many).
+///
+/// # Example
+///
+/// ```
+/// use customer_store::{ImportCustomer, NewCustomer, Status};
+/// let item = ImportCustomer {
+///     status: Some(Status::Blocked),
+///     created_at: Some("2026-06-05T12:00:00Z".parse().unwrap()),
+///     ..ImportCustomer::from(NewCustomer::new("yaw@example.com", "Yaw"))
+/// };
+/// assert_eq!(item.updated_at, None);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ImportCustomer {
+    /// The fields of a create request.
+    pub customer: NewCustomer,
+    /// The status to keep (`ACTIVE` when `None`).
+    pub status: Option<Status>,
+    /// The creation time to keep (the store's clock when `None`).
+    pub created_at: Option<Timestamp>,
+    /// The update time to keep (`createdAt` when `None`).
+    pub updated_at: Option<Timestamp>,
+}
+
+impl From<NewCustomer> for ImportCustomer {
+    fn from(customer: NewCustomer) -> Self {
+        ImportCustomer {
+            customer,
+            ..ImportCustomer::default()
+        }
+    }
+}
+
 /// Reads a field that may be absent (`None`), `null` (`Some(None)`) or a value.
 fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
 where

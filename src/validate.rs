@@ -3,7 +3,11 @@
 //!
 //! Lengths count Unicode scalar values (`chars`); case folding is `str::to_lowercase`.
 
-use crate::model::{CustomerPatch, ListQuery, Metadata, MetadataValue, NewCustomer, Status};
+use jiff::Timestamp;
+
+use crate::model::{
+    CustomerPatch, ImportCustomer, ListQuery, Metadata, MetadataValue, NewCustomer, Status,
+};
 use crate::{Error, Result};
 
 pub(crate) const BUSINESS_MAX: usize = 64;
@@ -28,6 +32,11 @@ pub(crate) struct ValidNew {
     pub description: Option<String>,
     pub currency: Option<String>,
     pub metadata: Option<Metadata>,
+    /// `Active` for a create; an import may keep another.
+    pub status: Status,
+    /// Kept timestamps of an import (whole seconds); `None` takes the store's clock.
+    pub created_at: Option<Timestamp>,
+    pub updated_at: Option<Timestamp>,
 }
 
 /// An update request that passed every rule: `None` leaves a field as it is, and for the
@@ -235,7 +244,28 @@ pub(crate) fn new_customer(new: NewCustomer) -> Result<ValidNew> {
         description: optional(new.description, description)?,
         currency: optional(new.currency, currency)?,
         metadata: new.metadata.map(metadata).transpose()?,
+        status: Status::Active,
+        created_at: None,
+        updated_at: None,
     })
+}
+
+fn whole_seconds(at: Timestamp) -> Timestamp {
+    Timestamp::from_second(at.as_second()).unwrap_or(at)
+}
+
+/// Checks an imported customer: the create rules, and `updatedAt` not before `createdAt`.
+pub(crate) fn import(item: ImportCustomer) -> Result<ValidNew> {
+    let mut valid = new_customer(item.customer)?;
+    valid.status = item.status.unwrap_or(Status::Active);
+    valid.created_at = item.created_at.map(whole_seconds);
+    valid.updated_at = item.updated_at.map(whole_seconds);
+    if let (Some(created), Some(updated)) = (valid.created_at, valid.updated_at)
+        && updated < created
+    {
+        return Err(Error::invalid("updatedAt", "must not be before createdAt"));
+    }
+    Ok(valid)
 }
 
 fn required<T>(field: &str, value: Option<Option<T>>) -> Result<Option<T>> {

@@ -348,6 +348,57 @@ pub(crate) fn remove(blocks: &mut Blocks<'_>, handle: u32, gram: u32, n: u64) ->
     Ok(true)
 }
 
+type ReadBlocks = redb::ReadOnlyTable<(u32, u32, u64), &'static [u8]>;
+
+/// Walks one gram's postings in id order, a block at a time.
+pub(crate) struct PostingCursor<'t> {
+    later: Option<redb::Range<'t, (u32, u32, u64), &'static [u8]>>,
+    ids: Vec<u64>,
+    pos: usize,
+}
+
+impl<'t> PostingCursor<'t> {
+    /// A cursor on `gram`'s postings, placed at the block that may hold `start`.
+    pub(crate) fn open(blocks: &'t ReadBlocks, handle: u32, gram: u32, start: u64) -> Result<Self> {
+        let read_err = |e: redb::StorageError| super::open::storage_error("read", e);
+        let mut ids = Vec::with_capacity(BLOCK_IDS);
+        let mut first = blocks.range((handle, gram, 0)..=(handle, gram, start)).map_err(read_err)?;
+        if let Some(entry) = first.next_back() {
+            let (key, value) = entry.map_err(read_err)?;
+            decode_block(key.value().2, value.value(), &mut ids)?;
+        }
+        let later = match start.checked_add(1) {
+            Some(after) => Some(
+                blocks.range((handle, gram, after)..=(handle, gram, u64::MAX)).map_err(read_err)?,
+            ),
+            None => None,
+        };
+        Ok(PostingCursor { later, ids, pos: 0 })
+    }
+
+    /// The first id at or after `target`, moving forward only (`None` when none is left).
+    pub(crate) fn seek(&mut self, target: u64) -> Result<Option<u64>> {
+        loop {
+            if let Some(&last) = self.ids.last()
+                && last >= target
+            {
+                // The answer is in this block.
+                let rest = &self.ids[self.pos..];
+                self.pos += rest.partition_point(|&n| n < target);
+                return Ok(self.ids.get(self.pos).copied());
+            }
+            let Some(entry) = self.later.as_mut().and_then(Iterator::next) else {
+                self.pos = self.ids.len();
+                return Ok(None);
+            };
+            let (key, value) = entry.map_err(|e| super::open::storage_error("read", e))?;
+            self.ids.clear();
+            self.pos = 0;
+            decode_block(key.value().2, value.value(), &mut self.ids)?;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

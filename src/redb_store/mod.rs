@@ -8,6 +8,7 @@ mod grams;
 mod group;
 mod open;
 mod ops;
+mod snapshot;
 mod tables;
 mod upgrade;
 mod verify;
@@ -27,11 +28,12 @@ pub use self::clients::{ApiClient, ClientCredentials, Scope};
 pub use self::grams::DEFAULT_EMAIL_INDEX_TAIL;
 use self::group::{GroupCommit, Job, Output};
 use self::open::{needs_reopen, panic_error};
-use self::ops::{Snapshot, WriteTables};
+use self::ops::WriteTables;
+use self::snapshot::Snapshot;
 pub use self::upgrade::{Progress, ProgressFn};
 pub use self::verify::VerifyReport;
 use crate::clock::{Clock, SystemClock};
-use crate::model::{Customer, CustomerPatch, ListQuery, NewCustomer, Page};
+use crate::model::{Customer, CustomerPatch, ImportCustomer, ListQuery, NewCustomer, Page};
 use crate::store::CustomerStore;
 use crate::{Error, Result, id, validate};
 
@@ -272,6 +274,69 @@ impl RedbStore {
         self.run("verify", verify::verify)
     }
 
+    /// Imports customers in one transaction, all or nothing, as
+    /// [`create_many`](CustomerStore::create_many) does, but keeping each item's status and
+    /// timestamps where it has them (an export's lines). New ids are issued; uniqueness and
+    /// every field rule hold as for a create.
+    ///
+    /// # Errors
+    ///
+    /// As [`create_many`](CustomerStore::create_many); also `invalid_request` on `updatedAt`
+    /// for an item updated before it was created.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use customer_store::{ImportCustomer, NewCustomer, RedbStore, Status};
+    /// let store = RedbStore::in_memory()?;
+    /// let item = ImportCustomer {
+    ///     status: Some(Status::Inactive),
+    ///     created_at: Some("2025-01-02T03:04:05Z".parse().unwrap()),
+    ///     ..ImportCustomer::from(NewCustomer::new("yaw@example.com", "Yaw"))
+    /// };
+    /// let imported = store.import_many("acme", vec![item])?;
+    /// assert_eq!(imported[0].status, Status::Inactive);
+    /// assert_eq!(imported[0].updated_at.to_string(), "2025-01-02T03:04:05Z");
+    /// # Ok::<(), customer_store::Error>(())
+    /// ```
+    pub fn import_many(&self, business: &str, items: Vec<ImportCustomer>) -> Result<Vec<Customer>> {
+        self.insert_many(business, items, validate::import)
+    }
+
+    /// Validates every item (naming the first bad one) and writes them all in one job.
+    fn insert_many<T>(
+        &self,
+        business: &str,
+        items: Vec<T>,
+        check: fn(T) -> Result<validate::ValidNew>,
+    ) -> Result<Vec<Customer>> {
+        validate::business(business)?;
+        let valid = items
+            .into_iter()
+            .enumerate()
+            .map(|(index, item)| {
+                check(item).map_err(|e| Error::Batch {
+                    index,
+                    source: Box::new(e),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        if valid.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = self.now();
+        let business = business.to_owned();
+        let output = self.write(Box::new(move |tables| {
+            ops::create(tables, &business, valid, now, true).map(Output::WrittenMany)
+        }))?;
+        match output {
+            Output::WrittenMany(created) => Ok(created),
+            Output::Written(_) | Output::Unchanged(_) => Err(Error::Corrupt(
+                "a batch write returned one record".to_owned(),
+            )),
+        }
+    }
+
     /// [`CustomerStore::list`] answered by reading every record of the business in order,
     /// without the status and email indexes: the reference the indexed answers are tested
     /// against. Same results, slower.
@@ -428,31 +493,7 @@ impl CustomerStore for RedbStore {
     }
 
     fn create_many(&self, business: &str, new: Vec<NewCustomer>) -> Result<Vec<Customer>> {
-        validate::business(business)?;
-        let valid = new
-            .into_iter()
-            .enumerate()
-            .map(|(index, item)| {
-                validate::new_customer(item).map_err(|e| Error::Batch {
-                    index,
-                    source: Box::new(e),
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        if valid.is_empty() {
-            return Ok(Vec::new());
-        }
-        let now = self.now();
-        let business = business.to_owned();
-        let output = self.write(Box::new(move |tables| {
-            ops::create(tables, &business, valid, now, true).map(Output::WrittenMany)
-        }))?;
-        match output {
-            Output::WrittenMany(created) => Ok(created),
-            Output::Written(_) | Output::Unchanged(_) => Err(Error::Corrupt(
-                "a batch write returned one record".to_owned(),
-            )),
-        }
+        self.insert_many(business, new, validate::new_customer)
     }
 
     fn get(&self, business: &str, id: &str) -> Result<Option<Customer>> {

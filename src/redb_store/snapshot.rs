@@ -1,0 +1,355 @@
+//! The read side: one redb snapshot per call, the list query planner and its drivers.
+
+use std::ops::Bound;
+
+use redb::{Database, ReadOnlyTable, ReadTransaction, ReadableDatabase};
+
+use super::open::storage_error;
+use super::tables::{BUSINESSES, COUNTS, CUSTOMERS, EMAILS, EXTERNAL_IDS, GRAM_TAILS, GRAMS, STATUSES};
+use super::{codec, grams};
+use crate::model::{Customer, Page};
+use crate::validate::{ValidQuery, email_key};
+use crate::{Error, Result, id};
+
+fn read_err(e: impl Into<redb::Error>) -> Error {
+    storage_error("read", e)
+}
+
+/// A read snapshot with the business resolved to its handle.
+pub(crate) struct Snapshot {
+    txn: ReadTransaction,
+}
+
+impl Snapshot {
+    pub(crate) fn begin(db: &Database) -> Result<Snapshot> {
+        Ok(Snapshot {
+            txn: db.begin_read().map_err(read_err)?,
+        })
+    }
+
+    pub(crate) fn handle(&self, business: &str) -> Result<Option<u32>> {
+        let table = self.txn.open_table(BUSINESSES).map_err(read_err)?;
+        Ok(table.get(business).map_err(read_err)?.map(|g| g.value()))
+    }
+
+    pub(crate) fn get(&self, handle: u32, n: u64) -> Result<Option<Customer>> {
+        let table = self.txn.open_table(CUSTOMERS).map_err(read_err)?;
+        match table.get((handle, n)).map_err(read_err)? {
+            Some(bytes) => codec::decode(handle, n, bytes.value()).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Follows an index entry to its record; an entry without a record is corruption.
+    fn follow(&self, handle: u32, n: Option<u64>, index: &str) -> Result<Option<Customer>> {
+        let Some(n) = n else { return Ok(None) };
+        match self.get(handle, n)? {
+            Some(customer) => Ok(Some(customer)),
+            None => Err(Error::Corrupt(format!(
+                "the {index} index names {} but no such record exists",
+                id::encode(n)
+            ))),
+        }
+    }
+
+    pub(crate) fn by_email(&self, handle: u32, email: &str) -> Result<Option<Customer>> {
+        let table = self.txn.open_table(EMAILS).map_err(read_err)?;
+        let key = email_key(email);
+        let n = table
+            .get((handle, key.as_str()))
+            .map_err(read_err)?
+            .map(|g| g.value());
+        let found = self.follow(handle, n, "email")?;
+        match found {
+            Some(c) if email_key(&c.email) != key => Err(Error::Corrupt(format!(
+                "the email index entry of {} does not match its record",
+                c.id
+            ))),
+            other => Ok(other),
+        }
+    }
+
+    pub(crate) fn by_external_id(
+        &self,
+        handle: u32,
+        external_id: &str,
+    ) -> Result<Option<Customer>> {
+        let table = self.txn.open_table(EXTERNAL_IDS).map_err(read_err)?;
+        let n = table
+            .get((handle, external_id))
+            .map_err(read_err)?
+            .map(|g| g.value());
+        let found = self.follow(handle, n, "externalId")?;
+        match found {
+            Some(c) if c.external_id.as_deref() != Some(external_id) => {
+                Err(Error::Corrupt(format!(
+                    "the externalId index entry of {} does not match its record",
+                    c.id
+                )))
+            }
+            other => Ok(other),
+        }
+    }
+
+    /// One page of `handle`'s customers matching `query`, in id order.
+    ///
+    /// With filters, the rarest of the term's grams or the status (by their counts) drives:
+    /// its ids are visited in order from the cursor, then (for a gram) the newest customers not
+    /// yet in the postings; each record is checked against every filter. A term shorter than
+    /// a gram, and no filter at all, walk the records themselves.
+    pub(crate) fn list(&self, handle: u32, query: &ValidQuery, indexed: bool) -> Result<Page> {
+        let mut page = Collector::new(query);
+        let start = match query.cursor.as_deref().map(id::resume_after) {
+            None | Some(Ok(Some(Bound::Unbounded | Bound::Included(_)))) => 0,
+            Some(Ok(Some(Bound::Excluded(n)))) => match n.checked_add(1) {
+                Some(start) => start,
+                None => return Ok(page.finish()),
+            },
+            Some(Ok(None)) => return Ok(page.finish()),
+            Some(Err(())) => {
+                return Err(Error::InvalidCursor {
+                    reason: "not a customer id".to_owned(),
+                });
+            }
+        };
+        let customers = self.txn.open_table(CUSTOMERS).map_err(read_err)?;
+        let driver = if indexed {
+            self.driver(handle, query)?
+        } else {
+            Driver::Scan
+        };
+        match driver {
+            Driver::Nothing => {}
+            Driver::Scan => {
+                scan(&customers, handle, start, &mut page)?;
+            }
+            Driver::Status(code) => self.by_status(&customers, handle, code, start, &mut page)?,
+            Driver::Grams(ref grams) => {
+                let tail = self.tail_start(handle)?;
+                if self.by_grams(&customers, handle, grams, start, &mut page)? {
+                    scan(&customers, handle, start.max(tail), &mut page)?;
+                }
+            }
+            Driver::TailOnly => {
+                let tail = self.tail_start(handle)?;
+                scan(&customers, handle, start.max(tail), &mut page)?;
+            }
+        }
+        Ok(page.finish())
+    }
+
+    /// The first id of `handle` not yet in the gram postings.
+    fn tail_start(&self, handle: u32) -> Result<u64> {
+        let tails = self.txn.open_table(GRAM_TAILS).map_err(read_err)?;
+        Ok(tails
+            .get(handle)
+            .map_err(read_err)?
+            .map_or(0, |g| g.value().0))
+    }
+
+    /// The cheapest way to answer `query`: the rarest gram or status, by their counts.
+    fn driver(&self, handle: u32, query: &ValidQuery) -> Result<Driver> {
+        let counts = self.txn.open_table(COUNTS).map_err(read_err)?;
+        let blocks = self.txn.open_table(GRAMS).map_err(read_err)?;
+        let count = |key: u32| -> Result<u64> {
+            Ok(counts
+                .get((handle, key))
+                .map_err(read_err)?
+                .map_or(0, |g| g.value()))
+        };
+        let status = match query.status {
+            Some(status) => match count(grams::status_count_key(status.code()))? {
+                // The status index is always complete: no customer has this status.
+                0 => return Ok(Driver::Nothing),
+                n => Some((n, status.code())),
+            },
+            None => None,
+        };
+        let mut gram_counts: Vec<(u64, u32)> = Vec::new();
+        if let Some(term) = query.email.as_deref().filter(|t| t.len() >= grams::GRAM_LEN) {
+            for gram in grams::grams(term) {
+                gram_counts.push((grams::count(&blocks, handle, gram)?, gram));
+            }
+        }
+        gram_counts.sort_unstable();
+        let rarest_gram = gram_counts.first().copied();
+        Ok(match (rarest_gram, status) {
+            (Some((gram_count, _)), Some((status_count, code))) if status_count < gram_count => {
+                Driver::Status(code)
+            }
+            // No indexed customer has this gram: only the newest ones may match.
+            (Some((0, _)), _) => Driver::TailOnly,
+            (Some((least, _)), _) => {
+                // Grams not much commoner than the rarest are intersected with it before any
+                // record is read: merging their postings costs far less than reading records.
+                let grams = gram_counts
+                    .iter()
+                    .take_while(|(n, _)| *n <= least.saturating_mul(INTERSECT_RATIO))
+                    .take(MAX_INTERSECTED)
+                    .map(|&(_, gram)| gram)
+                    .collect();
+                Driver::Grams(grams)
+            }
+            (None, Some((_, code))) => Driver::Status(code),
+            (None, None) => Driver::Scan,
+        })
+    }
+
+    fn by_status(
+        &self,
+        customers: &Customers,
+        handle: u32,
+        code: u8,
+        start: u64,
+        page: &mut Collector<'_>,
+    ) -> Result<()> {
+        let statuses = self.txn.open_table(STATUSES).map_err(read_err)?;
+        let range = statuses.range((handle, code, start)..=(handle, code, u64::MAX));
+        for entry in range.map_err(read_err)? {
+            let (key, _) = entry.map_err(read_err)?;
+            if !offer_id(customers, handle, key.value().2, page)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Walks the ids present in every one of `grams`' postings (the first is the rarest) from
+    /// `start`, a leapfrog join; returns whether the page wants more.
+    fn by_grams(
+        &self,
+        customers: &Customers,
+        handle: u32,
+        grams: &[u32],
+        start: u64,
+        page: &mut Collector<'_>,
+    ) -> Result<bool> {
+        let blocks = self.txn.open_table(GRAMS).map_err(read_err)?;
+        let mut cursors = grams
+            .iter()
+            .map(|&gram| grams::PostingCursor::open(&blocks, handle, gram, start))
+            .collect::<Result<Vec<_>>>()?;
+        let Some((driver, others)) = cursors.split_first_mut() else {
+            return Ok(true);
+        };
+        let mut candidate = driver.seek(start)?;
+        'candidates: while let Some(n) = candidate {
+            for other in others.iter_mut() {
+                match other.seek(n)? {
+                    None => return Ok(true),
+                    Some(found) if found > n => {
+                        candidate = driver.seek(found)?;
+                        continue 'candidates;
+                    }
+                    Some(_) => {}
+                }
+            }
+            if !offer_id(customers, handle, n, page)? {
+                return Ok(false);
+            }
+            candidate = driver.seek(n.saturating_add(1))?.filter(|&next| next > n);
+        }
+        Ok(true)
+    }
+}
+
+/// Grams at most this many times commoner than the rarest are intersected with it.
+const INTERSECT_RATIO: u64 = 32;
+/// The most grams one query intersects.
+const MAX_INTERSECTED: usize = 4;
+
+type Customers = ReadOnlyTable<(u32, u64), &'static [u8]>;
+
+/// Offers the records of `handle` from id `start` on; returns whether the page wants more.
+fn scan(customers: &Customers, handle: u32, start: u64, page: &mut Collector<'_>) -> Result<bool> {
+    for entry in customers
+        .range((handle, start)..=(handle, u64::MAX))
+        .map_err(read_err)?
+    {
+        let (key, value) = entry.map_err(read_err)?;
+        if !page.offer(handle, key.value().1, value.value())? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Offers the record an index entry names; a missing record is corruption.
+fn offer_id(customers: &Customers, handle: u32, n: u64, page: &mut Collector<'_>) -> Result<bool> {
+    match customers.get((handle, n)).map_err(read_err)? {
+        Some(bytes) => page.offer(handle, n, bytes.value()),
+        None => Err(Error::Corrupt(format!(
+            "an index names {} but no such record exists",
+            id::encode(n)
+        ))),
+    }
+}
+
+/// How a list query is answered.
+enum Driver {
+    /// A filter has no match at all.
+    Nothing,
+    /// Walk the records.
+    Scan,
+    /// Walk the status index.
+    Status(u8),
+    /// Walk the ids in every one of these grams' postings (rarest first), then the customers
+    /// not yet in the postings.
+    Grams(Vec<u32>),
+    /// Walk only the customers not yet in the gram postings.
+    TailOnly,
+}
+
+/// Gathers one page: the first `limit` matches, and whether one more exists.
+struct Collector<'q> {
+    query: &'q ValidQuery,
+    items: Vec<Customer>,
+    has_more: bool,
+}
+
+impl<'q> Collector<'q> {
+    fn new(query: &'q ValidQuery) -> Collector<'q> {
+        Collector {
+            query,
+            items: Vec::with_capacity(query.limit.min(100)),
+            has_more: false,
+        }
+    }
+
+    fn filtered(&self) -> bool {
+        self.query.status.is_some() || self.query.email.is_some()
+    }
+
+    /// Takes the record `bytes` if it matches; returns whether to go on.
+    ///
+    /// Filters are checked on the record's leading fields, so a record that does not match
+    /// is never fully decoded.
+    fn offer(&mut self, handle: u32, n: u64, bytes: &[u8]) -> Result<bool> {
+        if self.filtered() {
+            let head = codec::peek(handle, n, bytes)?;
+            if self.query.status.is_some_and(|s| s != head.status) {
+                return Ok(true);
+            }
+            if let Some(term) = &self.query.email
+                && !grams::contains_folded(head.email, term)
+            {
+                return Ok(true);
+            }
+        }
+        if self.items.len() == self.query.limit {
+            self.has_more = true;
+            return Ok(false);
+        }
+        self.items.push(codec::decode(handle, n, bytes)?);
+        Ok(true)
+    }
+
+    fn finish(self) -> Page {
+        let next_cursor = self.items.last().map(|c| c.id.clone());
+        Page {
+            items: self.items,
+            next_cursor,
+            has_more: self.has_more,
+        }
+    }
+}
