@@ -63,6 +63,7 @@ struct StoredHead<'a> {
 
 /// The record as stored by version 1.
 #[derive(Deserialize)]
+#[cfg_attr(test, derive(Serialize))]
 struct StoredRecordV1<'a> {
     business: u32,
     id: u64,
@@ -263,9 +264,45 @@ pub(crate) fn decode(business: u32, id: u64, bytes: &[u8]) -> Result<Customer> {
     })
 }
 
+/// Encodes a record as version 1 did (for the upgrade's tests).
+#[cfg(test)]
+pub(crate) fn encode_v1(business: u32, id: u64, customer: &Customer) -> Vec<u8> {
+    let record = StoredRecordV1 {
+        business,
+        id,
+        email: &customer.email,
+        name: &customer.name,
+        phone: customer.phone.as_deref(),
+        external_id: customer.external_id.as_deref(),
+        description: customer.description.as_deref(),
+        currency: customer.currency.as_deref(),
+        metadata: None,
+        status: customer.status.code(),
+        created_at: customer.created_at.as_second(),
+        updated_at: customer.updated_at.as_second(),
+    };
+    let mut out = postcard::to_extend(&record, vec![VERSION_1]).unwrap();
+    let crc = crc32c::crc32c(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn version_1_records_still_decode() {
+        let mut customer = sample();
+        customer.metadata = None;
+        let bytes = encode_v1(7, 42, &customer);
+        assert_eq!(decode(7, 42, &bytes).unwrap(), customer);
+        let head = peek(7, 42, &bytes).unwrap();
+        assert_eq!(
+            (head.status, head.email),
+            (Status::Blocked, "yaw@example.com")
+        );
+    }
 
     fn sample() -> Customer {
         Customer {

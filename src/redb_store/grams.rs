@@ -348,6 +348,34 @@ pub(crate) fn remove(blocks: &mut Blocks<'_>, handle: u32, gram: u32, n: u64) ->
     Ok(true)
 }
 
+/// Postings of new customers, gathered so that each gram's last block is rewritten once.
+#[derive(Default)]
+pub(crate) struct NewPostings {
+    /// (business, gram, id), sorted before they are written.
+    entries: Vec<(u32, u32, u64)>,
+}
+
+impl NewPostings {
+    /// Adds customer `n`'s postings, from its lower-cased email.
+    pub(crate) fn add(&mut self, handle: u32, lower_email: &str, n: u64) {
+        self.entries
+            .extend(grams(lower_email).into_iter().map(|gram| (handle, gram, n)));
+    }
+
+    /// Appends every gathered posting; each id must be above every id already in its gram.
+    pub(crate) fn write(mut self, blocks: &mut Blocks<'_>) -> Result<()> {
+        self.entries.sort_unstable();
+        let mut ids = Vec::new();
+        for group in self.entries.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
+            let (handle, gram, _) = group[0];
+            ids.clear();
+            ids.extend(group.iter().map(|&(_, _, n)| n));
+            append(blocks, handle, gram, &ids)?;
+        }
+        Ok(())
+    }
+}
+
 type ReadBlocks = redb::ReadOnlyTable<(u32, u32, u64), &'static [u8]>;
 
 /// Walks one gram's postings in id order, a block at a time.
@@ -362,14 +390,18 @@ impl<'t> PostingCursor<'t> {
     pub(crate) fn open(blocks: &'t ReadBlocks, handle: u32, gram: u32, start: u64) -> Result<Self> {
         let read_err = |e: redb::StorageError| super::open::storage_error("read", e);
         let mut ids = Vec::with_capacity(BLOCK_IDS);
-        let mut first = blocks.range((handle, gram, 0)..=(handle, gram, start)).map_err(read_err)?;
+        let mut first = blocks
+            .range((handle, gram, 0)..=(handle, gram, start))
+            .map_err(read_err)?;
         if let Some(entry) = first.next_back() {
             let (key, value) = entry.map_err(read_err)?;
             decode_block(key.value().2, value.value(), &mut ids)?;
         }
         let later = match start.checked_add(1) {
             Some(after) => Some(
-                blocks.range((handle, gram, after)..=(handle, gram, u64::MAX)).map_err(read_err)?,
+                blocks
+                    .range((handle, gram, after)..=(handle, gram, u64::MAX))
+                    .map_err(read_err)?,
             ),
             None => None,
         };

@@ -2,7 +2,7 @@
 //! existence) runs before its first write, so an operation that fails has written nothing and
 //! the other operations of its group commit are unharmed.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use jiff::Timestamp;
 use redb::{ReadableTable, WriteTransaction};
@@ -195,7 +195,7 @@ impl<'txn> WriteTables<'txn> {
                 .map_err(write_err)?;
             return Ok(());
         }
-        let mut postings: BTreeMap<u32, Vec<u64>> = BTreeMap::new();
+        let mut postings = grams::NewPostings::default();
         let mut next_start = start;
         for entry in self
             .customers
@@ -205,14 +205,10 @@ impl<'txn> WriteTables<'txn> {
             let (key, value) = entry.map_err(write_err)?;
             let n = key.value().1;
             let head = codec::peek(handle, n, value.value())?;
-            for gram in grams::grams(&email_key(head.email)) {
-                postings.entry(gram).or_default().push(n);
-            }
+            postings.add(handle, &email_key(head.email), n);
             next_start = n.saturating_add(1);
         }
-        for (gram, ids) in postings {
-            grams::append(&mut self.grams, handle, gram, &ids)?;
-        }
+        postings.write(&mut self.grams)?;
         self.tails
             .insert(handle, (next_start, 0))
             .map_err(write_err)?;

@@ -5,7 +5,9 @@ use std::ops::Bound;
 use redb::{Database, ReadOnlyTable, ReadTransaction, ReadableDatabase};
 
 use super::open::storage_error;
-use super::tables::{BUSINESSES, COUNTS, CUSTOMERS, EMAILS, EXTERNAL_IDS, GRAM_TAILS, GRAMS, STATUSES};
+use super::tables::{
+    BUSINESSES, COUNTS, CUSTOMERS, EMAILS, EXTERNAL_IDS, GRAM_TAILS, GRAMS, STATUSES,
+};
 use super::{codec, grams};
 use crate::model::{Customer, Page};
 use crate::validate::{ValidQuery, email_key};
@@ -166,7 +168,11 @@ impl Snapshot {
             None => None,
         };
         let mut gram_counts: Vec<(u64, u32)> = Vec::new();
-        if let Some(term) = query.email.as_deref().filter(|t| t.len() >= grams::GRAM_LEN) {
+        if let Some(term) = query
+            .email
+            .as_deref()
+            .filter(|t| t.len() >= grams::GRAM_LEN)
+        {
             for gram in grams::grams(term) {
                 gram_counts.push((grams::count(&blocks, handle, gram)?, gram));
             }

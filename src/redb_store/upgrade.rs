@@ -2,7 +2,7 @@
 //! and the email gram postings are built once from the records, inside the opening
 //! transaction, so a store is never answered from half-built indexes.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use redb::{ReadableTable, ReadableTableMetadata, WriteTransaction};
@@ -32,19 +32,6 @@ fn err(e: impl Into<redb::Error>) -> Error {
     storage_error("upgrade", e)
 }
 
-type Postings = BTreeMap<(u32, u32), Vec<u64>>;
-
-/// Appends gathered postings (ids ascending per gram, above those already there).
-fn flush(
-    blocks: &mut redb::Table<'_, (u32, u32, u64), &'static [u8]>,
-    postings: &mut Postings,
-) -> Result<()> {
-    for ((handle, gram), ids) in std::mem::take(postings) {
-        grams::append(blocks, handle, gram, &ids)?;
-    }
-    Ok(())
-}
-
 /// Builds the status index, the gram postings and their counts from every record.
 pub(crate) fn build_search_indexes(
     txn: &WriteTransaction,
@@ -58,7 +45,7 @@ pub(crate) fn build_search_indexes(
     let mut tails = txn.open_table(GRAM_TAILS).map_err(err)?;
     let mut tail_starts: HashMap<u32, u64> = HashMap::new();
     let mut status_counts: HashMap<(u32, u8), i64> = HashMap::new();
-    let mut postings = Postings::new();
+    let mut postings = grams::NewPostings::default();
     let mut done = 0u64;
     for entry in customers.iter().map_err(err)? {
         let (key, value) = entry.map_err(err)?;
@@ -71,18 +58,16 @@ pub(crate) fn build_search_indexes(
             .entry((handle, customer.status.code()))
             .or_default() += 1;
         tail_starts.insert(handle, n.saturating_add(1));
-        for gram in grams::grams(&email_key(&customer.email)) {
-            postings.entry((handle, gram)).or_default().push(n);
-        }
+        postings.add(handle, &email_key(&customer.email), n);
         done += 1;
         if done.is_multiple_of(CHUNK) {
-            flush(&mut blocks, &mut postings)?;
+            std::mem::take(&mut postings).write(&mut blocks)?;
             if let Some(progress) = progress {
                 progress(Progress { done, total });
             }
         }
     }
-    flush(&mut blocks, &mut postings)?;
+    postings.write(&mut blocks)?;
     for (handle, start) in tail_starts {
         tails.insert(handle, (start, 0)).map_err(err)?;
     }
@@ -93,4 +78,128 @@ pub(crate) fn build_search_indexes(
         progress(Progress { done, total });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use redb::ReadableDatabase;
+
+    use super::super::backend::Source;
+    use super::super::open;
+    use super::super::tables::{BUSINESSES, EMAILS, FORMAT_KEY, FORMAT_VERSION, LAST_IDS, META};
+    use super::super::{snapshot::Snapshot, verify};
+    use super::*;
+    use crate::model::{Customer, Status};
+    use crate::validate::ValidQuery;
+
+    fn customer(i: u64) -> Customer {
+        Customer {
+            id: crate::id::encode(i),
+            external_id: None,
+            email: format!("user{i}@Example.com"),
+            name: "N".to_owned(),
+            phone: None,
+            description: None,
+            metadata: None,
+            status: if i % 3 == 0 {
+                Status::Blocked
+            } else {
+                Status::Active
+            },
+            currency: None,
+            created_at: jiff::Timestamp::UNIX_EPOCH,
+            updated_at: jiff::Timestamp::UNIX_EPOCH,
+        }
+    }
+
+    /// A format-1 store (no search indexes, version-1 records) gets its indexes on open.
+    #[test]
+    fn a_format_1_store_is_upgraded_on_open() {
+        let backend: Arc<dyn redb::StorageBackend> =
+            Arc::new(redb::backends::InMemoryBackend::new());
+        {
+            let db = redb::Database::builder()
+                .create_with_backend(super::super::backend::Shared(backend.clone()))
+                .unwrap();
+            let txn = db.begin_write().unwrap();
+            {
+                txn.open_table(META).unwrap().insert(FORMAT_KEY, 1).unwrap();
+                txn.open_table(BUSINESSES)
+                    .unwrap()
+                    .insert("acme", 1)
+                    .unwrap();
+                txn.open_table(LAST_IDS).unwrap().insert(1, 60).unwrap();
+                let mut customers = txn.open_table(CUSTOMERS).unwrap();
+                let mut emails = txn.open_table(EMAILS).unwrap();
+                for i in 1..=60 {
+                    let c = customer(i);
+                    customers
+                        .insert((1, i), codec::encode_v1(1, i, &c).as_slice())
+                        .unwrap();
+                    emails.insert((1, email_key(&c.email).as_str()), i).unwrap();
+                }
+                txn.open_table(super::super::tables::EXTERNAL_IDS).unwrap();
+            }
+            txn.commit().unwrap();
+        }
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let record = seen.clone();
+        let progress: ProgressFn = Arc::new(move |p| record.lock().unwrap().push(p));
+        let db = open::open(&Source::Backend(backend), 1 << 20, true, Some(&progress)).unwrap();
+        assert_eq!(
+            seen.lock().unwrap().last(),
+            Some(&Progress {
+                done: 60,
+                total: 60
+            })
+        );
+        let report = verify::verify(&db).unwrap();
+        assert_eq!((report.customers, report.status_entries), (60, 60));
+        assert!(report.gram_postings > 0);
+        let version = db
+            .begin_read()
+            .unwrap()
+            .open_table(META)
+            .unwrap()
+            .get(FORMAT_KEY)
+            .unwrap();
+        assert_eq!(version.map(|v| v.value()), Some(FORMAT_VERSION));
+        let query = ValidQuery {
+            email: Some("user4".into()),
+            status: None,
+            limit: 100,
+            cursor: None,
+        };
+        let page = Snapshot::begin(&db).unwrap().list(1, &query, true).unwrap();
+        let found: Vec<String> = page.items.iter().map(|c| c.email.clone()).collect();
+        assert_eq!(
+            found,
+            [
+                "user4@Example.com",
+                "user40@Example.com",
+                "user41@Example.com",
+                "user42@Example.com",
+                "user43@Example.com",
+                "user44@Example.com",
+                "user45@Example.com",
+                "user46@Example.com",
+                "user47@Example.com",
+                "user48@Example.com",
+                "user49@Example.com"
+            ]
+        );
+        let blocked = ValidQuery {
+            email: None,
+            status: Some(Status::Blocked),
+            limit: 100,
+            cursor: None,
+        };
+        let page = Snapshot::begin(&db)
+            .unwrap()
+            .list(1, &blocked, true)
+            .unwrap();
+        assert_eq!(page.items.len(), 20);
+    }
 }
