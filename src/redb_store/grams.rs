@@ -378,9 +378,11 @@ impl NewPostings {
 
 type ReadBlocks = redb::ReadOnlyTable<(u32, u32, u64), &'static [u8]>;
 
+type BlockRange<'t> = redb::Range<'t, (u32, u32, u64), &'static [u8]>;
+
 /// Walks one gram's postings in id order, a block at a time.
 pub(crate) struct PostingCursor<'t> {
-    later: Option<redb::Range<'t, (u32, u32, u64), &'static [u8]>>,
+    later: Option<BlockRange<'t>>,
     ids: Vec<u64>,
     pos: usize,
 }

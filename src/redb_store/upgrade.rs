@@ -103,7 +103,7 @@ mod tests {
             phone: None,
             description: None,
             metadata: None,
-            status: if i % 3 == 0 {
+            status: if i.is_multiple_of(3) {
                 Status::Blocked
             } else {
                 Status::Active
