@@ -40,6 +40,9 @@
 //!   list resumes after it (so the seed's sample id as a cursor gives an empty page).
 //! - An update is validated before the id is looked up: an invalid patch is
 //!   `invalid_request` even for an unknown id.
+//! - Ids are unique within a business (a record's key is the business and the id). Two
+//!   businesses creating a customer in the same millisecond may get the same id text; neither
+//!   can see the other's, and an id says nothing about another business's activity.
 
 #![deny(missing_docs, unsafe_code)]
 #![warn(clippy::unwrap_used)]

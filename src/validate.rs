@@ -250,7 +250,8 @@ pub(crate) fn new_customer(new: NewCustomer) -> Result<ValidNew> {
     })
 }
 
-fn whole_seconds(at: Timestamp) -> Timestamp {
+/// `at` truncated to whole seconds (timestamps are stored and shown in whole seconds).
+pub(crate) fn whole_seconds(at: Timestamp) -> Timestamp {
     Timestamp::from_second(at.as_second()).unwrap_or(at)
 }
 

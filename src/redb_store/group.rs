@@ -6,17 +6,25 @@
 //! writer therefore commits alone, as before; sixteen writers share fsyncs.
 //!
 //! Each job checks all of its rules before its first write, so a job that fails (validation,
-//! conflict, not found) has written nothing and the others in the batch commit unharmed. A
-//! storage or corruption error inside the transaction fails the whole batch, since the
-//! transaction can no longer be trusted; no job of such a batch is reported `Ok`.
+//! conflict, not found) has written nothing and the others in the batch commit unharmed.
+//!
+//! A job that fails for a reason of its own that spoils the transaction (a damaged record, an
+//! exhausted id space) is answered with its error and taken out; the other jobs run again in a
+//! fresh transaction, so one business's damage never fails another's writes, and no job is
+//! answered from state that did not commit. When the transaction itself fails (an I/O error,
+//! a failed commit), every job of the batch gets that error: none is reported `Ok`, and none is
+//! refused on the strength of another job's uncommitted write.
 
 use std::collections::HashMap;
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use parking_lot::{Condvar, Mutex};
 
 use crate::model::Customer;
 use crate::{Error, Result};
 
+use super::open::{needs_reopen, panic_error};
 use super::ops::WriteTables;
 
 /// What a job returns.
@@ -35,8 +43,9 @@ impl Output {
     }
 }
 
-/// One write, run inside the batch's transaction.
-pub(crate) type Job = Box<dyn FnOnce(&mut WriteTables<'_>) -> Result<Output> + Send>;
+/// One write, run inside the batch's transaction; it may be run again in a later transaction
+/// if another job of its batch spoiled the first.
+pub(crate) type Job = Box<dyn FnMut(&mut WriteTables<'_>) -> Result<Output> + Send>;
 
 /// The most jobs one transaction takes; later ones wait for the next batch.
 const MAX_BATCH: usize = 512;
@@ -56,48 +65,75 @@ pub(crate) struct GroupCommit {
     finished: Condvar,
 }
 
-/// Whether an error means the transaction itself failed (and so every write in it).
-fn poisons_batch(error: &Error) -> bool {
+/// Whether a job's error spoils the transaction it ran in (a refusal does not: it wrote
+/// nothing).
+fn spoils_transaction(error: &Error) -> bool {
     matches!(error, Error::Storage { .. } | Error::Corrupt(_))
 }
 
-/// Runs `jobs` in one transaction through `in_transaction`, which opens the transaction, runs
-/// the closure it is given on the tables, and commits when that closure asks it to.
+/// The body a transaction runs: all remaining jobs, in order. Returns whether any wrote.
+pub(crate) type Body<'a> = dyn FnMut(&mut WriteTables<'_>) -> Result<bool> + 'a;
+
+/// Runs `jobs` through `in_transaction`, which opens a transaction, runs the body it is given
+/// on the tables, and commits when the body returns `Ok(true)`.
 ///
 /// Returns one result per job, in order.
 pub(crate) fn run_batch(
-    jobs: Vec<Job>,
-    in_transaction: impl FnOnce(&mut dyn FnMut(&mut WriteTables<'_>) -> Result<bool>) -> Result<()>,
+    mut jobs: Vec<Job>,
+    mut in_transaction: impl FnMut(&mut Body<'_>) -> Result<()>,
 ) -> Vec<Result<Output>> {
-    let count = jobs.len();
-    let mut results: Vec<Result<Output>> = Vec::with_capacity(count);
-    let mut jobs = Some(jobs);
-    let mut body = |tables: &mut WriteTables<'_>| -> Result<bool> {
-        for job in jobs.take().into_iter().flatten() {
-            let result = job(tables);
-            if let Err(error) = &result
-                && poisons_batch(error)
-            {
-                return Err(error.clone());
+    let mut answers: Vec<Option<Result<Output>>> = jobs.iter().map(|_| None).collect();
+    loop {
+        let active: Vec<usize> = (0..jobs.len()).filter(|&i| answers[i].is_none()).collect();
+        if active.is_empty() {
+            break;
+        }
+        let mut results: Vec<(usize, Result<Output>)> = Vec::with_capacity(active.len());
+        let mut culprit: Option<(usize, Error)> = None;
+        let outcome = in_transaction(&mut |tables| {
+            results.clear();
+            culprit = None;
+            for &i in &active {
+                let result = (jobs[i])(tables);
+                if let Err(error) = &result
+                    && spoils_transaction(error)
+                {
+                    culprit = Some((i, error.clone()));
+                    return Err(error.clone());
+                }
+                results.push((i, result));
             }
-            results.push(result);
+            Ok(results
+                .iter()
+                .any(|(_, r)| r.as_ref().is_ok_and(Output::wrote)))
+        });
+        match (outcome, culprit) {
+            (Ok(()), _) => {
+                for (i, result) in results.drain(..) {
+                    answers[i] = Some(result);
+                }
+            }
+            // A job spoiled the transaction on its own, without an I/O error: answer it, and
+            // run the others again without it.
+            (Err(error), Some((i, _))) if !needs_reopen(&error) => answers[i] = Some(Err(error)),
+            // The transaction failed: every job still waiting gets its error.
+            (Err(error), _) => {
+                for &i in &active {
+                    answers[i] = Some(Err(error.clone()));
+                }
+            }
         }
-        Ok(results.iter().any(|r| r.as_ref().is_ok_and(Output::wrote)))
-    };
-    match in_transaction(&mut body) {
-        Ok(()) => results,
-        Err(error) => {
-            // The transaction failed: keep each job's own refusal, fail every other job.
-            let mut all: Vec<Result<Output>> = results
-                .into_iter()
-                .map(|r| match r {
-                    Ok(_) => Err(error.clone()),
-                    refused => refused,
-                })
-                .collect();
-            all.resize_with(count, || Err(error.clone()));
-            all
-        }
+    }
+    answers
+        .into_iter()
+        .map(|a| a.unwrap_or_else(|| Err(not_run())))
+        .collect()
+}
+
+fn not_run() -> Error {
+    Error::Storage {
+        message: "the write was not run".to_owned(),
+        source: None,
     }
 }
 
@@ -128,14 +164,14 @@ impl GroupCommit {
             drop(state);
 
             let (tickets, jobs): (Vec<u64>, Vec<Job>) = batch.into_iter().unzip();
-            let mut results = commit(jobs);
+            // A panic must not leave `leading` set: every later writer would wait for ever.
+            let mut results =
+                catch_unwind(AssertUnwindSafe(|| commit(jobs))).unwrap_or_else(|panic| {
+                    let error = panic_error("write", &*panic);
+                    tickets.iter().map(|_| Err(error.clone())).collect()
+                });
             // A batch always answers every job; pad defensively so no waiter hangs.
-            results.resize_with(tickets.len(), || {
-                Err(Error::Storage {
-                    message: "the write was not run".to_owned(),
-                    source: None,
-                })
-            });
+            results.resize_with(tickets.len(), || Err(not_run()));
 
             state = self.state.lock();
             state.results.extend(tickets.into_iter().zip(results));

@@ -327,7 +327,7 @@ impl RedbStore {
         let now = self.now();
         let business = business.to_owned();
         let output = self.write(Box::new(move |tables| {
-            ops::create(tables, &business, valid, now, true).map(Output::WrittenMany)
+            ops::create(tables, &business, &valid, now, true).map(Output::WrittenMany)
         }))?;
         match output {
             Output::WrittenMany(created) => Ok(created),
@@ -483,7 +483,8 @@ impl CustomerStore for RedbStore {
         let now = self.now();
         let business = business.to_owned();
         let output = self.write(Box::new(move |tables| {
-            let mut created = ops::create(tables, &business, vec![valid], now, false)?;
+            let mut created =
+                ops::create(tables, &business, std::slice::from_ref(&valid), now, false)?;
             created
                 .pop()
                 .map(Output::Written)
@@ -536,7 +537,7 @@ impl CustomerStore for RedbStore {
         let now = self.now();
         let business = business.to_owned();
         let output = self.write(Box::new(move |tables| {
-            ops::update(tables, &business, n, patch, now)
+            ops::update(tables, &business, n, &patch, now)
         }))?;
         one(output)
     }

@@ -112,6 +112,25 @@ fn check_format(db: &impl ReadableDatabase) -> Result<()> {
     }
 }
 
+/// Checks that a reopened database is a store of the current format.
+fn check_current_format(db: &Database) -> Result<()> {
+    let txn = db.begin_read().map_err(|e| storage_error("reopen", e))?;
+    let version = match txn.open_table(META) {
+        Ok(meta) => meta
+            .get(FORMAT_KEY)
+            .map_err(|e| storage_error("reopen", e))?
+            .map(|v| v.value()),
+        Err(_) => None,
+    };
+    if version == Some(FORMAT_VERSION) {
+        Ok(())
+    } else {
+        Err(incompatible(
+            "the file is no longer the store that was opened",
+        ))
+    }
+}
+
 /// Checks a read-only open. A file that needs repair after a crash cannot be opened read-only;
 /// only a writable open repairs it, so its format is checked after that open (`initialise`).
 fn probe_read_only(result: Result<ReadOnlyDatabase, DatabaseError>) -> Result<()> {
@@ -235,6 +254,8 @@ pub(crate) fn open(
     }
     let db = guarded("open", || {
         match source {
+            // A reopen after an I/O error must find the store where it was, not a new file.
+            Source::File(path) if !first => redb.open(path),
             Source::File(path) => redb.create(path),
             Source::Backend(backend) => redb.create_with_backend(Shared(backend.clone())),
         }
@@ -242,6 +263,9 @@ pub(crate) fn open(
     })?;
     if first {
         guarded("open", || initialise(&db, progress))?;
+    } else {
+        // The file may have been replaced since the first open: it must still be this store.
+        guarded("reopen", || check_current_format(&db))?;
     }
     Ok(db)
 }

@@ -44,7 +44,8 @@ pub(crate) const STATUSES: TableDefinition<(u32, u8, u64), ()> =
 pub(crate) const GRAMS: TableDefinition<(u32, u32, u64), &[u8]> =
     TableDefinition::new("email_grams_v1");
 
-/// (business, gram or status key) → how many customers the gram's postings or the status hold.
+/// (business, status key) → how many customers have the status (a gram's count sits in the
+/// header of its last posting block instead).
 pub(crate) const COUNTS: TableDefinition<(u32, u32), u64> = TableDefinition::new("counts_v1");
 
 /// Business handle → (first id not yet in the gram postings, customers created since).

@@ -99,11 +99,22 @@ struct Entry {
 /// Failed authentications per address (an IPv6 address counts by its /64 prefix).
 pub(crate) struct FailureLimiter {
     policy: AuthThrottle,
-    entries: Mutex<HashMap<IpAddr, Entry>>,
+    entries: Mutex<Entries>,
+}
+
+struct Entries {
+    by_address: HashMap<IpAddr, Entry>,
+    last_sweep: Instant,
 }
 
 /// Entries kept before stale ones are swept.
 const SWEEP_AT: usize = 10_000;
+/// The shortest time between two sweeps: a flood of failures from ever new addresses must not
+/// turn every failure into a walk over the whole table under the lock.
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
+/// The most addresses tracked at once; past it, failures from new addresses are not tracked
+/// (memory stays bounded under a flood from ever new addresses).
+const MAX_TRACKED: usize = 100_000;
 
 fn key(ip: IpAddr) -> IpAddr {
     match ip {
@@ -122,14 +133,21 @@ impl FailureLimiter {
     pub(crate) fn new(policy: AuthThrottle) -> FailureLimiter {
         FailureLimiter {
             policy,
-            entries: Mutex::new(HashMap::new()),
+            entries: Mutex::new(Entries {
+                by_address: HashMap::new(),
+                last_sweep: Instant::now(),
+            }),
         }
     }
 
     /// `Err(seconds to wait)` while `ip` is locked out.
     pub(crate) fn check(&self, ip: IpAddr) -> Result<(), u64> {
         let entries = self.entries.lock();
-        match entries.get(&key(ip)).and_then(|e| e.locked_until) {
+        match entries
+            .by_address
+            .get(&key(ip))
+            .and_then(|e| e.locked_until)
+        {
             Some(until) => {
                 let left = until.saturating_duration_since(Instant::now());
                 if left.is_zero() {
@@ -148,13 +166,20 @@ impl FailureLimiter {
         let now = Instant::now();
         let policy = self.policy;
         let mut entries = self.entries.lock();
-        if entries.len() >= SWEEP_AT {
-            entries.retain(|_, e| {
+        if entries.by_address.len() >= SWEEP_AT
+            && now.duration_since(entries.last_sweep) >= SWEEP_EVERY
+        {
+            entries.by_address.retain(|_, e| {
                 e.locked_until.is_some_and(|until| until > now)
                     || now.duration_since(e.window_start) < policy.window
             });
+            entries.last_sweep = now;
         }
-        let entry = entries.entry(key(ip)).or_insert(Entry {
+        let address = key(ip);
+        if entries.by_address.len() >= MAX_TRACKED && !entries.by_address.contains_key(&address) {
+            return;
+        }
+        let entry = entries.by_address.entry(address).or_insert(Entry {
             window_start: now,
             failures: 0,
             locked_until: None,

@@ -1,0 +1,196 @@
+//! Group commit under failure: a batch whose transaction is spoiled by one job answers the
+//! others from state that committed, and one business's damage never fails another's writes.
+//!
+//! Regression tests for two bugs found in review: a job refused against an uncommitted write of
+//! its batch (an `email_taken` naming a customer that never existed, a `not_found` for one
+//! that still did), and every write of a batch failed by one job's own error.
+#![cfg(feature = "fault-injection")]
+
+use std::ops::Bound;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use customer_store::{CustomerPatch, CustomerStore, Error, ManualClock, NewCustomer, RedbStore};
+use redb::backends::InMemoryBackend;
+use redb::{BackendError, StorageBackend};
+
+/// A memory backend whose `sync_data` can be held shut, so that writers queue behind a commit.
+#[derive(Debug, Default)]
+struct Gate {
+    inner: InMemoryBackend,
+    shut: Mutex<bool>,
+    opened: Condvar,
+    waiting: AtomicUsize,
+}
+
+impl Gate {
+    fn shut(&self) {
+        *self.shut.lock().expect("lock") = true;
+    }
+
+    fn open(&self) {
+        *self.shut.lock().expect("lock") = false;
+        self.opened.notify_all();
+    }
+}
+
+impl StorageBackend for Gate {
+    fn len(&self) -> Result<u64, std::io::Error> {
+        self.inner.len()
+    }
+    fn read(&self, offset: u64, out: &mut [u8]) -> Result<(), std::io::Error> {
+        self.inner.read(offset, out)
+    }
+    fn set_len(&self, len: u64) -> Result<(), std::io::Error> {
+        self.inner.set_len(len)
+    }
+    fn sync_data(&self) -> Result<(), std::io::Error> {
+        let mut shut = self.shut.lock().expect("lock");
+        if *shut {
+            self.waiting.fetch_add(1, Ordering::SeqCst);
+        }
+        while *shut {
+            shut = self.opened.wait(shut).expect("lock");
+        }
+        drop(shut);
+        self.inner.sync_data()
+    }
+    fn write(&self, offset: u64, data: &[u8]) -> Result<(), std::io::Error> {
+        self.inner.write(offset, data)
+    }
+    fn close(&self) -> Result<(), std::io::Error> {
+        self.inner.close()
+    }
+    fn try_lock_range(&self, s: Bound<u64>, e: Bound<u64>) -> Result<bool, BackendError> {
+        self.inner.try_lock_range(s, e)
+    }
+    fn try_lock_shared_range(&self, s: Bound<u64>, e: Bound<u64>) -> Result<bool, BackendError> {
+        self.inner.try_lock_shared_range(s, e)
+    }
+    fn lock_range(&self, s: Bound<u64>, e: Bound<u64>) -> Result<(), BackendError> {
+        self.inner.lock_range(s, e)
+    }
+    fn lock_shared_range(&self, s: Bound<u64>, e: Bound<u64>) -> Result<(), BackendError> {
+        self.inner.lock_shared_range(s, e)
+    }
+    fn unlock_range(&self, s: Bound<u64>, e: Bound<u64>) -> Result<(), BackendError> {
+        self.inner.unlock_range(s, e)
+    }
+    fn query_lock_range(&self, s: Bound<u64>, e: Bound<u64>) -> Result<bool, BackendError> {
+        self.inner.query_lock_range(s, e)
+    }
+}
+
+type Job = Box<dyn FnOnce(&RedbStore) -> Result<String, Error> + Send>;
+
+#[test]
+fn a_spoiled_batch_answers_every_job_from_committed_state() -> Result<(), Box<dyn std::error::Error>>
+{
+    let gate = Arc::new(Gate::default());
+    let clock = Arc::new(ManualClock::new("3000-01-01T00:00:00Z".parse()?));
+    let store = RedbStore::builder()
+        .clock(clock.clone())
+        .open_backend(gate.clone())?;
+    // A clock past 2^44 ms saturates the id: this business's next create finds its id space
+    // exhausted, an error of its own that spoils the transaction it runs in.
+    store.create("full", NewCustomer::new("f@x.io", "F"))?;
+    clock.set("2026-06-05T12:00:00Z".parse()?);
+    let victim = store.create("acme", NewCustomer::new("victim@x.io", "V"))?;
+
+    // Hold a commit open so that the jobs below queue up behind it and share a batch.
+    gate.shut();
+    let s = store.clone();
+    let leader = std::thread::spawn(move || s.create("acme", NewCustomer::new("lead@x.io", "L")));
+    while gate.waiting.load(Ordering::SeqCst) == 0 {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let (v1, v2) = (victim.id.clone(), victim.id.clone());
+    let jobs: Vec<Job> = vec![
+        Box::new(|s| {
+            s.create("acme", NewCustomer::new("dup@x.io", "A"))
+                .map(|c| c.id)
+        }),
+        Box::new(|s| {
+            s.create("acme", NewCustomer::new("DUP@x.io", "B"))
+                .map(|c| c.id)
+        }),
+        Box::new(move |s| s.delete("acme", &v1).map(|c| c.id)),
+        Box::new(move |s| {
+            s.update("acme", &v2, CustomerPatch::default().set_name("W"))
+                .map(|c| c.id)
+        }),
+        Box::new(|s| {
+            s.create("full", NewCustomer::new("g@x.io", "G"))
+                .map(|c| c.id)
+        }),
+    ];
+    let mut handles = Vec::new();
+    for job in jobs {
+        let s = store.clone();
+        handles.push(std::thread::spawn(move || job(&s)));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    gate.open();
+    leader.join().map_err(|_| "leader panicked")??;
+    let results: Vec<Result<String, Error>> = handles
+        .into_iter()
+        .map(|h| h.join().expect("job thread"))
+        .collect();
+
+    let first = results[0].clone()?;
+    let dup = results[1].clone().unwrap_err();
+    assert_eq!(
+        dup.existing_id(),
+        Some(first.as_str()),
+        "names the holder that committed"
+    );
+    assert!(store.get("acme", &first)?.is_some());
+    assert_eq!(results[2].clone()?, victim.id);
+    assert!(
+        results[3].clone().unwrap_err().is_not_found(),
+        "the delete committed first"
+    );
+    assert!(store.get("acme", &victim.id)?.is_none());
+    assert!(
+        results[4].clone().unwrap_err().is_storage(),
+        "the exhausted business alone fails"
+    );
+    // f@x.io, lead@x.io and dup@x.io; the victim was deleted.
+    assert_eq!(store.verify()?.customers, 3);
+    Ok(())
+}
+
+/// A damaged record waiting in the email index's tail is left out of the fold (verify reports
+/// it); later creates of its business and of others go on.
+#[test]
+fn a_corrupt_tail_record_does_not_block_creates() -> Result<(), Box<dyn std::error::Error>> {
+    let gate = Arc::new(Gate::default());
+    {
+        let store = RedbStore::builder()
+            .email_index_tail(4)
+            .open_backend(gate.clone())?;
+        store.create("acme", NewCustomer::new("Alpha@Mixed.io", "A"))?;
+        store.create("acme", NewCustomer::new("Bravo@Mixed.io", "B"))?;
+    }
+    // Damage the record's case-kept email (the email index holds it lower-cased).
+    let len = usize::try_from(gate.inner.len()?)?;
+    let mut bytes = vec![0u8; len];
+    gate.inner.read(0, &mut bytes)?;
+    let needle = b"Bravo@Mixed.io";
+    let at = bytes
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .ok_or("record not found")?;
+    gate.inner.write(u64::try_from(at)?, b"X")?;
+
+    let store = RedbStore::builder()
+        .email_index_tail(4)
+        .open_backend(gate.clone())?;
+    for i in 0..4 {
+        store.create("acme", NewCustomer::new(format!("n{i}@x.io"), "N"))?;
+    }
+    store.create("globex", NewCustomer::new("z@x.io", "Z"))?;
+    assert_eq!(store.verify().unwrap_err().code(), "corrupt");
+    Ok(())
+}
