@@ -67,7 +67,7 @@ pub use crate::model::{
 #[cfg(feature = "server")]
 pub use crate::redb_store::{ApiClient, ClientCredentials, Scope};
 pub use crate::redb_store::{
-    DEFAULT_CACHE_SIZE, DEFAULT_EMAIL_INDEX_TAIL, Progress, ProgressFn, RedbStore,
+    BusinessSummary, DEFAULT_CACHE_SIZE, DEFAULT_EMAIL_INDEX_TAIL, Progress, ProgressFn, RedbStore,
     RedbStoreBuilder, VerifyReport,
 };
 pub use crate::store::CustomerStore;

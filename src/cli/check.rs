@@ -10,17 +10,23 @@ pub(crate) fn run(db: &Path) -> CliResult {
     match store.verify() {
         Ok(report) => {
             println!(
-                "ok: {} businesses, {} customers, {} email index entries, {} externalId index entries",
+                "ok: {} businesses, {} customers, {} email index entries, {} externalId index \
+                 entries, {} status index entries, {} email gram postings",
                 report.businesses,
                 report.customers,
                 report.email_entries,
-                report.external_id_entries
+                report.external_id_entries,
+                report.status_entries,
+                report.gram_postings
             );
             Ok(ExitCode::SUCCESS)
         }
-        Err(e) => {
+        // Damage found: the report, on stdout, and exit status 1.
+        Err(e) if e.code() == "corrupt" => {
             println!("problems: {e}");
             Ok(ExitCode::FAILURE)
         }
+        // The check itself could not run (an I/O error): a failure, on stderr.
+        Err(e) => Err(format!("{}: {e}", db.display())),
     }
 }

@@ -4,7 +4,12 @@
 
 mod check;
 mod clients;
+mod export;
+mod format;
+mod import;
+mod records;
 mod serve;
+mod stats;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -13,7 +18,13 @@ use clap::{Parser, Subcommand};
 
 /// The customer store: an HTTP API and admin commands over one store file.
 #[derive(Debug, Parser)]
-#[command(name = "customer-store", version, about, propagate_version = true)]
+#[command(
+    name = "customer-store",
+    version,
+    about,
+    propagate_version = true,
+    after_help = TOP_HELP
+)]
 pub(crate) struct Cli {
     /// The store file.
     #[arg(
@@ -36,7 +47,49 @@ enum Command {
     Serve(serve::Args),
     /// Creates, lists and revokes the API clients of the HTTP server.
     Clients(clients::Args),
+    /// Imports customers from a JSON Lines or CSV file, in atomic batches, with a rejects file.
+    #[command(after_help = import::AFTER_HELP)]
+    Import(import::Args),
+    /// Writes every customer of a business, in id order, as JSON Lines or CSV.
+    #[command(after_help = export::AFTER_HELP)]
+    Export(export::Args),
+    /// Prints the file size, the store's totals and customers per business and status.
+    #[command(after_help = stats::AFTER_HELP)]
+    Stats(stats::Args),
+    /// Prints one customer, by id, email or externalId.
+    #[command(after_help = records::GET_HELP)]
+    Get(records::GetArgs),
+    /// Prints one page of a business's customers, with the API's filters.
+    #[command(after_help = records::LIST_HELP)]
+    List(records::ListArgs),
+    /// Changes a customer (the API's PATCH) and prints it.
+    #[command(after_help = records::UPDATE_HELP)]
+    Update(records::UpdateArgs),
+    /// Deletes a customer.
+    #[command(after_help = records::DELETE_HELP)]
+    Delete(records::DeleteArgs),
 }
+
+/// The end of `customer-store --help`.
+const TOP_HELP: &str = "\
+Every command takes --db PATH (default ./customers.redb) and opens the file itself: the
+admin commands fail with \"store in use\" while a server holds it. Errors are one line on
+stderr, starting with \"customer-store: \".
+
+Exit status:
+  0  success
+  1  the command failed, or found problems: a refused import row, a conflict that stopped
+     an import, a customer not found, a damaged store (check, stats)
+  2  bad usage: an unknown command or option, a missing or malformed argument
+
+Examples:
+  customer-store import --business acme customers.jsonl
+  customer-store export --business acme --output acme.jsonl
+  customer-store get --business acme --email yaw@example.com
+  customer-store check
+  customer-store serve --addr 127.0.0.1:8080
+
+Run `customer-store COMMAND --help` for a command's options and examples.";
 
 /// Parses the command line, runs the command and reports its error on one line.
 pub(crate) fn run() -> ExitCode {
@@ -45,6 +98,13 @@ pub(crate) fn run() -> ExitCode {
         Command::Check => check::run(&cli.db),
         Command::Serve(args) => serve::run(&cli.db, args),
         Command::Clients(args) => clients::run(&cli.db, args),
+        Command::Import(args) => import::run(&cli.db, args),
+        Command::Export(args) => export::run(&cli.db, &args),
+        Command::Stats(args) => stats::run(&cli.db, &args),
+        Command::Get(args) => records::get(&cli.db, &args),
+        Command::List(args) => records::list(&cli.db, &args),
+        Command::Update(args) => records::update(&cli.db, &args),
+        Command::Delete(args) => records::delete(&cli.db, &args),
     };
     match result {
         Ok(code) => code,

@@ -29,6 +29,7 @@ pub use self::grams::DEFAULT_EMAIL_INDEX_TAIL;
 use self::group::{GroupCommit, Job, Output};
 use self::open::{needs_reopen, panic_error};
 use self::ops::WriteTables;
+pub use self::snapshot::BusinessSummary;
 use self::snapshot::Snapshot;
 pub use self::upgrade::{Progress, ProgressFn};
 pub use self::verify::VerifyReport;
@@ -272,6 +273,27 @@ impl RedbStore {
     /// ```
     pub fn verify(&self) -> Result<VerifyReport> {
         self.run("verify", verify::verify)
+    }
+
+    /// Every business that has had a customer, in name order, with its customers per status
+    /// (from the counts the status index keeps: no record is read).
+    ///
+    /// # Errors
+    ///
+    /// Storage errors only.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use customer_store::{CustomerStore, NewCustomer, RedbStore};
+    /// let store = RedbStore::in_memory()?;
+    /// store.create("acme", NewCustomer::new("yaw@example.com", "Yaw"))?;
+    /// let businesses = store.businesses()?;
+    /// assert_eq!((businesses[0].name.as_str(), businesses[0].customers()), ("acme", 1));
+    /// # Ok::<(), customer_store::Error>(())
+    /// ```
+    pub fn businesses(&self) -> Result<Vec<BusinessSummary>> {
+        self.run("read", |db| Snapshot::begin(db)?.businesses())
     }
 
     /// Imports customers in one transaction, all or nothing, as

@@ -2,16 +2,39 @@
 
 use std::ops::Bound;
 
-use redb::{Database, ReadOnlyTable, ReadTransaction, ReadableDatabase};
+use redb::{Database, ReadOnlyTable, ReadTransaction, ReadableDatabase, ReadableTable};
 
 use super::open::storage_error;
 use super::tables::{
     BUSINESSES, COUNTS, CUSTOMERS, EMAILS, EXTERNAL_IDS, GRAM_TAILS, GRAMS, STATUSES,
 };
 use super::{codec, grams};
-use crate::model::{Customer, Page};
+use crate::model::{Customer, Page, Status};
 use crate::validate::{ValidQuery, email_key};
 use crate::{Error, Result, id};
+
+/// One business of a store and its customers per status, as
+/// [`RedbStore::businesses`](crate::RedbStore::businesses) reports them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BusinessSummary {
+    /// The business name.
+    pub name: String,
+    /// Customers with status `ACTIVE`.
+    pub active: u64,
+    /// Customers with status `INACTIVE`.
+    pub inactive: u64,
+    /// Customers with status `BLOCKED`.
+    pub blocked: u64,
+}
+
+impl BusinessSummary {
+    /// All of the business's customers.
+    #[must_use]
+    pub fn customers(&self) -> u64 {
+        self.active + self.inactive + self.blocked
+    }
+}
 
 fn read_err(e: impl Into<redb::Error>) -> Error {
     storage_error("read", e)
@@ -27,6 +50,28 @@ impl Snapshot {
         Ok(Snapshot {
             txn: db.begin_read().map_err(read_err)?,
         })
+    }
+
+    /// Every business that has had a customer, by name, with its customers per status.
+    pub(crate) fn businesses(&self) -> Result<Vec<BusinessSummary>> {
+        let businesses = self.txn.open_table(BUSINESSES).map_err(read_err)?;
+        let counts = self.txn.open_table(COUNTS).map_err(read_err)?;
+        let mut out = Vec::new();
+        for entry in businesses.iter().map_err(read_err)? {
+            let (name, handle) = entry.map_err(read_err)?;
+            let handle = handle.value();
+            let count = |status: Status| -> Result<u64> {
+                let key = (handle, grams::status_count_key(status.code()));
+                Ok(counts.get(key).map_err(read_err)?.map_or(0, |g| g.value()))
+            };
+            out.push(BusinessSummary {
+                name: name.value().to_owned(),
+                active: count(Status::Active)?,
+                inactive: count(Status::Inactive)?,
+                blocked: count(Status::Blocked)?,
+            });
+        }
+        Ok(out)
     }
 
     pub(crate) fn handle(&self, business: &str) -> Result<Option<u32>> {

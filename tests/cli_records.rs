@@ -1,0 +1,343 @@
+//! `customer-store get | list | update | delete`, run as a process: the API's filters, PATCH
+//! bodies and field flags, the seed's JSON on stdout, and errors with their exit statuses.
+
+#![cfg(all(feature = "cli", feature = "server"))]
+
+mod cli_support;
+
+use cli_support::{Env, Result};
+use serde_json::{Value, json};
+
+/// A store with three customers of `acme` (yaw, ama, kofi) and one of `other`; answers yaw's id.
+fn seeded(env: &Env) -> Result<String> {
+    let text = [
+        json!({"email": "yaw@example.com", "name": "Yaw Mensah", "phone": "+233249998888",
+            "externalId": "user_db_yaw123", "description": "Enterprise API User", "currency": "GHS"}),
+        json!({"email": "ama@example.com", "name": "Ama", "status": "BLOCKED"}),
+        json!({"email": "kofi@example.org", "name": "Kofi", "status": "BLOCKED"}),
+    ]
+    .map(|c| c.to_string())
+    .join("\n");
+    let file = env.file("seed.jsonl", text)?;
+    env.run(&["import", "--business", "acme", file.to_str().ok_or("path")?])?
+        .expect_code(0)?;
+    let other = env.file(
+        "other.jsonl",
+        json!({"email": "yaw@example.com", "name": "Other Yaw"}).to_string(),
+    )?;
+    env.run(&[
+        "import",
+        "--business",
+        "other",
+        other.to_str().ok_or("path")?,
+    ])?
+    .expect_code(0)?;
+    let yaw = env.run(&["get", "--business", "acme", "--email", "YAW@example.com"])?;
+    let yaw = yaw.expect_code(0)?.json()?;
+    Ok(yaw["id"].as_str().ok_or("id")?.to_owned())
+}
+
+#[test]
+fn get_by_id_email_and_external_id() -> Result {
+    let env = Env::new()?;
+    let id = seeded(&env)?;
+    let by_id = env
+        .run(&["get", "--business", "acme", &id])?
+        .expect_code(0)?
+        .json()?;
+    // The field order on stdout is the seed's.
+    let run = env.run(&["get", "--business", "acme", &id])?;
+    let at = |field: &str| run.stdout.find(&format!("\"{field}\":"));
+    assert!(
+        at("id") < at("externalId") && at("createdAt") < at("updatedAt"),
+        "{run:?}"
+    );
+    let mut fields: Vec<&String> = by_id.as_object().ok_or("object")?.keys().collect();
+    fields.sort();
+    let mut expected = [
+        "id",
+        "externalId",
+        "email",
+        "name",
+        "phone",
+        "description",
+        "metadata",
+        "status",
+        "currency",
+        "createdAt",
+        "updatedAt",
+    ];
+    expected.sort_unstable();
+    assert_eq!(fields, expected);
+    assert_eq!(by_id["name"], "Yaw Mensah");
+    assert_eq!(by_id["metadata"], Value::Null);
+    let by_external = env
+        .run(&[
+            "get",
+            "--business",
+            "acme",
+            "--external-id",
+            "user_db_yaw123",
+        ])?
+        .expect_code(0)?
+        .json()?;
+    assert_eq!(by_external, by_id);
+
+    // Another business's record is not found, nor is an unknown id.
+    let run = env
+        .run(&["get", "--business", "other", &id])?
+        .expect_code(1)?;
+    assert_eq!(
+        run.stderr,
+        format!("customer-store: no customer with id {id} in business other\n")
+    );
+    env.run(&["get", "--business", "acme", "--email", "nobody@example.com"])?
+        .expect_code(1)?;
+    // Exactly one key.
+    env.run(&["get", "--business", "acme"])?.expect_code(2)?;
+    env.run(&[
+        "get",
+        "--business",
+        "acme",
+        &id,
+        "--email",
+        "yaw@example.com",
+    ])?
+    .expect_code(2)?;
+    Ok(())
+}
+
+#[test]
+fn list_with_the_api_filters() -> Result {
+    let env = Env::new()?;
+    seeded(&env)?;
+    let page = env
+        .run(&[
+            "list",
+            "--business",
+            "acme",
+            "--email",
+            "example.com",
+            "--limit",
+            "2",
+        ])?
+        .expect_code(0)?
+        .json()?;
+    let emails: Vec<&str> = page["items"]
+        .as_array()
+        .ok_or("items")?
+        .iter()
+        .filter_map(|c| c["email"].as_str())
+        .collect();
+    assert_eq!(emails, ["yaw@example.com", "ama@example.com"]);
+    assert_eq!(page["hasMore"], false, "kofi is at example.org");
+    assert_eq!(page["nextCursor"], page["items"][1]["id"]);
+
+    let blocked = env
+        .run(&[
+            "list",
+            "--business",
+            "acme",
+            "--status",
+            "BLOCKED",
+            "--limit",
+            "1",
+        ])?
+        .expect_code(0)?
+        .json()?;
+    assert_eq!(blocked["items"][0]["email"], "ama@example.com");
+    assert_eq!(blocked["hasMore"], true);
+    let cursor = blocked["nextCursor"].as_str().ok_or("cursor")?;
+    let next = env
+        .run(&[
+            "list",
+            "--business",
+            "acme",
+            "--status",
+            "BLOCKED",
+            "--cursor",
+            cursor,
+        ])?
+        .expect_code(0)?
+        .json()?;
+    assert_eq!(next["items"][0]["email"], "kofi@example.org");
+    assert_eq!(next["hasMore"], false);
+
+    let run = env
+        .run(&["list", "--business", "acme", "--limit", "0"])?
+        .expect_code(1)?;
+    assert!(
+        run.stderr.starts_with("customer-store: invalid limit"),
+        "{run:?}"
+    );
+    let run = env
+        .run(&["list", "--business", "acme", "--cursor", "nope"])?
+        .expect_code(1)?;
+    assert!(
+        run.stderr.starts_with("customer-store: invalid cursor"),
+        "{run:?}"
+    );
+    env.run(&["list", "--business", "acme", "--status", "GONE"])?
+        .expect_code(2)?;
+    Ok(())
+}
+
+#[test]
+fn update_with_a_patch_body_or_flags() -> Result {
+    let env = Env::new()?;
+    let id = seeded(&env)?;
+    let updated = env
+        .run(&[
+            "update",
+            "--business",
+            "acme",
+            &id,
+            "--json",
+            r#"{"name": "Yaw Mensah Jr.", "status": "ACTIVE", "phone": null, "metadata": {"tier": "gold"}}"#,
+        ])?
+        .expect_code(0)?
+        .json()?;
+    assert_eq!(updated["name"], "Yaw Mensah Jr.");
+    assert_eq!(updated["phone"], Value::Null);
+    assert_eq!(updated["metadata"], json!({"tier": "gold"}));
+    assert_eq!(
+        updated["externalId"], "user_db_yaw123",
+        "absent = unchanged"
+    );
+
+    let flagged = env
+        .run(&[
+            "update",
+            "--business",
+            "acme",
+            &id,
+            "--status",
+            "INACTIVE",
+            "--currency",
+            "usd",
+            "--clear",
+            "metadata",
+            "--clear",
+            "externalId",
+        ])?
+        .expect_code(0)?
+        .json()?;
+    assert_eq!(flagged["status"], "INACTIVE");
+    assert_eq!(flagged["currency"], "USD");
+    assert_eq!(flagged["metadata"], Value::Null);
+    assert_eq!(flagged["externalId"], Value::Null);
+
+    let from_stdin = env
+        .run_with_input(
+            &["update", "--business", "acme", &id, "--json", "-"],
+            Some(br#"{"description": "from stdin"}"#),
+        )?
+        .expect_code(0)?
+        .json()?;
+    assert_eq!(from_stdin["description"], "from stdin");
+
+    // Refusals: a field rule, a conflict, an unknown field, an unknown id.
+    let run = env
+        .run(&[
+            "update",
+            "--business",
+            "acme",
+            &id,
+            "--email",
+            "ama@EXAMPLE.com",
+        ])?
+        .expect_code(1)?;
+    assert!(
+        run.stderr
+            .contains("email is already used by customer cust_"),
+        "{run:?}"
+    );
+    let run = env
+        .run(&[
+            "update",
+            "--business",
+            "acme",
+            &id,
+            "--json",
+            r#"{"nickname": "x"}"#,
+        ])?
+        .expect_code(1)?;
+    assert!(run.stderr.contains("unknown field `nickname`"), "{run:?}");
+    let run = env
+        .run(&[
+            "update",
+            "--business",
+            "acme",
+            &id,
+            "--json",
+            r#"{"name": null}"#,
+        ])?
+        .expect_code(1)?;
+    assert!(
+        run.stderr.starts_with("customer-store: invalid name"),
+        "{run:?}"
+    );
+    env.run(&["update", "--business", "other", &id, "--name", "X"])?
+        .expect_code(1)?;
+    // Usage: nothing to change, or --json with a flag.
+    env.run(&["update", "--business", "acme", &id])?
+        .expect_code(2)?;
+    env.run(&[
+        "update",
+        "--business",
+        "acme",
+        &id,
+        "--json",
+        "{}",
+        "--name",
+        "X",
+    ])?
+    .expect_code(2)?;
+    Ok(())
+}
+
+#[test]
+fn delete_prints_the_api_answer_and_frees_the_email() -> Result {
+    let env = Env::new()?;
+    let id = seeded(&env)?;
+    let deleted = env
+        .run(&["delete", "--business", "acme", &id])?
+        .expect_code(0)?
+        .json()?;
+    assert_eq!(deleted, json!({"id": id, "deleted": true}));
+    env.run(&["get", "--business", "acme", &id])?
+        .expect_code(1)?;
+    let run = env
+        .run(&["delete", "--business", "acme", &id])?
+        .expect_code(1)?;
+    assert!(run.stderr.contains("no customer with id"), "{run:?}");
+    // The other business keeps its yaw; acme can have a new one.
+    env.run(&["get", "--business", "other", "--email", "yaw@example.com"])?
+        .expect_code(0)?;
+    let file = env.file(
+        "again.jsonl",
+        json!({"email": "yaw@example.com", "name": "Yaw"}).to_string(),
+    )?;
+    env.run(&["import", "--business", "acme", file.to_str().ok_or("path")?])?
+        .expect_code(0)?;
+    Ok(())
+}
+
+#[test]
+fn commands_on_a_missing_store_fail_cleanly() -> Result {
+    let env = Env::new()?;
+    for args in [
+        &["get", "--business", "acme", "cust_00000000000000"][..],
+        &["list", "--business", "acme"],
+        &["delete", "--business", "acme", "cust_00000000000000"],
+        &["stats"],
+        &["check"],
+    ] {
+        let run = env.run(args)?.expect_code(1)?;
+        assert!(run.stderr.starts_with("customer-store: "), "{run:?}");
+        assert!(run.stderr.contains("no such store file"), "{run:?}");
+        assert_eq!(run.stderr.lines().count(), 1, "{run:?}");
+    }
+    assert!(!env.db.exists(), "no store file was created");
+    Ok(())
+}
