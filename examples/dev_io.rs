@@ -17,7 +17,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let store = RedbStore::open(dir.path().join("io.redb"))?;
     for chunk in 0..n.div_ceil(1000) {
         let batch = (chunk * 1000..(chunk + 1) * 1000)
-            .map(|i| NewCustomer::new(format!("user{i}@example{}.com", i % 97), "N").with_external_id(format!("e{i}")))
+            .map(|i| {
+                NewCustomer::new(format!("user{i}@example{}.com", i % 97), "N")
+                    .with_external_id(format!("e{i}"))
+            })
             .collect();
         store.create_many("acme", batch)?;
     }
@@ -25,7 +28,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let before = written();
     let t = std::time::Instant::now();
     for i in 0..creates {
-        store.create("acme", NewCustomer::new(format!("single{i}@x.io"), "S").with_external_id(format!("s{i}")))?;
+        store.create(
+            "acme",
+            NewCustomer::new(format!("single{i}@x.io"), "S").with_external_id(format!("s{i}")),
+        )?;
     }
     let secs = t.elapsed().as_secs_f64();
     println!(
@@ -47,9 +53,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let before = written();
     for i in 0..u64::from(creates) {
         let txn = db.begin_write()?;
-        txn.open_table(RAW)?.insert((1, n as u64 + i), [7u8; 100].as_slice())?;
+        txn.open_table(RAW)?
+            .insert((1, n as u64 + i), [7u8; 100].as_slice())?;
         txn.commit()?;
     }
-    println!("raw redb, one table: {} bytes per commit", (written() - before) / u64::from(creates));
+    println!(
+        "raw redb, one table: {} bytes per commit",
+        (written() - before) / u64::from(creates)
+    );
     Ok(())
 }
