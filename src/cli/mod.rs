@@ -4,6 +4,7 @@
 
 mod check;
 mod clients;
+mod compact;
 mod export;
 mod format;
 mod import;
@@ -43,6 +44,9 @@ enum Command {
     /// Checks every record and index entry of the store (exit status 1 if anything is wrong).
     #[command(after_help = "Example:\n  customer-store check --db customers.redb")]
     Check,
+    /// Gives the file's free space back after a large import or many deletes.
+    #[command(after_help = "Example:\n  customer-store compact --db customers.redb")]
+    Compact,
     /// Serves the HTTP API (creates a first API client, printed once, on a store without one).
     Serve(serve::Args),
     /// Creates, lists and revokes the API clients of the HTTP server.
@@ -96,6 +100,7 @@ pub(crate) fn run() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Check => check::run(&cli.db),
+        Command::Compact => compact::run(&cli.db),
         Command::Serve(args) => serve::run(&cli.db, args),
         Command::Clients(args) => clients::run(&cli.db, args),
         Command::Import(args) => import::run(&cli.db, args),

@@ -275,6 +275,55 @@ impl RedbStore {
         self.run("verify", verify::verify)
     }
 
+    /// Rewrites the file so that the space freed by earlier writes is given back: the file
+    /// shrinks to about what the live data takes. Every other call waits meanwhile; run it
+    /// after a large import or many deletes, not on a hot path.
+    ///
+    /// Returns whether anything was compacted.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Storage`] when the file cannot be written (the store then reopens itself).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use customer_store::{CustomerStore, NewCustomer, RedbStore};
+    /// let store = RedbStore::in_memory()?;
+    /// store.create("acme", NewCustomer::new("yaw@example.com", "Yaw"))?;
+    /// store.compact()?;
+    /// assert_eq!(store.verify()?.customers, 1);
+    /// # Ok::<(), customer_store::Error>(())
+    /// ```
+    pub fn compact(&self) -> Result<bool> {
+        let mut slot = self.inner.slot.write();
+        let generation = slot.generation;
+        let Some(db) = slot.db.as_mut() else {
+            drop(slot);
+            self.reopen(generation)?;
+            return self.compact();
+        };
+        // Every other call holds the slot's read lock while it runs, so none is under way.
+        // Each pass moves what it can; repeat until one finds nothing left to move.
+        let passes = || {
+            let mut compacted = false;
+            while db.compact()? {
+                compacted = true;
+            }
+            Ok::<bool, redb::CompactionError>(compacted)
+        };
+        let result = catch_unwind(AssertUnwindSafe(passes))
+            .map_err(|panic| panic_error("compact", &*panic))?
+            .map_err(|e| open::storage_error("compact", e));
+        drop(slot);
+        if let Err(error) = &result
+            && needs_reopen(error)
+        {
+            let _ = self.reopen(generation);
+        }
+        result
+    }
+
     /// Every business that has had a customer, in name order, with its customers per status
     /// (from the counts the status index keeps: no record is read).
     ///

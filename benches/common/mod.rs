@@ -1,0 +1,626 @@
+//! What the store-vs-SQLite bench and the `compare` example share: the deterministic data
+//! set, the store's side of each measured operation, and the SQLite baseline.
+//!
+//! The SQLite baseline is what a careful engineer would build on SQLite for the same API:
+//! WAL, `synchronous=FULL`, a clustered `WITHOUT ROWID` table keyed `(business, id)`, unique
+//! indexes on `(business, lower(email))` and `(business, external_id)`, and the same 64 MiB of
+//! page cache as the store's default. It holds the same rows under the same ids (taken from
+//! the store), so a query's answer can be compared item by item.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use customer_store::{
+    CustomerPatch, CustomerStore, ListQuery, Metadata, MetadataValue, NewCustomer, RedbStore,
+    Status,
+};
+use rusqlite::{Connection, OptionalExtension, params};
+
+/// The business that owns every customer of the data set.
+pub const BUSINESS: &str = "acme";
+/// The selective email-filter term: in the emails of [`NEEDLE_MATCHES`] customers only.
+pub const NEEDLE: &str = "qzvk";
+/// How many customers of the data set carry [`NEEDLE`] in their email.
+pub const NEEDLE_MATCHES: u64 = 10;
+/// The page size of the list walk.
+pub const WALK_PAGE: u32 = 100;
+/// The page size of the filtered first pages (the API's default page).
+pub const FILTER_PAGE: u32 = 20;
+/// Customers per `create_many` call / SQLite import transaction.
+pub const IMPORT_BATCH: u64 = 1_000;
+/// SQLite's page cache in KiB (negative `cache_size`): the store's default 64 MiB.
+const SQLITE_CACHE_KIB: i64 = 64 * 1024;
+
+const FIRST_NAMES: [&str; 16] = [
+    "Yaw", "Ama", "Kofi", "Efua", "Chidi", "Ngozi", "Amara", "Tunde", "Zainab", "Kwame", "Aisha",
+    "Emeka", "Fatima", "Kojo", "Abena", "Sipho",
+];
+const LAST_NAMES: [&str; 16] = [
+    "Mensah", "Owusu", "Okafor", "Adeyemi", "Boateng", "Nwosu", "Asante", "Bello", "Danso", "Eze",
+    "Osei", "Abubakar", "Appiah", "Obi", "Ndlovu", "Agyeman",
+];
+const CURRENCIES: [&str; 4] = ["USD", "GHS", "EUR", "NGN"];
+
+/// A 64-bit mix (splitmix64): the data set's and the benches' only randomness.
+#[must_use]
+pub fn mix(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// The `k`-th of a deterministic sequence of indexes below `n`.
+#[must_use]
+pub fn pick(k: u64, n: usize) -> usize {
+    // n is at most a few million: the remainder fits.
+    (mix(k ^ 0x5EED) % n as u64) as usize
+}
+
+/// The deterministic data set of `customers` customers: customer `i` is [`Dataset::customer`].
+#[derive(Debug, Clone, Copy)]
+pub struct Dataset {
+    /// The number of customers imported; the newest 3% of them are `BLOCKED`.
+    pub customers: u64,
+}
+
+impl Dataset {
+    /// The first customer index of the `BLOCKED` tail (the newest 3%).
+    #[must_use]
+    pub fn blocked_from(&self) -> u64 {
+        self.customers - self.customers * 3 / 100
+    }
+
+    /// Whether customer `i`'s email carries [`NEEDLE`].
+    #[must_use]
+    pub fn is_needle(&self, i: u64) -> bool {
+        let stride = (self.customers / NEEDLE_MATCHES).max(1);
+        i < self.customers && i % stride == stride / 2
+    }
+
+    /// How many customers match the [`NEEDLE`] email filter.
+    #[must_use]
+    pub fn needle_count(&self) -> u64 {
+        (0..self.customers).filter(|&i| self.is_needle(i)).count() as u64
+    }
+
+    /// The email of customer `i`: `user{i}.{token}@example{i % 97}.com`.
+    #[must_use]
+    pub fn email(&self, i: u64) -> String {
+        let h = mix(i);
+        if self.is_needle(i) {
+            format!("user{i}.{NEEDLE}{:04x}@example{}.com", h & 0xffff, i % 97)
+        } else {
+            // Hex tokens never contain a letter of NEEDLE.
+            format!("user{i}.{:08x}@example{}.com", h as u32, i % 97)
+        }
+    }
+
+    /// The create request of customer `i` (also for `i >= customers`: the durable creates).
+    #[must_use]
+    pub fn customer(&self, i: u64) -> NewCustomer {
+        let h = mix(i);
+        let name = format!(
+            "{} {}",
+            FIRST_NAMES[(h >> 32) as usize % FIRST_NAMES.len()],
+            LAST_NAMES[(h >> 40) as usize % LAST_NAMES.len()]
+        );
+        let mut new = NewCustomer::new(self.email(i), name);
+        if h % 10 < 7 {
+            new = new.with_phone(format!("+1555{:07}", i % 10_000_000));
+        }
+        if i.is_multiple_of(3) {
+            new = new.with_external_id(format!("ext_{i:08}"));
+        }
+        if i.is_multiple_of(4) {
+            new = new.with_currency(CURRENCIES[(h >> 48) as usize % CURRENCIES.len()]);
+        }
+        if i.is_multiple_of(10) {
+            new = new.with_description("Enterprise API User");
+        }
+        if i.is_multiple_of(5) {
+            let mut metadata = Metadata::new();
+            let plan = if h & 1 == 0 { "pro" } else { "free" };
+            metadata.insert("plan".to_owned(), MetadataValue::from(plan));
+            metadata.insert("seats".to_owned(), MetadataValue::Int((i % 50) as i64));
+            metadata.insert("trial".to_owned(), MetadataValue::Bool(h & 2 == 0));
+            new = new.with_metadata(metadata);
+        }
+        new
+    }
+
+    /// The create requests of customers `from..to`.
+    #[must_use]
+    pub fn batch(&self, from: u64, to: u64) -> Vec<NewCustomer> {
+        (from..to).map(|i| self.customer(i)).collect()
+    }
+}
+
+/// Imports customers `0..customers` into `store` with `create_many` in batches of
+/// [`IMPORT_BATCH`]; returns the time spent inside `create_many` (generating the requests is
+/// not counted).
+///
+/// # Panics
+///
+/// On any store error: a bench has no other way to fail.
+pub fn import_store(store: &RedbStore, data: &Dataset) -> Duration {
+    let mut spent = Duration::ZERO;
+    let mut from = 0;
+    while from < data.customers {
+        let to = (from + IMPORT_BATCH).min(data.customers);
+        let batch = data.batch(from, to);
+        let start = Instant::now();
+        let created = store.create_many(BUSINESS, batch).expect("create_many");
+        spent += start.elapsed();
+        assert_eq!(created.len() as u64, to - from);
+        from = to;
+    }
+    spent
+}
+
+/// Sets the newest 3% of the store's customers (`ids[blocked_from..]`) to `BLOCKED`, one
+/// update each (the store has no way to create a customer blocked), from `threads` threads.
+///
+/// # Panics
+///
+/// On any store error.
+pub fn block_newest_in_store(store: &RedbStore, ids: &[String], data: &Dataset, threads: usize) {
+    let tail = &ids[data.blocked_from() as usize..];
+    if tail.is_empty() {
+        return;
+    }
+    let chunk = tail.len().div_ceil(threads.max(1));
+    std::thread::scope(|scope| {
+        for part in tail.chunks(chunk) {
+            let store = store.clone();
+            scope.spawn(move || {
+                for id in part {
+                    let patch = CustomerPatch::default().set_status(Status::Blocked);
+                    store.update(BUSINESS, id, patch).expect("update");
+                }
+            });
+        }
+    });
+}
+
+/// Walks every customer of the business, [`WALK_PAGE`] per `list` call (one snapshot each),
+/// and returns their ids in order.
+///
+/// # Panics
+///
+/// On any store error.
+pub fn walk_store(store: &RedbStore) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut query = ListQuery::default().with_limit(WALK_PAGE);
+        if let Some(cursor) = cursor.take() {
+            query = query.with_cursor(cursor);
+        }
+        let page = store.list(BUSINESS, &query).expect("list");
+        ids.extend(page.items.into_iter().map(|c| c.id));
+        if !page.has_more {
+            return ids;
+        }
+        cursor = page.next_cursor;
+    }
+}
+
+/// The ids of the store's first page of customers whose email contains `term`.
+///
+/// # Panics
+///
+/// On any store error.
+pub fn store_email_page(store: &RedbStore, term: &str) -> Vec<String> {
+    let query = ListQuery::default()
+        .with_email(term)
+        .with_limit(FILTER_PAGE);
+    let page = store.list(BUSINESS, &query).expect("list");
+    page.items.into_iter().map(|c| c.id).collect()
+}
+
+/// The ids of the store's first page of `BLOCKED` customers.
+///
+/// # Panics
+///
+/// On any store error.
+pub fn store_blocked_page(store: &RedbStore) -> Vec<String> {
+    let query = ListQuery::default()
+        .with_status(Status::Blocked)
+        .with_limit(FILTER_PAGE);
+    let page = store.list(BUSINESS, &query).expect("list");
+    page.items.into_iter().map(|c| c.id).collect()
+}
+
+/// One durable create in the store.
+///
+/// # Panics
+///
+/// On any store error.
+pub fn store_create(store: &RedbStore, data: &Dataset, i: u64) -> String {
+    store.create(BUSINESS, data.customer(i)).expect("create").id
+}
+
+// ---------------------------------------------------------------------------------------
+// SQLite
+// ---------------------------------------------------------------------------------------
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS customers (
+    business    TEXT NOT NULL,
+    id          TEXT NOT NULL,
+    external_id TEXT,
+    email       TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    phone       TEXT,
+    description TEXT,
+    metadata    TEXT,
+    status      TEXT NOT NULL,
+    currency    TEXT,
+    created_at  TEXT NOT NULL,
+    updated_at  TEXT NOT NULL,
+    PRIMARY KEY (business, id)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX IF NOT EXISTS customers_email ON customers (business, lower(email));
+CREATE UNIQUE INDEX IF NOT EXISTS customers_external_id ON customers (business, external_id);
+";
+
+const COLUMNS: &str = "id, external_id, email, name, phone, description, metadata, status, \
+                       currency, created_at, updated_at";
+
+const INSERT: &str = "INSERT INTO customers (business, id, external_id, email, name, phone, \
+                      description, metadata, status, currency, created_at, updated_at) \
+                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'ACTIVE', ?9, ?10, ?10)";
+
+/// A customer row as the SQLite baseline reads it: every column, owned (as the store's
+/// `Customer`; the metadata stays JSON text).
+#[derive(Debug, Clone)]
+pub struct SqliteCustomer {
+    /// `id`.
+    pub id: String,
+    /// `external_id`.
+    pub external_id: Option<String>,
+    /// `email`.
+    pub email: String,
+    /// `name`.
+    pub name: String,
+    /// `phone`.
+    pub phone: Option<String>,
+    /// `description`.
+    pub description: Option<String>,
+    /// `metadata` (JSON text).
+    pub metadata: Option<String>,
+    /// `status`.
+    pub status: String,
+    /// `currency`.
+    pub currency: Option<String>,
+    /// `created_at`.
+    pub created_at: String,
+    /// `updated_at`.
+    pub updated_at: String,
+}
+
+fn read_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<SqliteCustomer> {
+    Ok(SqliteCustomer {
+        id: row.get(0)?,
+        external_id: row.get(1)?,
+        email: row.get(2)?,
+        name: row.get(3)?,
+        phone: row.get(4)?,
+        description: row.get(5)?,
+        metadata: row.get(6)?,
+        status: row.get(7)?,
+        currency: row.get(8)?,
+        created_at: row.get(9)?,
+        updated_at: row.get(10)?,
+    })
+}
+
+/// Opens a connection of the baseline: WAL, `synchronous=FULL`, 64 MiB cache, a busy timeout;
+/// creates the schema if needed.
+///
+/// # Panics
+///
+/// On any SQLite error.
+pub fn sqlite_open(path: &Path) -> Connection {
+    let conn = Connection::open(path).expect("open sqlite");
+    let mode: String = conn
+        .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
+        .expect("journal_mode");
+    assert_eq!(mode.to_lowercase(), "wal");
+    conn.pragma_update(None, "synchronous", "FULL")
+        .expect("synchronous");
+    conn.pragma_update(None, "cache_size", -SQLITE_CACHE_KIB)
+        .expect("cache_size");
+    conn.busy_timeout(Duration::from_secs(120))
+        .expect("busy_timeout");
+    conn.execute_batch(SCHEMA).expect("schema");
+    conn
+}
+
+/// The timestamp text of a new row: now, whole seconds, RFC 3339 UTC (as the store's).
+#[must_use]
+pub fn now_text() -> String {
+    let now = jiff::Timestamp::now();
+    jiff::Timestamp::from_second(now.as_second())
+        .unwrap_or(now)
+        .to_string()
+}
+
+fn insert(
+    stmt: &mut rusqlite::CachedStatement<'_>,
+    id: &str,
+    new: &NewCustomer,
+    now: &str,
+) -> rusqlite::Result<usize> {
+    let metadata = new
+        .metadata
+        .as_ref()
+        .map(|m| serde_json::to_string(m).expect("metadata json"));
+    stmt.execute(params![
+        BUSINESS,
+        id,
+        new.external_id,
+        new.email,
+        new.name,
+        new.phone,
+        new.description,
+        metadata,
+        new.currency,
+        now,
+    ])
+}
+
+/// Inserts `batch` in one transaction with a prepared statement; `id_of(k)` is the id of the
+/// `k`-th item.
+///
+/// # Panics
+///
+/// On any SQLite error.
+pub fn sqlite_insert_batch(
+    conn: &mut Connection,
+    batch: &[NewCustomer],
+    mut id_of: impl FnMut(usize) -> String,
+    now: &str,
+) {
+    let tx = conn.transaction().expect("begin");
+    {
+        let mut stmt = tx.prepare_cached(INSERT).expect("prepare");
+        for (k, new) in batch.iter().enumerate() {
+            insert(&mut stmt, &id_of(k), new, now).expect("insert");
+        }
+    }
+    tx.commit().expect("commit");
+}
+
+/// Imports customers `0..customers` under the store's `ids` (`ids[i]` for customer `i`),
+/// [`IMPORT_BATCH`] rows per transaction with a prepared statement, then marks the newest 3%
+/// `BLOCKED` in one statement. Returns the time spent in the import transactions (not the
+/// `BLOCKED` update, and not generating the requests).
+///
+/// # Panics
+///
+/// On any SQLite error.
+pub fn import_sqlite(conn: &mut Connection, data: &Dataset, ids: &[String]) -> Duration {
+    let mut spent = Duration::ZERO;
+    let now = now_text();
+    let mut from = 0;
+    while from < data.customers {
+        let to = (from + IMPORT_BATCH).min(data.customers);
+        let batch = data.batch(from, to);
+        let start = Instant::now();
+        sqlite_insert_batch(conn, &batch, |k| ids[from as usize + k].clone(), &now);
+        spent += start.elapsed();
+        from = to;
+    }
+    if let Some(first_blocked) = ids.get(data.blocked_from() as usize) {
+        conn.execute(
+            "UPDATE customers SET status = 'BLOCKED', updated_at = ?3 \
+             WHERE business = ?1 AND id >= ?2",
+            params![BUSINESS, first_blocked, now],
+        )
+        .expect("block");
+    }
+    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        .expect("checkpoint");
+    spent
+}
+
+/// One page of the list walk: `id > after`, in id order, `limit` rows, in a read transaction of
+/// its own (autocommit).
+///
+/// # Panics
+///
+/// On any SQLite error.
+pub fn sqlite_page(conn: &Connection, after: &str, limit: u32) -> Vec<SqliteCustomer> {
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM customers WHERE business = ?1 AND id > ?2 \
+             ORDER BY id LIMIT ?3"
+        ))
+        .expect("prepare");
+    stmt.query_map(params![BUSINESS, after, limit], read_row)
+        .expect("query")
+        .collect::<rusqlite::Result<_>>()
+        .expect("row")
+}
+
+/// Walks every customer with keyset pagination, [`WALK_PAGE`] rows per statement; returns the
+/// ids in order.
+///
+/// # Panics
+///
+/// On any SQLite error.
+pub fn walk_sqlite(conn: &Connection) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut after = String::new();
+    loop {
+        let page = sqlite_page(conn, &after, WALK_PAGE);
+        let full = page.len() == WALK_PAGE as usize;
+        ids.extend(page.into_iter().map(|c| c.id));
+        match ids.last() {
+            Some(last) if full => after.clone_from(last),
+            _ => return ids,
+        }
+    }
+}
+
+/// The customer with this id.
+///
+/// # Panics
+///
+/// On any SQLite error.
+pub fn sqlite_get(conn: &Connection, id: &str) -> Option<SqliteCustomer> {
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM customers WHERE business = ?1 AND id = ?2"
+        ))
+        .expect("prepare");
+    stmt.query_row(params![BUSINESS, id], read_row)
+        .optional()
+        .expect("query")
+}
+
+/// The customer with this email, ignoring case (through the `lower(email)` index).
+///
+/// # Panics
+///
+/// On any SQLite error.
+pub fn sqlite_get_by_email(conn: &Connection, email: &str) -> Option<SqliteCustomer> {
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM customers WHERE business = ?1 AND lower(email) = ?2"
+        ))
+        .expect("prepare");
+    stmt.query_row(params![BUSINESS, email.trim().to_lowercase()], read_row)
+        .optional()
+        .expect("query")
+}
+
+/// The ids of the first page of customers whose email contains `term` (`LIKE '%term%'`).
+///
+/// # Panics
+///
+/// On any SQLite error.
+pub fn sqlite_email_page(conn: &Connection, term: &str) -> Vec<String> {
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM customers WHERE business = ?1 \
+             AND lower(email) LIKE '%' || ?2 || '%' ORDER BY id LIMIT ?3"
+        ))
+        .expect("prepare");
+    stmt.query_map(
+        params![BUSINESS, term.to_lowercase(), FILTER_PAGE],
+        read_row,
+    )
+    .expect("query")
+    .map(|row| row.expect("row").id)
+    .collect()
+}
+
+/// The ids of the first page of `BLOCKED` customers, in id order.
+///
+/// # Panics
+///
+/// On any SQLite error.
+pub fn sqlite_blocked_page(conn: &Connection) -> Vec<String> {
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM customers WHERE business = ?1 AND status = 'BLOCKED' \
+             ORDER BY id LIMIT ?2"
+        ))
+        .expect("prepare");
+    stmt.query_map(params![BUSINESS, FILTER_PAGE], read_row)
+        .expect("query")
+        .map(|row| row.expect("row").id)
+        .collect()
+}
+
+/// Issues SQLite ids of the store's shape (`cust_c` + 13 base-36 digits of
+/// `(milliseconds << 20) | sequence`), above every id given to [`SqliteIds::after`].
+#[derive(Debug)]
+pub struct SqliteIds {
+    last: AtomicU64,
+}
+
+impl SqliteIds {
+    /// Ids after `last` (an id of the store's shape), or from now when it is `None`.
+    #[must_use]
+    pub fn after(last: Option<&str>) -> SqliteIds {
+        let last = last
+            .and_then(|id| id.strip_prefix("cust_c"))
+            .and_then(|digits| u64::from_str_radix(digits, 36).ok())
+            .unwrap_or(0);
+        SqliteIds {
+            last: AtomicU64::new(last),
+        }
+    }
+
+    /// The next id.
+    #[must_use]
+    pub fn next(&self) -> String {
+        let now = u64::try_from(jiff::Timestamp::now().as_millisecond()).unwrap_or(0) << 20;
+        let previous = self
+            .last
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |last| {
+                Some(now.max(last + 1))
+            })
+            .unwrap_or(0);
+        encode_id(now.max(previous + 1))
+    }
+}
+
+fn encode_id(mut n: u64) -> String {
+    const ALPHABET: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut digits = [b'0'; 13];
+    for slot in digits.iter_mut().rev() {
+        *slot = ALPHABET[(n % 36) as usize];
+        n /= 36;
+    }
+    let mut id = String::from("cust_c");
+    id.extend(digits.iter().map(|&d| char::from(d)));
+    id
+}
+
+/// One durable create in SQLite: one autocommit `INSERT` (its own transaction, fsynced), as a
+/// careful SQLite store would do it. Waits for the write lock through the busy timeout, and
+/// retries should even that run out.
+///
+/// # Panics
+///
+/// On any other SQLite error.
+pub fn sqlite_create(conn: &Connection, ids: &SqliteIds, data: &Dataset, i: u64) -> String {
+    let new = data.customer(i);
+    let now = now_text();
+    let id = ids.next();
+    let mut stmt = conn.prepare_cached(INSERT).expect("prepare");
+    loop {
+        match insert(&mut stmt, &id, &new, &now) {
+            Ok(_) => return id,
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy =>
+            {
+                std::thread::yield_now();
+            }
+            Err(e) => panic!("sqlite insert: {e}"),
+        }
+    }
+}
+
+/// Bytes of a file, 0 when it does not exist.
+#[must_use]
+pub fn file_len(path: &Path) -> u64 {
+    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+}
+
+/// The size of a SQLite database with its `-wal` and `-shm` files.
+#[must_use]
+pub fn sqlite_size(path: &Path) -> u64 {
+    let with = |suffix: &str| {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        file_len(Path::new(&name))
+    };
+    file_len(path) + with("-wal") + with("-shm")
+}
