@@ -417,6 +417,11 @@ impl RedbStore {
     /// As [`CustomerStore::list`].
     #[doc(hidden)]
     pub fn list_by_scan(&self, business: &str, query: &ListQuery) -> Result<Page> {
+        self.list_with(business, query, false)
+    }
+
+    /// A list page, through the search indexes or (`indexed == false`) by a scan.
+    fn list_with(&self, business: &str, query: &ListQuery, indexed: bool) -> Result<Page> {
         validate::business(business)?;
         let query = validate::list_query(query)?;
         let empty = Page {
@@ -425,7 +430,7 @@ impl RedbStore {
             has_more: false,
         };
         self.read(business, empty, |snapshot, handle| {
-            snapshot.list(handle, &query, false)
+            snapshot.list(handle, &query, indexed)
         })
     }
 
@@ -589,16 +594,7 @@ impl CustomerStore for RedbStore {
     }
 
     fn list(&self, business: &str, query: &ListQuery) -> Result<Page> {
-        validate::business(business)?;
-        let query = validate::list_query(query)?;
-        let empty = Page {
-            items: Vec::new(),
-            next_cursor: None,
-            has_more: false,
-        };
-        self.read(business, empty, |snapshot, handle| {
-            snapshot.list(handle, &query, true)
-        })
+        self.list_with(business, query, true)
     }
 
     fn update(&self, business: &str, id: &str, patch: CustomerPatch) -> Result<Customer> {
