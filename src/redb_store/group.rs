@@ -18,6 +18,7 @@
 use std::collections::HashMap;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
@@ -47,6 +48,9 @@ impl Output {
 /// if another job of its batch spoiled the first.
 pub(crate) type Job = Box<dyn FnMut(&mut WriteTables<'_>) -> Result<Output> + Send>;
 
+/// The longest a leader waits for the writers of the last batch to queue again.
+const GATHER: Duration = Duration::from_micros(200);
+
 /// The most jobs one transaction takes; later ones wait for the next batch.
 const MAX_BATCH: usize = 512;
 
@@ -56,6 +60,8 @@ struct State {
     leading: bool,
     next_ticket: u64,
     results: HashMap<u64, Result<Output>>,
+    /// How many jobs the last batch took.
+    last_batch: usize,
 }
 
 /// The queue of writes waiting for a commit.
@@ -63,6 +69,8 @@ struct State {
 pub(crate) struct GroupCommit {
     state: Mutex<State>,
     finished: Condvar,
+    /// Told when a job is queued (a gathering leader waits on it).
+    arrived: Condvar,
 }
 
 /// Whether a job's error spoils the transaction it ran in (a refusal does not: it wrote
@@ -150,6 +158,7 @@ impl GroupCommit {
         let ticket = state.next_ticket;
         state.next_ticket += 1;
         state.queue.push((ticket, job));
+        self.arrived.notify_one();
         loop {
             if let Some(result) = state.results.remove(&ticket) {
                 return result;
@@ -159,7 +168,17 @@ impl GroupCommit {
                 continue;
             }
             state.leading = true;
+            // Writers that just shared a batch come back together: when the last batch had
+            // company, wait a moment (a fraction of an fsync) for them to queue again, so that
+            // the next fsync carries them all. A lone writer never waits.
+            if state.last_batch > 1 {
+                let deadline = Instant::now() + GATHER;
+                while state.queue.len() < state.last_batch
+                    && !self.arrived.wait_until(&mut state, deadline).timed_out()
+                {}
+            }
             let take = state.queue.len().min(MAX_BATCH);
+            state.last_batch = take;
             let batch: Vec<(u64, Job)> = state.queue.drain(..take).collect();
             drop(state);
 
