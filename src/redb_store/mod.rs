@@ -47,6 +47,20 @@ struct Slot {
     generation: u64,
 }
 
+impl Drop for Slot {
+    fn drop(&mut self) {
+        close_quietly(self.db.take());
+    }
+}
+
+/// Closes a database; redb may panic while closing a damaged file, and no panic may reach a
+/// caller (nor a `drop` of the store).
+fn close_quietly(db: Option<Database>) {
+    if let Some(db) = db {
+        let _ = catch_unwind(AssertUnwindSafe(move || drop(db)));
+    }
+}
+
 struct Inner {
     source: Source,
     cache_size: usize,
@@ -473,8 +487,8 @@ impl RedbStore {
         if slot.generation != failed_generation && slot.db.is_some() {
             return Ok(());
         }
-        // Drop the old database first: it holds the file lock.
-        slot.db = None;
+        // Close the old database first: it holds the file lock.
+        close_quietly(slot.db.take());
         slot.generation += 1;
         slot.db = Some(open::open(
             &self.inner.source,

@@ -236,6 +236,40 @@ fn initialise(db: &Database, progress: Option<&ProgressFn>) -> Result<()> {
     txn.commit().map_err(|e| storage_error("open", e))
 }
 
+/// Creates a new store at `path` atomically: under a temporary name beside it, initialised and
+/// committed, then renamed into place (and the directory synced). A crash meanwhile leaves no
+/// file at `path`, never a half-created one that would not open.
+fn create_file(path: &Path, redb: &redb::Builder) -> Result<()> {
+    let failed = |e: io::Error| Error::storage(format!("create {}", path.display()), e);
+    let name = path
+        .file_name()
+        .ok_or_else(|| Error::invalid("path", format!("{} names no file", path.display())))?;
+    let mut temporary_name = std::ffi::OsString::from(".");
+    temporary_name.push(name);
+    temporary_name.push(".creating");
+    let temporary = path.with_file_name(temporary_name);
+    // A leftover of a crashed creation is ours (by its name) and never a store: start afresh.
+    match std::fs::remove_file(&temporary) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(failed(e)),
+    }
+    let db = guarded("create", || {
+        redb.create(&temporary)
+            .map_err(|e| storage_error("create", e))
+    })?;
+    guarded("create", || initialise(&db, None))?;
+    drop(db);
+    std::fs::rename(&temporary, path).map_err(failed)?;
+    let directory = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    File::open(directory)
+        .and_then(|d| d.sync_all())
+        .map_err(failed)
+}
+
 /// Opens the database of `source`. On the first open of a store the file is checked before
 /// redb may write to it; a reopen after an I/O error skips that check.
 pub(crate) fn open(
@@ -248,6 +282,7 @@ pub(crate) fn open(
     redb.set_cache_size(cache_size);
     if first {
         match source {
+            Source::File(path) if !path.exists() => create_file(path, &redb)?,
             Source::File(path) => probe_file(path, &redb)?,
             Source::Backend(backend) => probe_backend(&Shared(backend.clone()), &redb)?,
         };

@@ -12,6 +12,7 @@ use super::open::storage_error;
 use super::tables::{
     BUSINESSES, COUNTS, CUSTOMERS, EMAILS, EXTERNAL_IDS, GRAM_TAILS, GRAMS, LAST_IDS, STATUSES,
 };
+use super::tables::{business_check, checked_handle};
 use super::{codec, grams};
 use crate::model::{Customer, Status};
 use crate::validate::{ValidNew, ValidPatch, email_key, whole_seconds};
@@ -23,7 +24,7 @@ fn write_err(e: impl Into<redb::Error>) -> Error {
 
 /// The tables of one write transaction, each opened once.
 pub(crate) struct WriteTables<'txn> {
-    businesses: redb::Table<'txn, &'static str, u32>,
+    businesses: redb::Table<'txn, &'static str, (u32, u32)>,
     last_ids: redb::Table<'txn, u32, u64>,
     customers: redb::Table<'txn, (u32, u64), &'static [u8]>,
     emails: redb::Table<'txn, (u32, &'static str), u64>,
@@ -53,11 +54,10 @@ impl<'txn> WriteTables<'txn> {
     }
 
     fn handle(&self, business: &str) -> Result<Option<u32>> {
-        Ok(self
-            .businesses
-            .get(business)
-            .map_err(write_err)?
-            .map(|g| g.value()))
+        match self.businesses.get(business).map_err(write_err)? {
+            Some(entry) => checked_handle(business, entry.value()).map(Some),
+            None => Ok(None),
+        }
     }
 
     /// The handle of `business`, interning the name on its first write.
@@ -72,7 +72,9 @@ impl<'txn> WriteTables<'txn> {
             })?,
             None => 1,
         };
-        self.businesses.insert(business, next).map_err(write_err)?;
+        self.businesses
+            .insert(business, (next, business_check(business, next)))
+            .map_err(write_err)?;
         self.last_ids.insert(next, 0).map_err(write_err)?;
         Ok(next)
     }
@@ -263,22 +265,23 @@ pub(crate) fn create(
             error
         }
     };
-    // Checks: first within the batch, then against the store.
-    let keys: Vec<String> = items.iter().map(|item| email_key(&item.email)).collect();
-    let mut emails_in_batch: HashMap<&str, usize> = HashMap::with_capacity(items.len());
+    // Checks, item by item in index order, so the error names the first offending item:
+    // a repeat of an earlier item of the batch, then a conflict with a stored customer
+    // (email before externalId).
+    let handle = tables.handle(business)?;
+    let mut emails_in_batch: HashMap<String, usize> = HashMap::with_capacity(items.len());
     let mut external_ids_in_batch: HashMap<&str, usize> = HashMap::new();
-    for (index, (item, key)) in items.iter().zip(&keys).enumerate() {
-        if let Some(earlier_index) = emails_in_batch.insert(key, index) {
-            return Err(at_item(
-                index,
-                Error::DuplicateInBatch {
-                    field: "email",
-                    earlier_index,
-                },
-            ));
+    for (index, item) in items.iter().enumerate() {
+        let key = email_key(&item.email);
+        if let Some(&earlier_index) = emails_in_batch.get(&key) {
+            let error = Error::DuplicateInBatch {
+                field: "email",
+                earlier_index,
+            };
+            return Err(at_item(index, error));
         }
         if let Some(external_id) = &item.external_id
-            && let Some(earlier_index) = external_ids_in_batch.insert(external_id, index)
+            && let Some(&earlier_index) = external_ids_in_batch.get(external_id.as_str())
         {
             let error = Error::DuplicateInBatch {
                 field: "externalId",
@@ -286,16 +289,12 @@ pub(crate) fn create(
             };
             return Err(at_item(index, error));
         }
-    }
-    if let Some(handle) = tables.handle(business)? {
-        for (index, (item, key)) in items.iter().zip(&keys).enumerate() {
-            if let Some(owner) = tables.email_owner(handle, key)? {
-                return Err(at_item(
-                    index,
-                    Error::EmailTaken {
-                        existing_id: id::encode(owner),
-                    },
-                ));
+        if let Some(handle) = handle {
+            if let Some(owner) = tables.email_owner(handle, &key)? {
+                let error = Error::EmailTaken {
+                    existing_id: id::encode(owner),
+                };
+                return Err(at_item(index, error));
             }
             if let Some(external_id) = &item.external_id
                 && let Some(owner) = tables.external_id_owner(handle, external_id)?
@@ -305,6 +304,10 @@ pub(crate) fn create(
                 };
                 return Err(at_item(index, error));
             }
+        }
+        emails_in_batch.insert(key, index);
+        if let Some(external_id) = &item.external_id {
+            external_ids_in_batch.insert(external_id, index);
         }
     }
     // Writes.

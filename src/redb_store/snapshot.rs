@@ -5,6 +5,7 @@ use std::ops::Bound;
 use redb::{Database, ReadOnlyTable, ReadTransaction, ReadableDatabase, ReadableTable};
 
 use super::open::storage_error;
+use super::tables::checked_handle;
 use super::tables::{
     BUSINESSES, COUNTS, CUSTOMERS, EMAILS, EXTERNAL_IDS, GRAM_TAILS, GRAMS, STATUSES,
 };
@@ -58,8 +59,8 @@ impl Snapshot {
         let counts = self.txn.open_table(COUNTS).map_err(read_err)?;
         let mut out = Vec::new();
         for entry in businesses.iter().map_err(read_err)? {
-            let (name, handle) = entry.map_err(read_err)?;
-            let handle = handle.value();
+            let (name, entry) = entry.map_err(read_err)?;
+            let handle = checked_handle(name.value(), entry.value())?;
             let count = |status: Status| -> Result<u64> {
                 let key = (handle, grams::status_count_key(status.code()));
                 Ok(counts.get(key).map_err(read_err)?.map_or(0, |g| g.value()))
@@ -76,7 +77,10 @@ impl Snapshot {
 
     pub(crate) fn handle(&self, business: &str) -> Result<Option<u32>> {
         let table = self.txn.open_table(BUSINESSES).map_err(read_err)?;
-        Ok(table.get(business).map_err(read_err)?.map(|g| g.value()))
+        match table.get(business).map_err(read_err)? {
+            Some(entry) => checked_handle(business, entry.value()).map(Some),
+            None => Ok(None),
+        }
     }
 
     pub(crate) fn get(&self, handle: u32, n: u64) -> Result<Option<Customer>> {

@@ -19,8 +19,32 @@ pub(crate) const FORMAT_KEY: &str = "customer_store.format";
 /// Facts about the file itself (the format version).
 pub(crate) const META: TableDefinition<&str, u64> = TableDefinition::new("customer_store_meta");
 
-/// Business name → business handle.
-pub(crate) const BUSINESSES: TableDefinition<&str, u32> = TableDefinition::new("businesses_v1");
+/// Business name → (business handle, CRC-32C of the name and the handle).
+///
+/// The check value guards tenant isolation: a damaged handle would point a business's reads at
+/// another business's records (whose own checks would pass); with it, a read answers `corrupt`.
+/// A damaged name can only hide its business, and `verify()` reports it.
+pub(crate) const BUSINESSES: TableDefinition<&str, (u32, u32)> =
+    TableDefinition::new("businesses_v2");
+
+/// Business name → business handle, without a check value: format 1, read by the upgrade.
+pub(crate) const BUSINESSES_V1: TableDefinition<&str, u32> = TableDefinition::new("businesses_v1");
+
+/// The check value stored with a business's handle.
+pub(crate) fn business_check(name: &str, handle: u32) -> u32 {
+    crc32c::crc32c_append(crc32c::crc32c(name.as_bytes()), &handle.to_le_bytes())
+}
+
+/// The handle of a `BUSINESSES` entry, if its check value matches.
+pub(crate) fn checked_handle(name: &str, (handle, check): (u32, u32)) -> crate::Result<u32> {
+    if business_check(name, handle) == check {
+        Ok(handle)
+    } else {
+        Err(crate::Error::Corrupt(format!(
+            "the entry of business {name:?} fails its check"
+        )))
+    }
+}
 
 /// Business handle → the last customer id number issued in it (ids are never reused).
 pub(crate) const LAST_IDS: TableDefinition<u32, u64> = TableDefinition::new("last_ids_v1");

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use redb::{ReadableTable, ReadableTableMetadata, WriteTransaction};
 
 use super::open::storage_error;
-use super::tables::{COUNTS, CUSTOMERS, GRAM_TAILS, GRAMS, STATUSES};
+use super::tables::{
+    BUSINESSES, BUSINESSES_V1, COUNTS, CUSTOMERS, GRAM_TAILS, GRAMS, STATUSES, business_check,
+};
 use super::{codec, grams};
 use crate::validate::email_key;
 use crate::{Error, Result};
@@ -32,11 +34,37 @@ fn err(e: impl Into<redb::Error>) -> Error {
     storage_error("upgrade", e)
 }
 
+/// Moves the businesses of format 1 (`businesses_v1`, handles without check values) to
+/// `businesses_v2`.
+fn migrate_businesses(txn: &WriteTransaction) -> Result<()> {
+    let mut moved = Vec::new();
+    match txn.open_table(BUSINESSES_V1) {
+        Ok(old) => {
+            for entry in old.iter().map_err(err)? {
+                let (name, handle) = entry.map_err(err)?;
+                moved.push((name.value().to_owned(), handle.value()));
+            }
+        }
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(()),
+        Err(e) => return Err(err(e)),
+    }
+    let mut businesses = txn.open_table(BUSINESSES).map_err(err)?;
+    for (name, handle) in moved {
+        businesses
+            .insert(name.as_str(), (handle, business_check(&name, handle)))
+            .map_err(err)?;
+    }
+    drop(businesses);
+    txn.delete_table(BUSINESSES_V1).map_err(err)?;
+    Ok(())
+}
+
 /// Builds the status index, the gram postings and their counts from every record.
 pub(crate) fn build_search_indexes(
     txn: &WriteTransaction,
     progress: Option<&ProgressFn>,
 ) -> Result<()> {
+    migrate_businesses(txn)?;
     let customers = txn.open_table(CUSTOMERS).map_err(err)?;
     let mut statuses = txn.open_table(STATUSES).map_err(err)?;
     let mut blocks = txn.open_table(GRAMS).map_err(err)?;
@@ -88,7 +116,7 @@ mod tests {
 
     use super::super::backend::Source;
     use super::super::open;
-    use super::super::tables::{BUSINESSES, EMAILS, FORMAT_KEY, FORMAT_VERSION, LAST_IDS, META};
+    use super::super::tables::{EMAILS, FORMAT_KEY, FORMAT_VERSION, LAST_IDS, META};
     use super::super::{snapshot::Snapshot, verify};
     use super::*;
     use crate::model::{Customer, Status};
@@ -126,7 +154,7 @@ mod tests {
             let txn = db.begin_write().unwrap();
             {
                 txn.open_table(META).unwrap().insert(FORMAT_KEY, 1).unwrap();
-                txn.open_table(BUSINESSES)
+                txn.open_table(BUSINESSES_V1)
                     .unwrap()
                     .insert("acme", 1)
                     .unwrap();

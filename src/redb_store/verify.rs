@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use redb::{Database, ReadOnlyTable, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
 use super::open::storage_error;
+use super::tables::checked_handle;
 use super::tables::{
     BUSINESSES, COUNTS, CUSTOMERS, EMAILS, EXTERNAL_IDS, GRAM_TAILS, GRAMS, LAST_IDS, STATUSES,
 };
@@ -115,14 +116,21 @@ pub(super) fn verify(db: &Database) -> Result<VerifyReport> {
 
     let mut names: HashMap<u32, String> = HashMap::new();
     for entry in businesses.iter().map_err(err)? {
-        let (name, handle) = entry.map_err(err)?;
-        if let Some(other) = names.insert(handle.value(), name.value().to_owned()) {
+        let (name, value) = entry.map_err(err)?;
+        let handle = match checked_handle(name.value(), value.value()) {
+            Ok(handle) => handle,
+            Err(e) => {
+                problems.add(e.to_string());
+                continue;
+            }
+        };
+        if let Some(other) = names.insert(handle, name.value().to_owned()) {
             problems.add(format!(
                 "businesses {other:?} and {:?} share a handle",
                 name.value()
             ));
         }
-        if last_ids.get(handle.value()).map_err(err)?.is_none() {
+        if last_ids.get(handle).map_err(err)?.is_none() {
             problems.add(format!("business {:?} has no id counter", name.value()));
         }
     }
