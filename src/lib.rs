@@ -40,6 +40,9 @@
 //!   list resumes after it (so the seed's sample id as a cursor gives an empty page).
 //! - An update is validated before the id is looked up: an invalid patch is
 //!   `invalid_request` even for an unknown id.
+//! - A file that is only redb's unwritten skeleton (whole pages, no magic number, zeros past
+//!   the header area: what a creation cut off by a crash leaves) holds no data and is taken as
+//!   a new store; any other file that is not a store is refused unchanged.
 //! - Ids are unique within a business (a record's key is the business and the id). Two
 //!   businesses creating a customer in the same millisecond may get the same id text; neither
 //!   can see the other's, and an id says nothing about another business's activity.

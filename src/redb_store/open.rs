@@ -145,6 +145,21 @@ fn probe_read_only(result: Result<ReadOnlyDatabase, DatabaseError>) -> Result<()
 }
 
 /// Looks at an existing file without changing a byte of it.
+/// The most a file left by an interrupted creation can hold (redb's first allocation).
+const SKELETON_MAX: u64 = 16 << 20;
+
+/// Whether `bytes` are what redb leaves when a creation is cut off before it writes its magic
+/// number: whole pages, no magic, nothing but zeros past the header area. Such a file holds
+/// no data at all, so it is taken as a new store (an interrupted first open must not leave a
+/// file that never opens again); anything else without the magic is refused untouched.
+fn is_unwritten_skeleton(bytes: &[u8]) -> bool {
+    const HEADER_AREA: usize = 512;
+    !bytes.is_empty()
+        && bytes.len().is_multiple_of(4096)
+        && bytes[..REDB_MAGIC.len()].iter().all(|&b| b == 0)
+        && bytes[HEADER_AREA..].iter().all(|&b| b == 0)
+}
+
 fn probe_file(path: &Path, redb: &redb::Builder) -> Result<()> {
     let mut file = match File::open(path) {
         Ok(file) => file,
@@ -161,6 +176,17 @@ fn probe_file(path: &Path, redb: &redb::Builder) -> Result<()> {
     let mut magic = [0u8; REDB_MAGIC.len()];
     let read = file.read_exact(&mut magic);
     drop(file);
+    if read.is_ok() && magic == [0; REDB_MAGIC.len()] && len <= SKELETON_MAX {
+        let bytes = std::fs::read(path)
+            .map_err(|e| Error::storage(format!("open {}", path.display()), e))?;
+        if is_unwritten_skeleton(&bytes) {
+            return std::fs::OpenOptions::new()
+                .write(true)
+                .open(path)
+                .and_then(|f| f.set_len(0))
+                .map_err(|e| Error::storage(format!("open {}", path.display()), e));
+        }
+    }
     if read.is_err() || magic != REDB_MAGIC {
         return Err(incompatible(format!(
             "{} is not a redb database file",
@@ -174,6 +200,16 @@ fn probe_backend(backend: &Shared, redb: &redb::Builder) -> Result<()> {
     let len = backend.0.len().map_err(|e| Error::storage("open", e))?;
     if len == 0 {
         return Ok(());
+    }
+    if len <= SKELETON_MAX {
+        let mut bytes = vec![0u8; usize::try_from(len).unwrap_or(0)];
+        backend
+            .0
+            .read(0, &mut bytes)
+            .map_err(|e| Error::storage("open", e))?;
+        if is_unwritten_skeleton(&bytes) {
+            return backend.0.set_len(0).map_err(|e| Error::storage("open", e));
+        }
     }
     guarded("open", || {
         probe_read_only(redb.open_read_only_with_backend(backend.clone()))
@@ -303,4 +339,27 @@ pub(crate) fn open(
         guarded("reopen", || check_current_format(&db))?;
     }
     Ok(db)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_unwritten_skeleton;
+
+    #[test]
+    fn only_an_empty_skeleton_counts_as_unwritten() {
+        let mut skeleton = vec![0u8; 8192];
+        skeleton[20..40].fill(7); // the header area may hold anything but the magic
+        assert!(is_unwritten_skeleton(&skeleton));
+        let mut data = skeleton.clone();
+        data[5000] = 1;
+        assert!(
+            !is_unwritten_skeleton(&data),
+            "a byte of data past the header area"
+        );
+        let mut magic = skeleton.clone();
+        magic[0] = b'r';
+        assert!(!is_unwritten_skeleton(&magic));
+        assert!(!is_unwritten_skeleton(&skeleton[..4000]), "not whole pages");
+        assert!(!is_unwritten_skeleton(&[]));
+    }
 }

@@ -1,0 +1,95 @@
+//! Replays the fuzz corpus and every kept fuzz regression as ordinary tests, on stable.
+//!
+//! `fuzz/seeds/<target>/*` are hand-written starting inputs, `fuzz/corpus/<target>/*` the
+//! inputs the fuzzer kept (minimised with `cargo fuzz cmin`), `fuzz/regressions/<target>/*`
+//! the inputs of crashes found and fixed. Each is run through the
+//! same harness code as the fuzz target (`tests/reliability_support/fuzz.rs`), so a fixed crash
+//! cannot come back unnoticed. Inputs of crashes not fixed yet sit in
+//! `fuzz/regressions/<target>/open/` and each has a named `#[ignore]` test below.
+#![cfg(feature = "fault-injection")]
+
+mod reliability_support;
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+
+use reliability_support::fuzz;
+
+fn inputs(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.is_file())
+        .filter(|p| {
+            !p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// Runs `target` on every input of its corpus and regressions; fails naming every input that
+/// panics.
+fn replay(target: &str, run: fn(&[u8])) -> Result<(), String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
+    let mut failures = Vec::new();
+    let mut count = 0;
+    for dir in ["seeds", "corpus", "regressions"] {
+        for file in inputs(&root.join(dir).join(target)) {
+            let data = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+            count += 1;
+            if let Err(panic) = catch_unwind(AssertUnwindSafe(|| run(&data))) {
+                let message = panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                    .unwrap_or_default();
+                failures.push(format!("{}: {message}", file.display()));
+            }
+        }
+    }
+    eprintln!("{target}: replayed {count} inputs");
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} of {count} inputs fail:\n{}",
+            failures.len(),
+            failures.join("\n")
+        ))
+    }
+}
+
+#[test]
+fn ops_corpus_and_regressions() -> Result<(), String> {
+    replay("ops", fuzz::ops)
+}
+
+#[test]
+fn decode_corpus_and_regressions() -> Result<(), String> {
+    replay("decode", fuzz::decode)
+}
+
+#[test]
+fn json_corpus_and_regressions() -> Result<(), String> {
+    replay("json", fuzz::json)
+}
+
+/// The harnesses themselves on a few hand-made inputs, so the test means something even on
+/// a checkout without a corpus.
+#[test]
+fn hand_made_inputs() {
+    fuzz::ops(&[]);
+    fuzz::ops(b"\x00\x00\x00\x00\x00\x04\x00\x00\x00\x00\x00\x00\x00\x00\x0b\x01\x01\x01\x00\x0f");
+    // A create, then a create under a fault at every one of the first 16 mutating calls.
+    for at in 0..16u8 {
+        fuzz::ops(&[0, 0, 0, 0, 0x80, 7, at, 0, 0, 3, 1, 2, 0, 0]);
+    }
+    fuzz::decode(&[]);
+    fuzz::decode(&[3, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7]);
+    fuzz::json(b"{\"email\":\"yaw@example.com\",\"name\":\"Yaw\"}\n{\"name\":null}\n{\"limit\":0}");
+}
