@@ -20,7 +20,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use parking_lot::RwLock;
-use redb::Database;
+use redb::{Database, ReadOnlyTable, ReadableDatabase};
 
 use self::backend::Source;
 #[cfg(feature = "server")]
@@ -68,8 +68,27 @@ struct Inner {
     email_index_tail: u64,
     /// Business names already seen in a committed snapshot, with their handles.
     handles: RwLock<HashMap<String, u32>>,
+    /// The customers table of the latest committed snapshot, for gets by id (declared before
+    /// `slot`, so dropped before the database).
+    latest: parking_lot::Mutex<Latest>,
     slot: RwLock<Slot>,
     writes: GroupCommit,
+}
+
+/// The customers table of the newest snapshot, kept between gets so that a get by id needs
+/// neither a new read transaction nor a table open.
+///
+/// A writer marks its commit as under way before the commit can become visible, and bumps
+/// `generation` once it has landed, before the writer returns. While a commit is under way,
+/// gets read a fresh snapshot and keep nothing; a table read before a commit is kept only if
+/// no commit began since. So a get never answers older than any read that came before it (a
+/// fresh snapshot may already see a commit the kept table predates), never misses a write that
+/// returned before it began, and no stale snapshot stays alive to hold freed pages.
+#[derive(Default)]
+struct Latest {
+    generation: u64,
+    committing: bool,
+    customers: Option<Arc<ReadOnlyTable<(u32, u64), &'static [u8]>>>,
 }
 
 /// A [`CustomerStore`] on a redb database file (or in memory).
@@ -237,6 +256,7 @@ impl RedbStoreBuilder {
                     db: Some(db),
                     generation: 0,
                 }),
+                latest: parking_lot::Mutex::new(Latest::default()),
                 writes: GroupCommit::default(),
             }),
         })
@@ -317,7 +337,10 @@ impl RedbStore {
             self.reopen(generation)?;
             return self.compact();
         };
-        // Every other call holds the slot's read lock while it runs, so none is under way.
+        // Every other call holds the slot's read lock while it runs, so none is under way;
+        // the snapshot kept for gets is the one read transaction left, and compaction needs
+        // none alive.
+        self.new_snapshot();
         // Each pass moves what it can; repeat until one finds nothing left to move.
         let passes = || {
             let mut compacted = false;
@@ -487,7 +510,8 @@ impl RedbStore {
         if slot.generation != failed_generation && slot.db.is_some() {
             return Ok(());
         }
-        // Close the old database first: it holds the file lock.
+        // Close the old database first (it holds the file lock), and the snapshot kept of it.
+        self.new_snapshot();
         close_quietly(slot.db.take());
         slot.generation += 1;
         slot.db = Some(open::open(
@@ -518,12 +542,59 @@ impl RedbStore {
                     body(&mut tables)?
                 };
                 if wrote {
-                    txn.commit()
-                        .map_err(|e| open::storage_error("commit (outcome unknown)", e))?;
+                    self.commit_begins();
+                    let committed = txn.commit();
+                    // Landed or not (a failed commit's outcome is unknown), the snapshot kept
+                    // for gets is no longer the newest.
+                    self.new_snapshot();
+                    committed.map_err(|e| open::storage_error("commit (outcome unknown)", e))?;
                 }
                 Ok(())
             })
         })
+    }
+
+    /// A commit may become visible from now on: gets stop using the kept snapshot.
+    fn commit_begins(&self) {
+        let mut latest = self.inner.latest.lock();
+        latest.committing = true;
+        latest.customers = None;
+    }
+
+    /// Forgets the snapshot kept for gets: a commit landed (or may have).
+    fn new_snapshot(&self) {
+        let mut latest = self.inner.latest.lock();
+        latest.generation += 1;
+        latest.committing = false;
+        latest.customers = None;
+    }
+
+    /// The customers table of the newest committed snapshot, kept between calls.
+    fn latest_customers(
+        &self,
+        db: &Database,
+    ) -> Result<Arc<ReadOnlyTable<(u32, u64), &'static [u8]>>> {
+        let generation = {
+            let latest = self.inner.latest.lock();
+            if let Some(table) = &latest.customers {
+                return Ok(table.clone());
+            }
+            (!latest.committing).then_some(latest.generation)
+        };
+        let txn = db
+            .begin_read()
+            .map_err(|e| open::storage_error("read", e))?;
+        let table = Arc::new(
+            txn.open_table(tables::CUSTOMERS)
+                .map_err(|e| open::storage_error("read", e))?,
+        );
+        let mut latest = self.inner.latest.lock();
+        // Kept only if no commit began or landed since the generation was read: the snapshot
+        // may predate it.
+        if !latest.committing && Some(latest.generation) == generation {
+            latest.customers = Some(table.clone());
+        }
+        Ok(table)
     }
 
     fn now(&self) -> jiff::Timestamp {
@@ -592,7 +663,22 @@ impl CustomerStore for RedbStore {
             validate::business(business)?;
             return Ok(None);
         };
-        self.read(business, None, |snapshot, handle| snapshot.get(handle, n))
+        validate::business(business)?;
+        let cached = self.inner.handles.read().get(business).copied();
+        let Some(handle) = cached else {
+            // The first read of a business resolves (and caches) its handle.
+            return self.read(business, None, |snapshot, handle| snapshot.get(handle, n));
+        };
+        self.run("read", |db| {
+            let customers = self.latest_customers(db)?;
+            match customers
+                .get((handle, n))
+                .map_err(|e| open::storage_error("read", e))?
+            {
+                Some(bytes) => codec::decode(handle, n, bytes.value()).map(Some),
+                None => Ok(None),
+            }
+        })
     }
 
     fn get_by_email(&self, business: &str, email: &str) -> Result<Option<Customer>> {
