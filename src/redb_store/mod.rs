@@ -88,8 +88,11 @@ struct Inner {
 struct Latest {
     generation: u64,
     committing: bool,
-    customers: Option<Arc<ReadOnlyTable<(u32, u64), &'static [u8]>>>,
+    customers: Option<Arc<CustomersTable>>,
 }
+
+/// The customers table, opened in a read transaction.
+type CustomersTable = ReadOnlyTable<(u32, u64), &'static [u8]>;
 
 /// A [`CustomerStore`] on a redb database file (or in memory).
 ///
@@ -570,10 +573,7 @@ impl RedbStore {
     }
 
     /// The customers table of the newest committed snapshot, kept between calls.
-    fn latest_customers(
-        &self,
-        db: &Database,
-    ) -> Result<Arc<ReadOnlyTable<(u32, u64), &'static [u8]>>> {
+    fn latest_customers(&self, db: &Database) -> Result<Arc<CustomersTable>> {
         let generation = {
             let latest = self.inner.latest.lock();
             if let Some(table) = &latest.customers {
