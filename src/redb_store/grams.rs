@@ -31,11 +31,6 @@ pub const DEFAULT_EMAIL_INDEX_TAIL: u64 = 1024;
 /// The gram length in bytes; shorter terms are answered by a scan.
 pub(crate) const GRAM_LEN: usize = 3;
 
-/// The counts-table key of a status (above every 24-bit gram).
-pub(crate) fn status_count_key(code: u8) -> u32 {
-    0xFF00_0000 | u32::from(code)
-}
-
 /// Whether `email`, lower-cased, contains `term` (already lower-cased), without allocating for
 /// an ASCII email.
 pub(crate) fn contains_folded(email: &str, term: &str) -> bool {
@@ -133,32 +128,9 @@ pub(crate) fn decode_block(first: u64, bytes: &[u8], out: &mut Vec<u64>) -> Resu
 }
 
 type Blocks<'txn> = Table<'txn, (u32, u32, u64), &'static [u8]>;
-type Counts<'txn> = Table<'txn, (u32, u32), u64>;
 
 fn write_err(e: impl Into<redb::Error>) -> Error {
     super::open::storage_error("write", e)
-}
-
-/// Adds `delta` to a count, removing the entry when it reaches zero.
-pub(crate) fn add_count(counts: &mut Counts<'_>, handle: u32, key: u32, delta: i64) -> Result<()> {
-    if delta == 0 {
-        return Ok(());
-    }
-    let old = counts
-        .get((handle, key))
-        .map_err(write_err)?
-        .map_or(0, |g| g.value());
-    let new = old.checked_add_signed(delta).ok_or_else(|| {
-        Error::Corrupt(format!(
-            "index count {key:#x} of business #{handle} out of range"
-        ))
-    })?;
-    if new == 0 {
-        counts.remove((handle, key)).map_err(write_err)?;
-    } else {
-        counts.insert((handle, key), new).map_err(write_err)?;
-    }
-    Ok(())
 }
 
 /// How many postings a gram has: the count in its last block's header (0 without blocks).

@@ -13,7 +13,7 @@ use super::tables::{
     BUSINESSES, COUNTS, CUSTOMERS, EMAILS, EXTERNAL_IDS, GRAM_TAILS, GRAMS, LAST_IDS, STATUSES,
 };
 use super::tables::{business_check, checked_handle};
-use super::{codec, grams};
+use super::{codec, grams, tables};
 use crate::model::{Customer, Status};
 use crate::validate::{ValidNew, ValidPatch, email_key, whole_seconds};
 use crate::{Error, Result, id};
@@ -150,8 +150,8 @@ impl<'txn> WriteTables<'txn> {
 
     /// Adds `added` customers of `status` to the index's count.
     fn count_status(&mut self, handle: u32, status: Status, added: i64) -> Result<()> {
-        let key = grams::status_count_key(status.code());
-        grams::add_count(&mut self.counts, handle, key, added)
+        let key = tables::status_count_key(status.code());
+        tables::add_count(&mut self.counts, handle, key, added)
     }
 
     /// Writes a status index entry; the caller counts it (a batch counts once).
@@ -174,12 +174,7 @@ impl<'txn> WriteTables<'txn> {
             .map_err(write_err)?
             .is_some()
         {
-            grams::add_count(
-                &mut self.counts,
-                handle,
-                grams::status_count_key(status.code()),
-                -1,
-            )?;
+            self.count_status(handle, status, -1)?;
         }
         Ok(())
     }

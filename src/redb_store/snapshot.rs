@@ -62,7 +62,7 @@ impl Snapshot {
             let (name, entry) = entry.map_err(read_err)?;
             let handle = checked_handle(name.value(), entry.value())?;
             let count = |status: Status| -> Result<u64> {
-                let key = (handle, grams::status_count_key(status.code()));
+                let key = (handle, super::tables::status_count_key(status.code()));
                 Ok(counts.get(key).map_err(read_err)?.map_or(0, |g| g.value()))
             };
             out.push(BusinessSummary {
@@ -209,7 +209,7 @@ impl Snapshot {
                 .map_or(0, |g| g.value()))
         };
         let status = match query.status {
-            Some(status) => match count(grams::status_count_key(status.code()))? {
+            Some(status) => match count(super::tables::status_count_key(status.code()))? {
                 // The status index is always complete: no customer has this status.
                 0 => return Ok(Driver::Nothing),
                 n => Some((n, status.code())),

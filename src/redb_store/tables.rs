@@ -78,3 +78,37 @@ pub(crate) const COUNTS: TableDefinition<(u32, u32), u64> = TableDefinition::new
 /// list"); until then a query finds them by reading the few newest records.
 pub(crate) const GRAM_TAILS: TableDefinition<u32, (u64, u64)> =
     TableDefinition::new("email_gram_tails_v1");
+
+/// The `COUNTS` key of a status.
+pub(crate) fn status_count_key(code: u8) -> u32 {
+    0xFF00_0000 | u32::from(code)
+}
+
+/// Adds `delta` to a `COUNTS` entry, removing the entry when it reaches zero.
+pub(crate) fn add_count(
+    counts: &mut redb::Table<'_, (u32, u32), u64>,
+    handle: u32,
+    key: u32,
+    delta: i64,
+) -> crate::Result<()> {
+    use redb::ReadableTable;
+    let write_err = |e: redb::StorageError| super::open::storage_error("write", e);
+    if delta == 0 {
+        return Ok(());
+    }
+    let old = counts
+        .get((handle, key))
+        .map_err(write_err)?
+        .map_or(0, |g| g.value());
+    let new = old.checked_add_signed(delta).ok_or_else(|| {
+        crate::Error::Corrupt(format!(
+            "index count {key:#x} of business #{handle} out of range"
+        ))
+    })?;
+    if new == 0 {
+        counts.remove((handle, key)).map_err(write_err)?;
+    } else {
+        counts.insert((handle, key), new).map_err(write_err)?;
+    }
+    Ok(())
+}

@@ -100,7 +100,12 @@ pub(crate) fn build_search_indexes(
         tails.insert(handle, (start, 0)).map_err(err)?;
     }
     for ((handle, code), n) in status_counts {
-        grams::add_count(&mut counts, handle, grams::status_count_key(code), n)?;
+        super::tables::add_count(
+            &mut counts,
+            handle,
+            super::tables::status_count_key(code),
+            n,
+        )?;
     }
     if let Some(progress) = progress {
         progress(Progress { done, total });

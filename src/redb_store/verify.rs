@@ -338,7 +338,7 @@ fn check_counts(
 ) -> Result<()> {
     let mut expected: HashMap<(u32, u32), u64> = HashMap::new();
     for (&(handle, code), &n) in statuses {
-        expected.insert((handle, grams::status_count_key(code)), n);
+        expected.insert((handle, super::tables::status_count_key(code)), n);
     }
     let mut seen = 0usize;
     for entry in counts.iter().map_err(err)? {
