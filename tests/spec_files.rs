@@ -287,9 +287,14 @@ fn reads_refusals_and_no_op_patches_write_nothing_to_the_file() -> TestResult {
             .with_currency("GHS"),
     )?;
     let ama = store.create(BIZ, NewCustomer::new("ama@example.com", "Ama"))?;
-    let bytes = std::fs::read(&path)?;
+    // The store's files: the database and its journal (where a write lands first).
+    let journal = dir.path().join("customers.redb.journal");
+    let files = || -> std::io::Result<(Vec<u8>, Vec<u8>)> {
+        Ok((std::fs::read(&path)?, std::fs::read(&journal)?))
+    };
+    let bytes = files()?;
     let unchanged = |what: &str| -> TestResult {
-        assert!(std::fs::read(&path)? == bytes, "{what} changed the file");
+        assert!(files()? == bytes, "{what} changed the files");
         Ok(())
     };
 
@@ -362,8 +367,8 @@ fn reads_refusals_and_no_op_patches_write_nothing_to_the_file() -> TestResult {
         CustomerPatch::default().set_name("Yaw Mensah Jr."),
     )?;
     assert!(
-        std::fs::read(&path)? != bytes,
-        "a committed update left the file as it was"
+        files()? != bytes,
+        "a committed update left the files as they were"
     );
     verify_clean(&store, 2)?;
     Ok(())

@@ -86,3 +86,68 @@ impl StorageBackend for Shared {
         self.0.query_lock_range(start, end)
     }
 }
+
+/// Where a store's journal lives.
+#[derive(Clone)]
+pub(crate) enum JournalPlace {
+    /// A file beside the database file.
+    File(PathBuf),
+    /// A backend the store keeps a handle on (a test's fault-injecting wrapper).
+    #[cfg_attr(not(feature = "fault-injection"), allow(dead_code))]
+    Backend(Arc<dyn StorageBackend>),
+}
+
+impl fmt::Debug for JournalPlace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JournalPlace::File(path) => write!(f, "file {}", path.display()),
+            JournalPlace::Backend(backend) => write!(f, "backend {backend:?}"),
+        }
+    }
+}
+
+impl JournalPlace {
+    /// The journal of the store file at `path`: the same name with `.journal` added.
+    pub(crate) fn beside(path: &std::path::Path) -> JournalPlace {
+        let mut name = path.as_os_str().to_owned();
+        name.push(".journal");
+        JournalPlace::File(PathBuf::from(name))
+    }
+
+    /// Removes a journal left where a new store is about to be created.
+    pub(crate) fn remove_leftover(&self) -> crate::Result<()> {
+        match self {
+            JournalPlace::File(path) => match std::fs::remove_file(path) {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+                Err(e) => Err(crate::Error::storage(
+                    format!("remove the journal {}", path.display()),
+                    e,
+                )),
+            },
+            JournalPlace::Backend(_) => Ok(()),
+        }
+    }
+
+    /// Opens (or creates) the journal for reading and writing.
+    pub(crate) fn open(&self) -> crate::Result<Arc<dyn StorageBackend>> {
+        match self {
+            JournalPlace::File(path) => {
+                let failed = |e: io::Error| {
+                    crate::Error::storage(format!("open the journal {}", path.display()), e)
+                };
+                let file = std::fs::OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .create(true)
+                    .truncate(false)
+                    .open(path)
+                    .map_err(failed)?;
+                let backend = redb::backends::FileBackend::new(file)
+                    .map_err(|e| crate::Error::storage("open the journal", e))?;
+                Ok(Arc::new(backend))
+            }
+            JournalPlace::Backend(backend) => Ok(backend.clone()),
+        }
+    }
+}

@@ -14,7 +14,8 @@ use redb::{
 use super::backend::{Shared, Source};
 use super::tables::{
     BUSINESSES, COUNTS, CUSTOMERS, EMAILS, EXTERNAL_IDS, FORMAT_KEY, FORMAT_VERSION,
-    FORMAT_WITHOUT_SEARCH_INDEXES, GRAM_TAILS, GRAMS, LAST_IDS, META, STATUSES,
+    FORMAT_WITHOUT_JOURNAL, FORMAT_WITHOUT_SEARCH_INDEXES, GRAM_TAILS, GRAMS, LAST_IDS, META,
+    STATUSES,
 };
 use super::upgrade::{self, ProgressFn};
 use crate::{Error, Result};
@@ -87,7 +88,12 @@ fn check_format(db: &impl ReadableDatabase) -> Result<()> {
     match txn.open_table(META) {
         Ok(meta) => match meta.get(FORMAT_KEY).map_err(|e| storage_error("read", e))? {
             Some(v)
-                if v.value() == FORMAT_VERSION || v.value() == FORMAT_WITHOUT_SEARCH_INDEXES =>
+                if [
+                    FORMAT_VERSION,
+                    FORMAT_WITHOUT_JOURNAL,
+                    FORMAT_WITHOUT_SEARCH_INDEXES,
+                ]
+                .contains(&v.value()) =>
             {
                 Ok(())
             }
@@ -228,6 +234,10 @@ fn initialise(db: &Database, progress: Option<&ProgressFn>) -> Result<()> {
             .map(|v| v.value());
         match version {
             Some(FORMAT_VERSION) => {}
+            Some(FORMAT_WITHOUT_JOURNAL) => {
+                meta.insert(FORMAT_KEY, FORMAT_VERSION)
+                    .map_err(|e| storage_error("open", e))?;
+            }
             Some(FORMAT_WITHOUT_SEARCH_INDEXES) => {
                 upgrade::build_search_indexes(&txn, progress)?;
                 meta.insert(FORMAT_KEY, FORMAT_VERSION)

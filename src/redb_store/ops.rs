@@ -8,6 +8,7 @@ use jiff::Timestamp;
 use redb::{ReadableTable, WriteTransaction};
 
 use super::group::Output;
+use super::journal::Effect;
 use super::open::storage_error;
 use super::tables::{
     BUSINESSES, COUNTS, CUSTOMERS, EMAILS, EXTERNAL_IDS, GRAM_TAILS, GRAMS, LAST_IDS, STATUSES,
@@ -34,6 +35,8 @@ pub(crate) struct WriteTables<'txn> {
     counts: redb::Table<'txn, (u32, u32), u64>,
     tails: redb::Table<'txn, u32, (u64, u64)>,
     tail_max: u64,
+    /// What the transaction's jobs changed, for the journal (kept only when there is one).
+    effects: Option<Vec<Effect>>,
 }
 
 impl<'txn> WriteTables<'txn> {
@@ -50,7 +53,28 @@ impl<'txn> WriteTables<'txn> {
             counts: txn.open_table(COUNTS).map_err(write_err)?,
             tails: txn.open_table(GRAM_TAILS).map_err(write_err)?,
             tail_max,
+            effects: None,
         })
+    }
+
+    /// Keeps what the jobs change from now on, for the journal.
+    pub(crate) fn keep_effects(&mut self) {
+        self.effects = Some(Vec::new());
+    }
+
+    /// What the jobs changed since [`WriteTables::keep_effects`].
+    pub(crate) fn take_effects(&mut self) -> Vec<Effect> {
+        self.effects.take().unwrap_or_default()
+    }
+
+    fn keeps_effects(&self) -> bool {
+        self.effects.is_some()
+    }
+
+    fn effect(&mut self, effect: Effect) {
+        if let Some(effects) = &mut self.effects {
+            effects.push(effect);
+        }
     }
 
     fn handle(&self, business: &str) -> Result<Option<u32>> {
@@ -321,6 +345,7 @@ pub(crate) fn create(
         });
     }
     let mut created = Vec::with_capacity(items.len());
+    let mut numbers = Vec::with_capacity(items.len());
     for item in items {
         let item = item.clone();
         let n = id::next(last, now_ms).ok_or_else(|| Error::Storage {
@@ -342,12 +367,46 @@ pub(crate) fn create(
             created_at,
             updated_at: item.updated_at.unwrap_or(created_at).max(created_at),
         };
-        tables.put_record(handle, n, &customer)?;
-        tables.put_email(handle, n, &customer.email)?;
-        tables.put_external_id(handle, n, customer.external_id.as_deref())?;
-        tables.put_status_entry(handle, n, customer.status)?;
+        insert_new(tables, handle, n, &customer)?;
         created.push(customer);
+        numbers.push(n);
     }
+    finish_new(tables, handle, &created, last)?;
+    if tables.keeps_effects() {
+        let records = numbers
+            .iter()
+            .zip(&created)
+            .map(|(&n, customer)| Ok((n, codec::encode(0, n, customer)?)))
+            .collect::<Result<Vec<_>>>()?;
+        tables.effect(Effect::Created {
+            business: business.to_owned(),
+            records,
+        });
+    }
+    Ok(created)
+}
+
+/// Writes new customer `n`: the record and its index entries (counted by [`finish_new`]).
+fn insert_new(
+    tables: &mut WriteTables<'_>,
+    handle: u32,
+    n: u64,
+    customer: &Customer,
+) -> Result<()> {
+    tables.put_record(handle, n, customer)?;
+    tables.put_email(handle, n, &customer.email)?;
+    tables.put_external_id(handle, n, customer.external_id.as_deref())?;
+    tables.put_status_entry(handle, n, customer.status)
+}
+
+/// Counts new customers (`created`, up to id number `last`) into the status counts, the last
+/// id issued and the email index's tail.
+fn finish_new(
+    tables: &mut WriteTables<'_>,
+    handle: u32,
+    created: &[Customer],
+    last: Option<u64>,
+) -> Result<()> {
     for status in Status::ALL {
         let added = created.iter().filter(|c| c.status == status).count();
         tables.count_status(handle, status, i64::try_from(added).unwrap_or(i64::MAX))?;
@@ -355,8 +414,7 @@ pub(crate) fn create(
     if let Some(last) = last {
         tables.last_ids.insert(handle, last).map_err(write_err)?;
     }
-    tables.grow_tail(handle, created.len() as u64)?;
-    Ok(created)
+    tables.grow_tail(handle, created.len() as u64)
 }
 
 /// The record with every change of `patch` applied (timestamps untouched).
@@ -425,9 +483,29 @@ pub(crate) fn update(
             existing_id: id::encode(owner),
         });
     }
-    // Writes.
     new.updated_at = whole_seconds(now).max(old.updated_at);
-    tables.put_record(handle, n, &new)?;
+    replace(tables, handle, n, &old, &new)?;
+    if tables.keeps_effects() {
+        tables.effect(Effect::Replaced {
+            business: business.to_owned(),
+            n,
+            record: codec::encode(0, n, &new)?,
+        });
+    }
+    Ok(Output::Written(new))
+}
+
+/// Replaces customer `n`'s record `old` with `new`, moving the index entries that change.
+fn replace(
+    tables: &mut WriteTables<'_>,
+    handle: u32,
+    n: u64,
+    old: &Customer,
+    new: &Customer,
+) -> Result<()> {
+    let email_changed = email_key(&new.email) != email_key(&old.email);
+    let external_id_changed = new.external_id != old.external_id;
+    tables.put_record(handle, n, new)?;
     if email_changed {
         tables.remove_email(handle, n, &old.email)?;
         tables.put_email(handle, n, &new.email)?;
@@ -443,7 +521,7 @@ pub(crate) fn update(
         tables.remove_status(handle, n, old.status)?;
         tables.put_status(handle, n, new.status)?;
     }
-    Ok(Output::Written(new))
+    Ok(())
 }
 
 /// Removes customer `n`, its index entries and its postings.
@@ -466,5 +544,58 @@ pub(crate) fn delete(tables: &mut WriteTables<'_>, business: &str, n: u64) -> Re
             .map_err(write_err)?;
     }
     tables.customers.remove((handle, n)).map_err(write_err)?;
+    tables.effect(Effect::Deleted {
+        business: business.to_owned(),
+        n,
+    });
     Ok(old)
+}
+
+/// Applies a journal effect again (after a crash), through the same writes as the first time.
+/// The state it is applied to is the one it was first made in, so no check can fail.
+///
+/// # Errors
+///
+/// [`Error::Corrupt`] when the state does not fit the effect (a record missing); storage
+/// errors.
+pub(crate) fn replay(tables: &mut WriteTables<'_>, effect: &Effect) -> Result<()> {
+    let missing = |business: &str, n: u64| {
+        Error::Corrupt(format!(
+            "customer {} of business {business:?} is missing",
+            id::encode(n)
+        ))
+    };
+    match effect {
+        Effect::Created { business, records } => {
+            let handle = tables.handle_or_create(business)?;
+            let mut last = tables
+                .last_ids
+                .get(handle)
+                .map_err(write_err)?
+                .map(|g| g.value());
+            let mut created = Vec::with_capacity(records.len());
+            for (n, bytes) in records {
+                let customer = codec::decode(0, *n, bytes)?;
+                insert_new(tables, handle, *n, &customer)?;
+                last = Some(last.map_or(*n, |l| l.max(*n)));
+                created.push(customer);
+            }
+            finish_new(tables, handle, &created, last)
+        }
+        Effect::Replaced {
+            business,
+            n,
+            record,
+        } => {
+            let handle = tables
+                .handle(business)?
+                .ok_or_else(|| missing(business, *n))?;
+            let old = tables
+                .record(handle, *n)?
+                .ok_or_else(|| missing(business, *n))?;
+            let new = codec::decode(0, *n, record)?;
+            replace(tables, handle, *n, &old, &new)
+        }
+        Effect::Deleted { business, n } => delete(tables, business, *n).map(|_| ()),
+    }
 }

@@ -8,13 +8,25 @@
 use redb::TableDefinition;
 
 /// The format version this build writes and reads, kept under [`FORMAT_KEY`] in [`META`].
-pub(crate) const FORMAT_VERSION: u64 = 2;
+///
+/// Format 3 may keep acknowledged writes in the journal beside the file (see `journal`), so a
+/// build that knows no journal must not open it.
+pub(crate) const FORMAT_VERSION: u64 = 3;
+
+/// The format before the journal; its files open and are marked format 3.
+pub(crate) const FORMAT_WITHOUT_JOURNAL: u64 = 2;
 
 /// The first format version, which had no search indexes (status, email grams).
 pub(crate) const FORMAT_WITHOUT_SEARCH_INDEXES: u64 = 1;
 
 /// The key of the format version in [`META`].
 pub(crate) const FORMAT_KEY: &str = "customer_store.format";
+
+/// The key in [`META`] of the number of the last journal frame the database holds.
+pub(crate) const JOURNAL_LSN_KEY: &str = "customer_store.journal_lsn";
+
+/// The key in [`META`] of the store's journal id (every frame carries it).
+pub(crate) const JOURNAL_NONCE_KEY: &str = "customer_store.journal_id";
 
 /// Facts about the file itself (the format version).
 pub(crate) const META: TableDefinition<&str, u64> = TableDefinition::new("customer_store_meta");

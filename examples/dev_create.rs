@@ -1,0 +1,36 @@
+//! Single durable creates for profiling: `cargo run --release --example dev_create -- N THREADS`.
+//! (The side-by-side comparison with SQLite is `examples/compare.rs`.)
+
+use std::time::Instant;
+
+use customer_store::{CustomerStore, NewCustomer, RedbStore};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let n: usize = args.next().map_or(Ok(5_000), |s| s.parse())?;
+    let threads: usize = args.next().map_or(Ok(1), |s| s.parse())?;
+    let dir = tempfile::tempdir()?;
+    let store = RedbStore::open(dir.path().join("create.redb"))?;
+    let preload: Vec<NewCustomer> = (0..50_000)
+        .map(|i| NewCustomer::new(format!("pre{i}@example.com"), format!("Customer {i}")))
+        .collect();
+    for chunk in preload.chunks(1000) {
+        store.create_many("acme", chunk.to_vec())?;
+    }
+    let t = Instant::now();
+    std::thread::scope(|s| {
+        for thread in 0..threads {
+            let store = store.clone();
+            s.spawn(move || {
+                for i in 0..n / threads {
+                    let new = NewCustomer::new(format!("c{thread}x{i}@example.com"), "Some One")
+                        .with_external_id(format!("ext_{thread}_{i}"));
+                    store.create("acme", new).expect("create");
+                }
+            });
+        }
+    });
+    let secs = t.elapsed().as_secs_f64();
+    println!("{threads} thread(s): {:.0} creates/s", n as f64 / secs);
+    Ok(())
+}

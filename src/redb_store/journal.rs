@@ -1,0 +1,427 @@
+//! The journal: the store's own write-ahead log, beside the database file.
+//!
+//! A group commit writes what its jobs changed (the effects: records created, replaced,
+//! deleted) as one frame at the journal's end and syncs it (one `fdatasync` of a small write
+//! into space already allocated) before it commits the redb transaction without an fsync of
+//! its own (`Durability::None`). A write is acknowledged only after its frame is on disk and
+//! its transaction is visible. Every transaction also stores the number of its frame (its
+//! `lsn`) in `META`, so a durable state of the database always says which frame it ends with.
+//!
+//! Now and then (when the journal has grown past a limit, and when the store closes) a
+//! checkpoint commits an empty transaction durably: the database now holds every frame, and
+//! the journal starts again from its first byte, overwriting the old frames (whose numbers are
+//! all at most the checkpoint's).
+//!
+//! On open, the frames numbered after the database's durable `lsn` are applied again, in
+//! order, through the same write paths, and a checkpoint follows. Replay stops at the first
+//! frame that is cut short or fails its checksum (a write that was never acknowledged), or
+//! whose number does not follow (an older frame from before the last checkpoint).
+//!
+//! Frame layout: payload length (`u32` LE), CRC-32C of the payload (`u32` LE), then the payload:
+//! postcard of the store's journal id (`nonce`, random, kept in `META`), the frame number and
+//! the effects. Records inside effects use the record encoding of `codec` (bound to business
+//! handle 0 and their id number, with their own checksum).
+
+use std::sync::Arc;
+
+use redb::{Database, Durability, ReadableDatabase, StorageBackend};
+use serde::{Deserialize, Serialize};
+
+use super::open::storage_error;
+use super::ops::{self, WriteTables};
+use super::tables::{JOURNAL_LSN_KEY, JOURNAL_NONCE_KEY, META};
+use crate::{Error, Result};
+
+/// The journal length past which the next write first checkpoints (default 64 MiB).
+pub const DEFAULT_JOURNAL_LIMIT: u64 = 64 << 20;
+
+/// Bytes before each frame's payload: its length and its checksum.
+const FRAME_HEADER: usize = 8;
+
+/// The journal file grows in steps of at least this many bytes, written as zeros, so that
+/// syncing a frame never has to record a new file length or allocate a block.
+const GROWTH_STEP: u64 = 1 << 20;
+
+/// What one write job changed, as the journal keeps it.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) enum Effect {
+    /// New customers of a business: (id number, record bytes) in id order.
+    Created {
+        business: String,
+        records: Vec<(u64, Vec<u8>)>,
+    },
+    /// The new record of an existing customer.
+    Replaced {
+        business: String,
+        n: u64,
+        record: Vec<u8>,
+    },
+    /// A customer removed.
+    Deleted { business: String, n: u64 },
+}
+
+#[derive(Serialize)]
+struct FrameOut<'a> {
+    nonce: u64,
+    lsn: u64,
+    effects: &'a [Effect],
+}
+
+#[derive(Deserialize)]
+struct FrameIn {
+    nonce: u64,
+    lsn: u64,
+    effects: Vec<Effect>,
+}
+
+fn io_error(context: &str, error: std::io::Error) -> Error {
+    // As a redb I/O error, so the store reopens (and replays) after it like after any other.
+    storage_error(context, redb::Error::Io(error))
+}
+
+/// The open journal of a store.
+pub(crate) struct Journal {
+    file: Arc<dyn StorageBackend>,
+    nonce: u64,
+    /// Where the next frame goes.
+    position: u64,
+    /// The file's length: bytes past `position` are old frames or zeros.
+    capacity: u64,
+    /// The number of the newest frame written or replayed.
+    last_lsn: u64,
+    limit: u64,
+    buffer: Vec<u8>,
+}
+
+impl std::fmt::Debug for Journal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Journal")
+            .field("position", &self.position)
+            .field("last_lsn", &self.last_lsn)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Journal {
+    /// The number the next frame gets.
+    pub(crate) fn next_lsn(&self) -> u64 {
+        self.last_lsn + 1
+    }
+
+    /// Writes frame `lsn` with `effects` at the journal's end and syncs it.
+    ///
+    /// # Errors
+    ///
+    /// A storage error (as a redb I/O error, so the store reopens and replays): the frame may
+    /// or may not have reached the disk.
+    pub(crate) fn append(&mut self, lsn: u64, effects: &[Effect]) -> Result<()> {
+        self.buffer.clear();
+        self.buffer.extend_from_slice(&[0; FRAME_HEADER]);
+        let frame = FrameOut {
+            nonce: self.nonce,
+            lsn,
+            effects,
+        };
+        let mut buffer = postcard::to_extend(&frame, std::mem::take(&mut self.buffer))
+            .map_err(|e| Error::storage("journal: encode a frame", e))?;
+        let payload_len =
+            u32::try_from(buffer.len() - FRAME_HEADER).map_err(|_| Error::Storage {
+                message: "journal: a frame of over 4 GiB".to_owned(),
+                source: None,
+            })?;
+        let crc = crc32c::crc32c(&buffer[FRAME_HEADER..]);
+        buffer[..4].copy_from_slice(&payload_len.to_le_bytes());
+        buffer[4..8].copy_from_slice(&crc.to_le_bytes());
+        let end = self.position + buffer.len() as u64;
+        let result = self.grow_to(end).and_then(|()| {
+            self.file
+                .write(self.position, &buffer)
+                .and_then(|()| self.file.sync_data())
+                .map_err(|e| io_error("journal: write", e))
+        });
+        self.buffer = buffer;
+        result?;
+        self.position = end;
+        self.last_lsn = lsn;
+        Ok(())
+    }
+
+    /// Makes the file at least `end` bytes long, writing zeros.
+    fn grow_to(&mut self, end: u64) -> Result<()> {
+        if end <= self.capacity {
+            return Ok(());
+        }
+        let target = end.max(self.capacity.saturating_mul(2)).max(GROWTH_STEP);
+        let target = target.div_ceil(GROWTH_STEP) * GROWTH_STEP;
+        let zeros = vec![0u8; GROWTH_STEP as usize];
+        let mut at = self.capacity;
+        while at < target {
+            let n = (target - at).min(GROWTH_STEP);
+            self.file
+                .write(at, &zeros[..n as usize])
+                .map_err(|e| io_error("journal: grow", e))?;
+            at += n;
+        }
+        self.capacity = target;
+        Ok(())
+    }
+
+    /// Whether the journal has grown past its limit: the next write checkpoints first.
+    pub(crate) fn wants_checkpoint(&self) -> bool {
+        self.position >= self.limit
+    }
+
+    /// Commits the database durably (it then holds every frame) and starts the journal again.
+    ///
+    /// # Errors
+    ///
+    /// A storage error if the commit fails; the journal is then left as it was.
+    pub(crate) fn checkpoint(&mut self, db: &Database) -> Result<()> {
+        let txn = db
+            .begin_write()
+            .map_err(|e| storage_error("checkpoint", e))?;
+        {
+            let mut meta = txn
+                .open_table(META)
+                .map_err(|e| storage_error("checkpoint", e))?;
+            meta.insert(JOURNAL_LSN_KEY, self.last_lsn)
+                .map_err(|e| storage_error("checkpoint", e))?;
+        }
+        txn.commit().map_err(|e| storage_error("checkpoint", e))?;
+        self.position = 0;
+        Ok(())
+    }
+
+    /// Checkpoints and gives the file's space back (when the store closes).
+    pub(crate) fn close(&mut self, db: &Database) -> Result<()> {
+        self.checkpoint(db)?;
+        self.file
+            .set_len(0)
+            .and_then(|()| self.file.sync_data())
+            .map_err(|e| io_error("journal: close", e))?;
+        self.capacity = 0;
+        Ok(())
+    }
+}
+
+/// A new journal id, different for every store.
+fn new_nonce() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    hasher.write_u32(std::process::id());
+    hasher.finish() | 1
+}
+
+/// The journal id (if the store has one yet) and the durable frame number kept in `META`.
+fn journal_meta(db: &Database) -> Result<(Option<u64>, u64)> {
+    let failed = |e: redb::Error| storage_error("open the journal", e);
+    let txn = db.begin_read().map_err(|e| failed(e.into()))?;
+    let meta = txn.open_table(META).map_err(|e| failed(e.into()))?;
+    let get = |key| {
+        meta.get(key)
+            .map(|v| v.map(|v| v.value()))
+            .map_err(|e| failed(e.into()))
+    };
+    Ok((get(JOURNAL_NONCE_KEY)?, get(JOURNAL_LSN_KEY)?.unwrap_or(0)))
+}
+
+/// Gives the store its journal id, committed durably.
+fn store_nonce(db: &Database, nonce: u64) -> Result<()> {
+    let failed = |e: redb::Error| storage_error("open the journal", e);
+    let txn = db.begin_write().map_err(|e| failed(e.into()))?;
+    txn.open_table(META)
+        .map_err(|e| failed(e.into()))?
+        .insert(JOURNAL_NONCE_KEY, nonce)
+        .map_err(|e| failed(e.into()))?;
+    txn.commit().map_err(|e| failed(e.into()))
+}
+
+/// The frames of `bytes` in order, up to the first that is cut short, fails its checksum or
+/// does not follow its predecessor's number.
+/// A store without a journal id yet (`None`) owns no frame.
+fn frames(bytes: &[u8], nonce: Option<u64>) -> Result<Vec<FrameIn>> {
+    let mut frames: Vec<FrameIn> = Vec::new();
+    let mut at = 0usize;
+    while bytes.len() - at >= FRAME_HEADER {
+        let header = &bytes[at..at + FRAME_HEADER];
+        let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
+        let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
+        let start = at + FRAME_HEADER;
+        if len == 0 || len > bytes.len() - start {
+            break;
+        }
+        let payload = &bytes[start..start + len];
+        if crc32c::crc32c(payload) != crc {
+            break;
+        }
+        let frame: FrameIn = postcard::from_bytes(payload).map_err(|e| {
+            Error::Corrupt(format!(
+                "journal: the frame at byte {at} passes its checksum but does not decode: {e}"
+            ))
+        })?;
+        if Some(frame.nonce) != nonce {
+            if frames.is_empty() {
+                return Err(Error::IncompatibleFormat(
+                    "the journal beside the store file belongs to another store; move it \
+                     away to open this file"
+                        .to_owned(),
+                ));
+            }
+            break;
+        }
+        if let Some(last) = frames.last()
+            && frame.lsn != last.lsn + 1
+        {
+            break;
+        }
+        frames.push(frame);
+        at = start + len;
+    }
+    Ok(frames)
+}
+
+/// Opens the journal of a store whose database is open: applies the frames the database does
+/// not hold yet, checkpoints, and returns the journal ready for new frames.
+///
+/// # Errors
+///
+/// [`Error::Corrupt`] when the journal's frames do not continue the database's (frames are
+/// missing) or a frame cannot be applied; [`Error::IncompatibleFormat`] when the journal is
+/// another store's; storage errors. Nothing of the database changes on an error.
+pub(crate) fn recover(
+    db: &Database,
+    file: Arc<dyn StorageBackend>,
+    tail_max: u64,
+    limit: u64,
+) -> Result<Journal> {
+    let (nonce, durable_lsn) = journal_meta(db)?;
+    let len = file.len().map_err(|e| io_error("journal: open", e))?;
+    let mut bytes = vec![0u8; usize::try_from(len).unwrap_or(0)];
+    file.read(0, &mut bytes)
+        .map_err(|e| io_error("journal: read", e))?;
+    let pending: Vec<FrameIn> = frames(&bytes, nonce)?
+        .into_iter()
+        .filter(|f| f.lsn > durable_lsn)
+        .collect();
+    drop(bytes);
+    let nonce = match nonce {
+        Some(nonce) => nonce,
+        None => {
+            let nonce = new_nonce();
+            store_nonce(db, nonce)?;
+            nonce
+        }
+    };
+    let mut journal = Journal {
+        file,
+        nonce,
+        position: 0,
+        capacity: len,
+        last_lsn: durable_lsn,
+        limit: limit.max(1),
+        buffer: Vec::new(),
+    };
+    let Some(first) = pending.first() else {
+        return Ok(journal);
+    };
+    if first.lsn != durable_lsn + 1 {
+        return Err(Error::Corrupt(format!(
+            "the journal continues from write {} but the store file ends at write \
+             {durable_lsn}: writes are missing (is the store file an older copy?)",
+            first.lsn
+        )));
+    }
+    let mut txn = db.begin_write().map_err(|e| storage_error("replay", e))?;
+    txn.set_durability(Durability::None)
+        .map_err(|e| storage_error("replay", e))?;
+    {
+        let mut tables = WriteTables::open(&txn, tail_max)?;
+        for frame in &pending {
+            for effect in &frame.effects {
+                ops::replay(&mut tables, effect).map_err(|e| {
+                    Error::Corrupt(format!(
+                        "journal: write {} cannot be applied: {e}",
+                        frame.lsn
+                    ))
+                })?;
+            }
+        }
+    }
+    journal.last_lsn = pending.last().map_or(durable_lsn, |f| f.lsn);
+    {
+        let mut meta = txn
+            .open_table(META)
+            .map_err(|e| storage_error("replay", e))?;
+        meta.insert(JOURNAL_LSN_KEY, journal.last_lsn)
+            .map_err(|e| storage_error("replay", e))?;
+    }
+    txn.commit().map_err(|e| storage_error("replay", e))?;
+    journal.checkpoint(db)?;
+    Ok(journal)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame_bytes(nonce: u64, lsn: u64) -> Vec<u8> {
+        let effects = [Effect::Deleted {
+            business: "acme".to_owned(),
+            n: lsn,
+        }];
+        let payload = postcard::to_extend(
+            &FrameOut {
+                nonce,
+                lsn,
+                effects: &effects,
+            },
+            Vec::new(),
+        )
+        .unwrap();
+        let mut out = Vec::new();
+        out.extend_from_slice(&u32::try_from(payload.len()).unwrap().to_le_bytes());
+        out.extend_from_slice(&crc32c::crc32c(&payload).to_le_bytes());
+        out.extend_from_slice(&payload);
+        out
+    }
+
+    #[test]
+    fn frames_stop_at_a_torn_a_stale_or_a_foreign_frame() {
+        let mut bytes = [frame_bytes(7, 4), frame_bytes(7, 5), frame_bytes(7, 6)].concat();
+        let lsns = |b: &[u8]| {
+            frames(b, Some(7))
+                .unwrap()
+                .iter()
+                .map(|f| f.lsn)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(lsns(&bytes), [4, 5, 6]);
+        // An older frame after the newest: the journal restarted there.
+        let stale = [bytes.clone(), frame_bytes(7, 2)].concat();
+        assert_eq!(lsns(&stale), [4, 5, 6]);
+        // A torn last frame.
+        let torn = &bytes[..bytes.len() - 3];
+        assert_eq!(lsns(torn), [4, 5]);
+        // A flipped bit in the second frame's payload.
+        let second = frame_bytes(7, 4).len() + FRAME_HEADER + 2;
+        bytes[second] ^= 1;
+        assert_eq!(lsns(&bytes), [4]);
+        // Zeros (grown, unwritten space) end the journal.
+        assert_eq!(lsns(&[frame_bytes(7, 4), vec![0; 64]].concat()), [4]);
+        // Another store's journal is refused, not replayed.
+        assert!(matches!(
+            frames(&frame_bytes(8, 1), Some(7)),
+            Err(Error::IncompatibleFormat(_))
+        ));
+        assert!(matches!(
+            frames(&frame_bytes(8, 1), None),
+            Err(Error::IncompatibleFormat(_))
+        ));
+        assert!(frames(&[0; 100], None).unwrap().is_empty());
+    }
+}
