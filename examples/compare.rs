@@ -206,7 +206,7 @@ fn run(dir: &Path, data: Dataset) {
     ));
 
     let store = RedbStore::open(&store_path).expect("open store");
-    let store_bytes = common::file_len(&store_path);
+    let store_bytes = common::store_size(&store_path);
     log.say("store: first walk (warm-up; collects the ids)");
     let ids = common::walk_store(&store);
     assert_eq!(ids.len() as u64, n, "the store walk saw every customer");
@@ -394,7 +394,7 @@ fn run(dir: &Path, data: Dataset) {
     let customers_now = store.verify().expect("verify").customers;
     store.compact().expect("compact");
     drop(store);
-    let size_compacted = common::file_len(&store_path) as f64 / customers_now as f64;
+    let size_compacted = common::store_size(&store_path) as f64 / customers_now as f64;
     log.say("done");
     let load_after = load_average();
 

@@ -43,6 +43,11 @@
 //! - A file that is only redb's unwritten skeleton (whole pages, no magic number, zeros past
 //!   the header area: what a creation cut off by a crash leaves) holds no data and is taken as
 //!   a new store; any other file that is not a store is refused unchanged.
+//! - A store file's writes are made durable by its journal (`<file>.journal`), which is part
+//!   of the store: a crash-left journal is applied by the next open; a journal that does not
+//!   belong to the file beside it (another store's, or newer than an older copy of the file)
+//!   is refused without a change. A journal frame damaged on disk ends the replay there, as
+//!   a torn write would (SQLite treats its WAL the same way).
 //! - Ids are unique within a business (a record's key is the business and the id). Two
 //!   businesses creating a customer in the same millisecond may get the same id text; neither
 //!   can see the other's, and an id says nothing about another business's activity.
@@ -70,8 +75,8 @@ pub use crate::model::{
 #[cfg(feature = "server")]
 pub use crate::redb_store::{ApiClient, ClientCredentials, Scope};
 pub use crate::redb_store::{
-    BusinessSummary, DEFAULT_CACHE_SIZE, DEFAULT_EMAIL_INDEX_TAIL, Progress, ProgressFn, RedbStore,
-    RedbStoreBuilder, VerifyReport,
+    BusinessSummary, DEFAULT_CACHE_SIZE, DEFAULT_EMAIL_INDEX_TAIL, DEFAULT_JOURNAL_LIMIT, Progress,
+    ProgressFn, RedbStore, RedbStoreBuilder, VerifyReport,
 };
 pub use crate::store::CustomerStore;
 

@@ -614,6 +614,14 @@ pub fn file_len(path: &Path) -> u64 {
     std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
 }
 
+/// The size of a store file with its journal.
+#[must_use]
+pub fn store_size(path: &Path) -> u64 {
+    let mut journal = path.as_os_str().to_owned();
+    journal.push(".journal");
+    file_len(path) + file_len(Path::new(&journal))
+}
+
 /// The size of a SQLite database with its `-wal` and `-shm` files.
 #[must_use]
 pub fn sqlite_size(path: &Path) -> u64 {

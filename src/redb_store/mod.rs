@@ -163,7 +163,8 @@ impl fmt::Debug for RedbStore {
     }
 }
 
-/// Options for opening a [`RedbStore`]: the clock and the cache size.
+/// Options for opening a [`RedbStore`]: the clock, the cache size, the email index's tail, the
+/// journal, and a progress callback.
 ///
 /// # Example
 ///
