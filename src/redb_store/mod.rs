@@ -281,13 +281,8 @@ impl RedbStoreBuilder {
     pub fn open(self, path: impl AsRef<Path>) -> Result<RedbStore> {
         let path = path.as_ref().to_path_buf();
         let journal = self.journal.then(|| JournalPlace::beside(&path));
-        if let Some(journal) = &journal
-            && !path.exists()
-        {
-            // A new store: a journal left at its place is not its own.
-            journal.remove_leftover()?;
-        }
-        self.build(Source::File(path), journal)
+        let new = !path.exists();
+        self.build(Source::File(path), journal, new)
     }
 
     /// A store in memory, gone when the last clone is dropped.
@@ -299,6 +294,7 @@ impl RedbStoreBuilder {
         self.build(
             Source::Backend(Arc::new(redb::backends::InMemoryBackend::new())),
             None,
+            true,
         )
     }
 
@@ -310,7 +306,7 @@ impl RedbStoreBuilder {
     /// As [`RedbStoreBuilder::open`].
     #[cfg(feature = "fault-injection")]
     pub fn open_backend(self, backend: Arc<dyn redb::StorageBackend>) -> Result<RedbStore> {
-        self.build(Source::Backend(backend), None)
+        self.build(Source::Backend(backend), None, false)
     }
 
     /// A store on custom redb storage backends for its database and its journal (for
@@ -328,11 +324,18 @@ impl RedbStoreBuilder {
         self.build(
             Source::Backend(backend),
             Some(JournalPlace::Backend(journal)),
+            false,
         )
     }
 
-    fn build(self, source: Source, journal: Option<JournalPlace>) -> Result<RedbStore> {
+    /// Opens the database (creating it if `new`), then its journal.
+    fn build(self, source: Source, journal: Option<JournalPlace>, new: bool) -> Result<RedbStore> {
         let db = open::open(&source, self.cache_size, true, self.progress.as_ref())?;
+        if new && let Some(journal) = &journal {
+            // A new store (its file now created and locked by this process): a journal left
+            // at its place is not its own.
+            journal.remove_leftover()?;
+        }
         let mut slot = Slot {
             db: None,
             journal: None,
@@ -700,7 +703,16 @@ impl RedbStore {
                     // Landed or not (a failed commit's outcome is unknown), the snapshot kept
                     // for gets is no longer the newest.
                     self.new_snapshot();
-                    committed.map_err(|e| open::storage_error("commit (outcome unknown)", e))?;
+                    committed.map_err(|e| {
+                        let error = open::storage_error("commit (outcome unknown)", e);
+                        if journal.is_some() {
+                            // The journal holds a frame the database may lack: the store must
+                            // reopen (and replay) before the next write builds on it.
+                            open::force_reopen(error)
+                        } else {
+                            error
+                        }
+                    })?;
                 }
                 Ok(())
             })

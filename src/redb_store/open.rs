@@ -60,6 +60,18 @@ pub(crate) fn needs_reopen(error: &Error) -> bool {
     )
 }
 
+/// `error`, marked so that the store reopens its database after it (as after an I/O error).
+pub(crate) fn force_reopen(error: Error) -> Error {
+    if needs_reopen(&error) {
+        return error;
+    }
+    let message = error.to_string();
+    Error::storage(
+        message,
+        redb::Error::Io(io::Error::other(format!("{error}: the store reopens"))),
+    )
+}
+
 /// The error for a panic caught inside redb (possible on a damaged file).
 pub(crate) fn panic_error(context: &str, panic: &(dyn std::any::Any + Send)) -> Error {
     let what = panic
