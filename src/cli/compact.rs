@@ -3,22 +3,17 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use super::{CliResult, open_existing};
+use super::{CliResult, open_existing, store_bytes};
 
 pub(crate) fn run(db: &Path) -> CliResult {
-    let size = |what: &str| {
-        std::fs::metadata(db)
-            .map(|m| m.len())
-            .map_err(|e| format!("{}: {what}: {e}", db.display()))
-    };
-    let before = size("before")?;
+    let before = store_bytes(db)?;
     let store = open_existing(db)?;
     store
         .compact()
         .map_err(|e| format!("{}: {e}", db.display()))?;
     // Closing the store trims the file.
     drop(store);
-    let after = size("after")?;
+    let after = store_bytes(db)?;
     println!("{}: {before} -> {after} bytes", db.display());
     Ok(ExitCode::SUCCESS)
 }

@@ -123,6 +123,17 @@ pub(crate) fn run() -> ExitCode {
 /// A command's failure, as the one line printed on stderr.
 pub(crate) type CliResult = Result<ExitCode, String>;
 
+/// The bytes the store takes on disk: its file and its journal (empty once closed cleanly).
+pub(crate) fn store_bytes(db: &std::path::Path) -> Result<u64, String> {
+    let mut journal = db.as_os_str().to_owned();
+    journal.push(".journal");
+    let file = std::fs::metadata(db)
+        .map(|m| m.len())
+        .map_err(|e| format!("{}: {e}", db.display()))?;
+    let journal = std::fs::metadata(&journal).map_or(0, |m| m.len());
+    Ok(file + journal)
+}
+
 /// Opens the store file, refusing to create one where none exists.
 pub(crate) fn open_existing(db: &std::path::Path) -> Result<customer_store::RedbStore, String> {
     if !db.exists() {

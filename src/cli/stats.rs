@@ -11,7 +11,7 @@ use std::process::ExitCode;
 
 use serde::Serialize;
 
-use super::{CliResult, open_existing};
+use super::{CliResult, open_existing, store_bytes};
 
 /// The `stats` arguments.
 #[derive(Debug, clap::Args)]
@@ -66,9 +66,6 @@ struct BusinessStats {
 
 pub(crate) fn run(db: &Path, args: &Args) -> CliResult {
     let store = open_existing(db)?;
-    let file_bytes = std::fs::metadata(db)
-        .map(|m| m.len())
-        .map_err(|e| format!("{}: {e}", db.display()))?;
     let report = match store.verify() {
         Ok(report) => report,
         Err(e) if e.code() == "corrupt" => {
@@ -110,6 +107,9 @@ pub(crate) fn run(db: &Path, args: &Args) -> CliResult {
             })
             .collect::<Result<_, String>>()?
     };
+    // Measured once the store is closed: a clean close checkpoints and empties the journal.
+    drop(store);
+    let file_bytes = store_bytes(db)?;
     let stats = Stats {
         file: db.display().to_string(),
         file_bytes,

@@ -17,19 +17,24 @@
 //! frame that is cut short or fails its checksum (a write that was never acknowledged), or
 //! whose number does not follow (an older frame from before the last checkpoint).
 //!
+//! Every open starts a session: a random id, committed durably in `META` before the session's
+//! first frame. A replay takes only frames of the database's own session, so frames of another
+//! timeline (a journal left by a later run beside an older copy of the file, or old frames
+//! past the end of the newest) are never applied to it.
+//!
 //! Frame layout: payload length (`u32` LE), CRC-32C of the payload (`u32` LE), then the payload:
-//! postcard of the store's journal id (`nonce`, random, kept in `META`), the frame number and
-//! the effects. Records inside effects use the record encoding of `codec` (bound to business
+//! postcard of the store's journal id (`nonce`, random, made once and kept in `META`), the
+//! session, the frame number and the effects. Records inside effects use the record encoding of `codec` (bound to business
 //! handle 0 and their id number, with their own checksum).
 
 use std::sync::Arc;
 
-use redb::{Database, Durability, ReadableDatabase, StorageBackend};
+use redb::{Database, ReadableDatabase, StorageBackend};
 use serde::{Deserialize, Serialize};
 
 use super::open::storage_error;
 use super::ops::{self, WriteTables};
-use super::tables::{JOURNAL_LSN_KEY, JOURNAL_NONCE_KEY, META};
+use super::tables::{JOURNAL_LSN_KEY, JOURNAL_NONCE_KEY, JOURNAL_SESSION_KEY, META};
 use crate::{Error, Result};
 
 /// The journal length past which the next write first checkpoints (default 64 MiB).
@@ -63,6 +68,7 @@ pub(crate) enum Effect {
 #[derive(Serialize)]
 struct FrameOut<'a> {
     nonce: u64,
+    session: u64,
     lsn: u64,
     effects: &'a [Effect],
 }
@@ -70,6 +76,7 @@ struct FrameOut<'a> {
 #[derive(Deserialize)]
 struct FrameIn {
     nonce: u64,
+    session: u64,
     lsn: u64,
     effects: Vec<Effect>,
 }
@@ -83,6 +90,7 @@ fn io_error(context: &str, error: std::io::Error) -> Error {
 pub(crate) struct Journal {
     file: Arc<dyn StorageBackend>,
     nonce: u64,
+    session: u64,
     /// Where the next frame goes.
     position: u64,
     /// The file's length: bytes past `position` are old frames or zeros.
@@ -119,6 +127,7 @@ impl Journal {
         self.buffer.extend_from_slice(&[0; FRAME_HEADER]);
         let frame = FrameOut {
             nonce: self.nonce,
+            session: self.session,
             lsn,
             effects,
         };
@@ -204,8 +213,8 @@ impl Journal {
     }
 }
 
-/// A new journal id, different for every store.
-fn new_nonce() -> u64 {
+/// A new random id (of a store's journal, or of a session).
+fn new_id() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
     hasher.write_u128(
@@ -217,8 +226,17 @@ fn new_nonce() -> u64 {
     hasher.finish() | 1
 }
 
-/// The journal id (if the store has one yet) and the durable frame number kept in `META`.
-fn journal_meta(db: &Database) -> Result<(Option<u64>, u64)> {
+/// What `META` says of the journal in the database's durable state.
+struct JournalMeta {
+    /// The store's journal id, once it has one.
+    nonce: Option<u64>,
+    /// The session whose frames the database may lack.
+    session: Option<u64>,
+    /// The number of the last frame the database holds.
+    lsn: u64,
+}
+
+fn journal_meta(db: &Database) -> Result<JournalMeta> {
     let failed = |e: redb::Error| storage_error("open the journal", e);
     let txn = db.begin_read().map_err(|e| failed(e.into()))?;
     let meta = txn.open_table(META).map_err(|e| failed(e.into()))?;
@@ -227,24 +245,18 @@ fn journal_meta(db: &Database) -> Result<(Option<u64>, u64)> {
             .map(|v| v.map(|v| v.value()))
             .map_err(|e| failed(e.into()))
     };
-    Ok((get(JOURNAL_NONCE_KEY)?, get(JOURNAL_LSN_KEY)?.unwrap_or(0)))
-}
-
-/// Gives the store its journal id, committed durably.
-fn store_nonce(db: &Database, nonce: u64) -> Result<()> {
-    let failed = |e: redb::Error| storage_error("open the journal", e);
-    let txn = db.begin_write().map_err(|e| failed(e.into()))?;
-    txn.open_table(META)
-        .map_err(|e| failed(e.into()))?
-        .insert(JOURNAL_NONCE_KEY, nonce)
-        .map_err(|e| failed(e.into()))?;
-    txn.commit().map_err(|e| failed(e.into()))
+    Ok(JournalMeta {
+        nonce: get(JOURNAL_NONCE_KEY)?,
+        session: get(JOURNAL_SESSION_KEY)?,
+        lsn: get(JOURNAL_LSN_KEY)?.unwrap_or(0),
+    })
 }
 
 /// The frames of `bytes` in order, up to the first that is cut short, fails its checksum or
 /// does not follow its predecessor's number.
-/// A store without a journal id yet (`None`) owns no frame.
-fn frames(bytes: &[u8], nonce: Option<u64>) -> Result<Vec<FrameIn>> {
+/// Frames of another session end the sequence; a first frame of another store (a store
+/// without a journal id yet, `None`, owns no frame) is refused.
+fn frames(bytes: &[u8], nonce: Option<u64>, session: Option<u64>) -> Result<Vec<FrameIn>> {
     let mut frames: Vec<FrameIn> = Vec::new();
     let mut at = 0usize;
     while bytes.len() - at >= FRAME_HEADER {
@@ -274,6 +286,9 @@ fn frames(bytes: &[u8], nonce: Option<u64>) -> Result<Vec<FrameIn>> {
             }
             break;
         }
+        if Some(frame.session) != session {
+            break;
+        }
         if let Some(last) = frames.last()
             && frame.lsn != last.lsn + 1
         {
@@ -299,46 +314,31 @@ pub(crate) fn recover(
     tail_max: u64,
     limit: u64,
 ) -> Result<Journal> {
-    let (nonce, durable_lsn) = journal_meta(db)?;
+    let meta = journal_meta(db)?;
+    let durable_lsn = meta.lsn;
     let len = file.len().map_err(|e| io_error("journal: open", e))?;
     let mut bytes = vec![0u8; usize::try_from(len).unwrap_or(0)];
     file.read(0, &mut bytes)
         .map_err(|e| io_error("journal: read", e))?;
-    let pending: Vec<FrameIn> = frames(&bytes, nonce)?
+    let pending: Vec<FrameIn> = frames(&bytes, meta.nonce, meta.session)?
         .into_iter()
         .filter(|f| f.lsn > durable_lsn)
         .collect();
     drop(bytes);
-    let nonce = match nonce {
-        Some(nonce) => nonce,
-        None => {
-            let nonce = new_nonce();
-            store_nonce(db, nonce)?;
-            nonce
-        }
-    };
-    let mut journal = Journal {
-        file,
-        nonce,
-        position: 0,
-        capacity: len,
-        last_lsn: durable_lsn,
-        limit: limit.max(1),
-        buffer: Vec::new(),
-    };
-    let Some(first) = pending.first() else {
-        return Ok(journal);
-    };
-    if first.lsn != durable_lsn + 1 {
+    if let Some(first) = pending.first()
+        && first.lsn != durable_lsn + 1
+    {
         return Err(Error::Corrupt(format!(
             "the journal continues from write {} but the store file ends at write \
-             {durable_lsn}: writes are missing (is the store file an older copy?)",
+             {durable_lsn}: writes are missing",
             first.lsn
         )));
     }
-    let mut txn = db.begin_write().map_err(|e| storage_error("replay", e))?;
-    txn.set_durability(Durability::None)
-        .map_err(|e| storage_error("replay", e))?;
+    let last_lsn = pending.last().map_or(durable_lsn, |f| f.lsn);
+    let nonce = meta.nonce.unwrap_or_else(new_id);
+    let session = new_id();
+    // One durable commit: the replayed frames, and the new session (before its first frame).
+    let txn = db.begin_write().map_err(|e| storage_error("replay", e))?;
     {
         let mut tables = WriteTables::open(&txn, tail_max)?;
         for frame in &pending {
@@ -351,18 +351,30 @@ pub(crate) fn recover(
                 })?;
             }
         }
-    }
-    journal.last_lsn = pending.last().map_or(durable_lsn, |f| f.lsn);
-    {
+        tables.finish()?;
         let mut meta = txn
             .open_table(META)
             .map_err(|e| storage_error("replay", e))?;
-        meta.insert(JOURNAL_LSN_KEY, journal.last_lsn)
-            .map_err(|e| storage_error("replay", e))?;
+        for (key, value) in [
+            (JOURNAL_NONCE_KEY, nonce),
+            (JOURNAL_SESSION_KEY, session),
+            (JOURNAL_LSN_KEY, last_lsn),
+        ] {
+            meta.insert(key, value)
+                .map_err(|e| storage_error("replay", e))?;
+        }
     }
     txn.commit().map_err(|e| storage_error("replay", e))?;
-    journal.checkpoint(db)?;
-    Ok(journal)
+    Ok(Journal {
+        file,
+        nonce,
+        session,
+        position: 0,
+        capacity: len,
+        last_lsn,
+        limit: limit.max(1),
+        buffer: Vec::new(),
+    })
 }
 
 #[cfg(test)]
@@ -370,6 +382,10 @@ mod tests {
     use super::*;
 
     fn frame_bytes(nonce: u64, lsn: u64) -> Vec<u8> {
+        frame_in_session(nonce, 1, lsn)
+    }
+
+    fn frame_in_session(nonce: u64, session: u64, lsn: u64) -> Vec<u8> {
         let effects = [Effect::Deleted {
             business: "acme".to_owned(),
             n: lsn,
@@ -377,6 +393,7 @@ mod tests {
         let payload = postcard::to_extend(
             &FrameOut {
                 nonce,
+                session,
                 lsn,
                 effects: &effects,
             },
@@ -394,7 +411,7 @@ mod tests {
     fn frames_stop_at_a_torn_a_stale_or_a_foreign_frame() {
         let mut bytes = [frame_bytes(7, 4), frame_bytes(7, 5), frame_bytes(7, 6)].concat();
         let lsns = |b: &[u8]| {
-            frames(b, Some(7))
+            frames(b, Some(7), Some(1))
                 .unwrap()
                 .iter()
                 .map(|f| f.lsn)
@@ -415,13 +432,17 @@ mod tests {
         assert_eq!(lsns(&[frame_bytes(7, 4), vec![0; 64]].concat()), [4]);
         // Another store's journal is refused, not replayed.
         assert!(matches!(
-            frames(&frame_bytes(8, 1), Some(7)),
+            frames(&frame_bytes(8, 1), Some(7), Some(1)),
             Err(Error::IncompatibleFormat(_))
         ));
         assert!(matches!(
-            frames(&frame_bytes(8, 1), None),
+            frames(&frame_bytes(8, 1), None, None),
             Err(Error::IncompatibleFormat(_))
         ));
-        assert!(frames(&[0; 100], None).unwrap().is_empty());
+        assert!(frames(&[0; 100], None, None).unwrap().is_empty());
+        // Another session's frames (another timeline) end the sequence.
+        let other = [frame_bytes(7, 4), frame_in_session(7, 2, 5)].concat();
+        assert_eq!(lsns(&other), [4]);
+        assert_eq!(lsns(&frame_in_session(7, 2, 4)), Vec::<u64>::new());
     }
 }

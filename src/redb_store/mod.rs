@@ -686,6 +686,7 @@ impl RedbStore {
                         tables.keep_effects();
                     }
                     let wrote = body(&mut tables)?;
+                    tables.finish()?;
                     (wrote, tables.take_effects())
                 };
                 if wrote {

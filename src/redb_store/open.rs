@@ -13,9 +13,8 @@ use redb::{
 
 use super::backend::{Shared, Source};
 use super::tables::{
-    BUSINESSES, COUNTS, CUSTOMERS, EMAILS, EXTERNAL_IDS, FORMAT_KEY, FORMAT_VERSION,
-    FORMAT_WITHOUT_JOURNAL, FORMAT_WITHOUT_SEARCH_INDEXES, GRAM_TAILS, GRAMS, LAST_IDS, META,
-    STATUSES,
+    BUSINESS_STATES, BUSINESSES, CUSTOMERS, EMAILS, EXTERNAL_IDS, FORMAT_KEY, FORMAT_VERSION,
+    FORMAT_WITHOUT_JOURNAL, FORMAT_WITHOUT_SEARCH_INDEXES, GRAMS, META, STATUSES,
 };
 use super::upgrade::{self, ProgressFn};
 use crate::{Error, Result};
@@ -247,11 +246,13 @@ fn initialise(db: &Database, progress: Option<&ProgressFn>) -> Result<()> {
         match version {
             Some(FORMAT_VERSION) => {}
             Some(FORMAT_WITHOUT_JOURNAL) => {
+                upgrade::merge_business_states(&txn)?;
                 meta.insert(FORMAT_KEY, FORMAT_VERSION)
                     .map_err(|e| storage_error("open", e))?;
             }
             Some(FORMAT_WITHOUT_SEARCH_INDEXES) => {
                 upgrade::build_search_indexes(&txn, progress)?;
+                upgrade::merge_business_states(&txn)?;
                 meta.insert(FORMAT_KEY, FORMAT_VERSION)
                     .map_err(|e| storage_error("open", e))?;
             }
@@ -274,7 +275,7 @@ fn initialise(db: &Database, progress: Option<&ProgressFn>) -> Result<()> {
         }
         txn.open_table(BUSINESSES)
             .map_err(|e| storage_error("open", e))?;
-        txn.open_table(LAST_IDS)
+        txn.open_table(BUSINESS_STATES)
             .map_err(|e| storage_error("open", e))?;
         txn.open_table(CUSTOMERS)
             .map_err(|e| storage_error("open", e))?;
@@ -285,10 +286,6 @@ fn initialise(db: &Database, progress: Option<&ProgressFn>) -> Result<()> {
         txn.open_table(STATUSES)
             .map_err(|e| storage_error("open", e))?;
         txn.open_table(GRAMS)
-            .map_err(|e| storage_error("open", e))?;
-        txn.open_table(COUNTS)
-            .map_err(|e| storage_error("open", e))?;
-        txn.open_table(GRAM_TAILS)
             .map_err(|e| storage_error("open", e))?;
     }
     txn.commit().map_err(|e| storage_error("open", e))

@@ -11,10 +11,10 @@ use super::group::Output;
 use super::journal::Effect;
 use super::open::storage_error;
 use super::tables::{
-    BUSINESSES, COUNTS, CUSTOMERS, EMAILS, EXTERNAL_IDS, GRAM_TAILS, GRAMS, LAST_IDS, STATUSES,
+    BUSINESS_STATES, BUSINESSES, BusinessState, CUSTOMERS, EMAILS, EXTERNAL_IDS, GRAMS, STATUSES,
 };
 use super::tables::{business_check, checked_handle};
-use super::{codec, grams, tables};
+use super::{codec, grams};
 use crate::model::{Customer, Status};
 use crate::validate::{ValidNew, ValidPatch, email_key, whole_seconds};
 use crate::{Error, Result, id};
@@ -26,14 +26,15 @@ fn write_err(e: impl Into<redb::Error>) -> Error {
 /// The tables of one write transaction, each opened once.
 pub(crate) struct WriteTables<'txn> {
     businesses: redb::Table<'txn, &'static str, (u32, u32)>,
-    last_ids: redb::Table<'txn, u32, u64>,
+    states: redb::Table<'txn, u32, [u64; 6]>,
     customers: redb::Table<'txn, (u32, u64), &'static [u8]>,
     emails: redb::Table<'txn, (u32, &'static str), u64>,
     external_ids: redb::Table<'txn, (u32, &'static str), u64>,
     statuses: redb::Table<'txn, (u32, u8, u64), ()>,
     grams: redb::Table<'txn, (u32, u32, u64), &'static [u8]>,
-    counts: redb::Table<'txn, (u32, u32), u64>,
-    tails: redb::Table<'txn, u32, (u64, u64)>,
+    /// The states of the businesses read or written in this transaction: (handle, state,
+    /// stored state), written back once by [`WriteTables::finish`].
+    changed: Vec<(u32, BusinessState, Option<BusinessState>)>,
     tail_max: u64,
     /// What the transaction's jobs changed, for the journal (kept only when there is one).
     effects: Option<Vec<Effect>>,
@@ -44,14 +45,13 @@ impl<'txn> WriteTables<'txn> {
     pub(crate) fn open(txn: &'txn WriteTransaction, tail_max: u64) -> Result<WriteTables<'txn>> {
         Ok(WriteTables {
             businesses: txn.open_table(BUSINESSES).map_err(write_err)?,
-            last_ids: txn.open_table(LAST_IDS).map_err(write_err)?,
+            states: txn.open_table(BUSINESS_STATES).map_err(write_err)?,
             customers: txn.open_table(CUSTOMERS).map_err(write_err)?,
             emails: txn.open_table(EMAILS).map_err(write_err)?,
             external_ids: txn.open_table(EXTERNAL_IDS).map_err(write_err)?,
             statuses: txn.open_table(STATUSES).map_err(write_err)?,
             grams: txn.open_table(GRAMS).map_err(write_err)?,
-            counts: txn.open_table(COUNTS).map_err(write_err)?,
-            tails: txn.open_table(GRAM_TAILS).map_err(write_err)?,
+            changed: Vec::new(),
             tail_max,
             effects: None,
         })
@@ -77,6 +77,41 @@ impl<'txn> WriteTables<'txn> {
         }
     }
 
+    /// Writes back the business states the transaction changed. Runs once, after the last
+    /// job and before the commit.
+    pub(crate) fn finish(&mut self) -> Result<()> {
+        for (handle, state, stored) in std::mem::take(&mut self.changed) {
+            if Some(state) != stored {
+                self.states.insert(handle, state.row()).map_err(write_err)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The state of business `handle` as this transaction has it.
+    fn state(&mut self, handle: u32) -> Result<BusinessState> {
+        if let Some((_, state, _)) = self.changed.iter().find(|(h, _, _)| *h == handle) {
+            return Ok(*state);
+        }
+        let stored = self
+            .states
+            .get(handle)
+            .map_err(write_err)?
+            .map(|g| BusinessState::from_row(g.value()))
+            .ok_or_else(|| Error::Corrupt(format!("business #{handle} has no state row")))?;
+        self.changed.push((handle, stored, Some(stored)));
+        Ok(stored)
+    }
+
+    /// Changes the state of business `handle` (written back by [`WriteTables::finish`]).
+    fn set_state(&mut self, handle: u32, state: BusinessState) -> Result<()> {
+        self.state(handle)?;
+        if let Some(entry) = self.changed.iter_mut().find(|(h, _, _)| *h == handle) {
+            entry.1 = state;
+        }
+        Ok(())
+    }
+
     fn handle(&self, business: &str) -> Result<Option<u32>> {
         match self.businesses.get(business).map_err(write_err)? {
             Some(entry) => checked_handle(business, entry.value()).map(Some),
@@ -89,8 +124,15 @@ impl<'txn> WriteTables<'txn> {
         if let Some(handle) = self.handle(business)? {
             return Ok(handle);
         }
-        let next = match self.last_ids.last().map_err(write_err)? {
-            Some((key, _)) => key.value().checked_add(1).ok_or_else(|| Error::Storage {
+        // The newest handle: stored, or new in this transaction (not yet written back).
+        let stored = self
+            .states
+            .last()
+            .map_err(write_err)?
+            .map(|(k, _)| k.value());
+        let newest = self.changed.iter().map(|(h, _, _)| *h).chain(stored).max();
+        let next = match newest {
+            Some(newest) => newest.checked_add(1).ok_or_else(|| Error::Storage {
                 message: "too many businesses".to_owned(),
                 source: None,
             })?,
@@ -99,7 +141,7 @@ impl<'txn> WriteTables<'txn> {
         self.businesses
             .insert(business, (next, business_check(business, next)))
             .map_err(write_err)?;
-        self.last_ids.insert(next, 0).map_err(write_err)?;
+        self.changed.push((next, BusinessState::default(), None));
         Ok(next)
     }
 
@@ -174,8 +216,14 @@ impl<'txn> WriteTables<'txn> {
 
     /// Adds `added` customers of `status` to the index's count.
     fn count_status(&mut self, handle: u32, status: Status, added: i64) -> Result<()> {
-        let key = tables::status_count_key(status.code());
-        tables::add_count(&mut self.counts, handle, key, added)
+        if added == 0 {
+            return Ok(());
+        }
+        let mut state = self.state(handle)?;
+        state
+            .add_count(status.code(), added)
+            .map_err(|e| Error::Corrupt(format!("business #{handle}: {e}")))?;
+        self.set_state(handle, state)
     }
 
     /// Writes a status index entry; the caller counts it (a batch counts once).
@@ -203,24 +251,13 @@ impl<'txn> WriteTables<'txn> {
         Ok(())
     }
 
-    /// The first id of `handle` not yet in the gram postings, and how many wait after it.
-    fn tail(&self, handle: u32) -> Result<(u64, u64)> {
-        Ok(self
-            .tails
-            .get(handle)
-            .map_err(write_err)?
-            .map_or((0, 0), |g| g.value()))
-    }
-
     /// Counts `added` new customers into the tail, folding it into the postings when full.
     fn grow_tail(&mut self, handle: u32, added: u64) -> Result<()> {
-        let (start, waiting) = self.tail(handle)?;
-        let waiting = waiting + added;
-        if waiting < self.tail_max {
-            self.tails
-                .insert(handle, (start, waiting))
-                .map_err(write_err)?;
-            return Ok(());
+        let mut state = self.state(handle)?;
+        let start = state.tail_start;
+        state.tail_waiting += added;
+        if state.tail_waiting < self.tail_max {
+            return self.set_state(handle, state);
         }
         let mut postings = grams::NewPostings::default();
         let mut next_start = start;
@@ -239,10 +276,9 @@ impl<'txn> WriteTables<'txn> {
             next_start = n.saturating_add(1);
         }
         postings.write(&mut self.grams)?;
-        self.tails
-            .insert(handle, (next_start, 0))
-            .map_err(write_err)?;
-        Ok(())
+        state.tail_start = next_start;
+        state.tail_waiting = 0;
+        self.set_state(handle, state)
     }
 
     /// Moves customer `n`'s postings from the grams of `old` to those of `new` (both emails).
@@ -333,11 +369,7 @@ pub(crate) fn create(
     let handle = tables.handle_or_create(business)?;
     let now_ms = u64::try_from(now.as_millisecond()).unwrap_or(0);
     let stamp = whole_seconds(now);
-    let mut last = tables
-        .last_ids
-        .get(handle)
-        .map_err(write_err)?
-        .map(|g| g.value());
+    let mut last = Some(tables.state(handle)?.last_id);
     if last.unwrap_or(0).checked_add(items.len() as u64).is_none() {
         return Err(Error::Storage {
             message: "the id space of this business is exhausted".to_owned(),
@@ -412,7 +444,9 @@ fn finish_new(
         tables.count_status(handle, status, i64::try_from(added).unwrap_or(i64::MAX))?;
     }
     if let Some(last) = last {
-        tables.last_ids.insert(handle, last).map_err(write_err)?;
+        let mut state = tables.state(handle)?;
+        state.last_id = state.last_id.max(last);
+        tables.set_state(handle, state)?;
     }
     tables.grow_tail(handle, created.len() as u64)
 }
@@ -509,7 +543,7 @@ fn replace(
     if email_changed {
         tables.remove_email(handle, n, &old.email)?;
         tables.put_email(handle, n, &new.email)?;
-        if n < tables.tail(handle)?.0 {
+        if n < tables.state(handle)?.tail_start {
             tables.change_postings(handle, n, Some(&old.email), Some(&new.email))?;
         }
     }
@@ -531,17 +565,14 @@ pub(crate) fn delete(tables: &mut WriteTables<'_>, business: &str, n: u64) -> Re
     tables.remove_email(handle, n, &old.email)?;
     tables.remove_external_id(handle, n, old.external_id.as_deref())?;
     tables.remove_status(handle, n, old.status)?;
-    let (start, waiting) = tables.tail(handle)?;
-    if n < start {
+    let mut state = tables.state(handle)?;
+    if n < state.tail_start {
         tables.change_postings(handle, n, Some(&old.email), None)?;
     } else {
-        let waiting = waiting.checked_sub(1).ok_or_else(|| {
+        state.tail_waiting = state.tail_waiting.checked_sub(1).ok_or_else(|| {
             Error::Corrupt(format!("the gram tail of business #{handle} is miscounted"))
         })?;
-        tables
-            .tails
-            .insert(handle, (start, waiting))
-            .map_err(write_err)?;
+        tables.set_state(handle, state)?;
     }
     tables.customers.remove((handle, n)).map_err(write_err)?;
     tables.effect(Effect::Deleted {
@@ -568,11 +599,7 @@ pub(crate) fn replay(tables: &mut WriteTables<'_>, effect: &Effect) -> Result<()
     match effect {
         Effect::Created { business, records } => {
             let handle = tables.handle_or_create(business)?;
-            let mut last = tables
-                .last_ids
-                .get(handle)
-                .map_err(write_err)?
-                .map(|g| g.value());
+            let mut last = Some(tables.state(handle)?.last_id);
             let mut created = Vec::with_capacity(records.len());
             for (n, bytes) in records {
                 let customer = codec::decode(0, *n, bytes)?;

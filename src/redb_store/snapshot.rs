@@ -7,7 +7,7 @@ use redb::{Database, ReadOnlyTable, ReadTransaction, ReadableDatabase, ReadableT
 use super::open::storage_error;
 use super::tables::checked_handle;
 use super::tables::{
-    BUSINESSES, COUNTS, CUSTOMERS, EMAILS, EXTERNAL_IDS, GRAM_TAILS, GRAMS, STATUSES,
+    BUSINESS_STATES, BUSINESSES, BusinessState, CUSTOMERS, EMAILS, EXTERNAL_IDS, GRAMS, STATUSES,
 };
 use super::{codec, grams};
 use crate::model::{Customer, Page, Status};
@@ -56,20 +56,16 @@ impl Snapshot {
     /// Every business that has had a customer, by name, with its customers per status.
     pub(crate) fn businesses(&self) -> Result<Vec<BusinessSummary>> {
         let businesses = self.txn.open_table(BUSINESSES).map_err(read_err)?;
-        let counts = self.txn.open_table(COUNTS).map_err(read_err)?;
         let mut out = Vec::new();
         for entry in businesses.iter().map_err(read_err)? {
             let (name, entry) = entry.map_err(read_err)?;
             let handle = checked_handle(name.value(), entry.value())?;
-            let count = |status: Status| -> Result<u64> {
-                let key = (handle, super::tables::status_count_key(status.code()));
-                Ok(counts.get(key).map_err(read_err)?.map_or(0, |g| g.value()))
-            };
+            let state = self.state(handle)?;
             out.push(BusinessSummary {
                 name: name.value().to_owned(),
-                active: count(Status::Active)?,
-                inactive: count(Status::Inactive)?,
-                blocked: count(Status::Blocked)?,
+                active: state.count(Status::Active.code()),
+                inactive: state.count(Status::Inactive.code()),
+                blocked: state.count(Status::Blocked.code()),
             });
         }
         Ok(out)
@@ -189,27 +185,26 @@ impl Snapshot {
         Ok(page.finish())
     }
 
-    /// The first id of `handle` not yet in the gram postings.
-    fn tail_start(&self, handle: u32) -> Result<u64> {
-        let tails = self.txn.open_table(GRAM_TAILS).map_err(read_err)?;
-        Ok(tails
+    /// The running state of business `handle` (counts, the email index's tail).
+    fn state(&self, handle: u32) -> Result<BusinessState> {
+        let states = self.txn.open_table(BUSINESS_STATES).map_err(read_err)?;
+        Ok(states
             .get(handle)
             .map_err(read_err)?
-            .map_or(0, |g| g.value().0))
+            .map(|g| BusinessState::from_row(g.value()))
+            .unwrap_or_default())
+    }
+
+    /// The first id of `handle` not yet in the gram postings.
+    fn tail_start(&self, handle: u32) -> Result<u64> {
+        Ok(self.state(handle)?.tail_start)
     }
 
     /// The cheapest way to answer `query`: the rarest gram or status, by their counts.
     fn driver(&self, handle: u32, query: &ValidQuery) -> Result<Driver> {
-        let counts = self.txn.open_table(COUNTS).map_err(read_err)?;
         let blocks = self.txn.open_table(GRAMS).map_err(read_err)?;
-        let count = |key: u32| -> Result<u64> {
-            Ok(counts
-                .get((handle, key))
-                .map_err(read_err)?
-                .map_or(0, |g| g.value()))
-        };
         let status = match query.status {
-            Some(status) => match count(super::tables::status_count_key(status.code()))? {
+            Some(status) => match self.state(handle)?.count(status.code()) {
                 // The status index is always complete: no customer has this status.
                 0 => return Ok(Driver::Nothing),
                 n => Some((n, status.code())),

@@ -28,6 +28,9 @@ pub(crate) const JOURNAL_LSN_KEY: &str = "customer_store.journal_lsn";
 /// The key in [`META`] of the store's journal id (every frame carries it).
 pub(crate) const JOURNAL_NONCE_KEY: &str = "customer_store.journal_id";
 
+/// The key in [`META`] of the journal session of the latest open (every frame carries it).
+pub(crate) const JOURNAL_SESSION_KEY: &str = "customer_store.journal_session";
+
 /// Facts about the file itself (the format version).
 pub(crate) const META: TableDefinition<&str, u64> = TableDefinition::new("customer_store_meta");
 
@@ -58,7 +61,69 @@ pub(crate) fn checked_handle(name: &str, (handle, check): (u32, u32)) -> crate::
     }
 }
 
-/// Business handle → the last customer id number issued in it (ids are never reused).
+/// Business handle → its running state, one row a write updates once (see [`BusinessState`]).
+pub(crate) const BUSINESS_STATES: TableDefinition<u32, [u64; 6]> =
+    TableDefinition::new("business_states_v1");
+
+/// What a business's writes keep up to date besides records and index entries, in one row so
+/// that a create touches one table for it, not three.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct BusinessState {
+    /// The last customer id number issued (ids are never reused); 0 before the first.
+    pub(crate) last_id: u64,
+    /// The first id not yet in the gram postings.
+    ///
+    /// New customers join the gram postings in bulk once enough have gathered (GIN's "pending
+    /// list"); until then a query finds them by reading the few newest records.
+    pub(crate) tail_start: u64,
+    /// Customers created since `tail_start` (still to join the gram postings).
+    pub(crate) tail_waiting: u64,
+    /// Customers per status, by status code.
+    pub(crate) counts: [u64; 3],
+}
+
+impl BusinessState {
+    /// The state stored as `row`.
+    pub(crate) fn from_row(row: [u64; 6]) -> BusinessState {
+        BusinessState {
+            last_id: row[0],
+            tail_start: row[1],
+            tail_waiting: row[2],
+            counts: [row[3], row[4], row[5]],
+        }
+    }
+
+    /// The row that stores the state.
+    pub(crate) fn row(&self) -> [u64; 6] {
+        let [a, b, c] = self.counts;
+        [self.last_id, self.tail_start, self.tail_waiting, a, b, c]
+    }
+
+    /// How many customers have the status of `code`.
+    pub(crate) fn count(&self, code: u8) -> u64 {
+        self.counts.get(usize::from(code)).copied().unwrap_or(0)
+    }
+
+    /// Adds `delta` customers to the count of status `code`.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::Error::Corrupt`] when the count would leave its range (the stored count is
+    /// wrong).
+    pub(crate) fn add_count(&mut self, code: u8, delta: i64) -> crate::Result<()> {
+        let out_of_range =
+            || crate::Error::Corrupt(format!("the count of status {code} is out of range"));
+        let count = self
+            .counts
+            .get_mut(usize::from(code))
+            .ok_or_else(out_of_range)?;
+        *count = count.checked_add_signed(delta).ok_or_else(out_of_range)?;
+        Ok(())
+    }
+}
+
+/// Business handle → the last customer id number issued in it: format 2 and before (now in
+/// [`BUSINESS_STATES`]).
 pub(crate) const LAST_IDS: TableDefinition<u32, u64> = TableDefinition::new("last_ids_v1");
 
 /// (business, id number) → encoded record (see `codec`).
@@ -80,14 +145,12 @@ pub(crate) const STATUSES: TableDefinition<(u32, u8, u64), ()> =
 pub(crate) const GRAMS: TableDefinition<(u32, u32, u64), &[u8]> =
     TableDefinition::new("email_grams_v1");
 
-/// (business, status key) → how many customers have the status (a gram's count sits in the
-/// header of its last posting block instead).
+/// (business, status key) → how many customers have the status: format 2 (now in
+/// [`BUSINESS_STATES`]; written by the upgrade of format 1 on its way).
 pub(crate) const COUNTS: TableDefinition<(u32, u32), u64> = TableDefinition::new("counts_v1");
 
-/// Business handle → (first id not yet in the gram postings, customers created since).
-///
-/// New customers join the gram postings in bulk once enough have gathered (GIN's "pending
-/// list"); until then a query finds them by reading the few newest records.
+/// Business handle → (first id not yet in the gram postings, customers created since): format
+/// 2 (now in [`BUSINESS_STATES`]).
 pub(crate) const GRAM_TAILS: TableDefinition<u32, (u64, u64)> =
     TableDefinition::new("email_gram_tails_v1");
 

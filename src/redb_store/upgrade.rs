@@ -1,6 +1,10 @@
-//! Upgrading a store of format 1 (no search indexes) to the current format: the status index
-//! and the email gram postings are built once from the records, inside the opening
-//! transaction, so a store is never answered from half-built indexes.
+//! Upgrading a store of an older format to the current one, inside the opening transaction,
+//! so a store is never answered from a half-upgraded file:
+//!
+//! - format 1 (no search indexes): the status index and the email gram postings are built
+//!   once from the records;
+//! - format 2 (a table each for the last ids, the status counts and the email index's tails):
+//!   the three are merged into one state row per business.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -9,7 +13,8 @@ use redb::{ReadableTable, ReadableTableMetadata, WriteTransaction};
 
 use super::open::storage_error;
 use super::tables::{
-    BUSINESSES, BUSINESSES_V1, COUNTS, CUSTOMERS, GRAM_TAILS, GRAMS, STATUSES, business_check,
+    BUSINESS_STATES, BUSINESSES, BUSINESSES_V1, BusinessState, COUNTS, CUSTOMERS, GRAM_TAILS,
+    GRAMS, LAST_IDS, STATUSES, business_check, status_count_key,
 };
 use super::{codec, grams};
 use crate::validate::email_key;
@@ -113,6 +118,48 @@ pub(crate) fn build_search_indexes(
     Ok(())
 }
 
+/// Merges the last ids, status counts and email-index tails of format 2 into one state row per
+/// business (format 3), and drops the three old tables.
+pub(crate) fn merge_business_states(txn: &WriteTransaction) -> Result<()> {
+    let mut states: HashMap<u32, BusinessState> = HashMap::new();
+    {
+        let last_ids = txn.open_table(LAST_IDS).map_err(err)?;
+        for entry in last_ids.iter().map_err(err)? {
+            let (handle, last) = entry.map_err(err)?;
+            states.entry(handle.value()).or_default().last_id = last.value();
+        }
+        let tails = txn.open_table(GRAM_TAILS).map_err(err)?;
+        for entry in tails.iter().map_err(err)? {
+            let (handle, tail) = entry.map_err(err)?;
+            let state = states.entry(handle.value()).or_default();
+            (state.tail_start, state.tail_waiting) = tail.value();
+        }
+        let counts = txn.open_table(COUNTS).map_err(err)?;
+        for entry in counts.iter().map_err(err)? {
+            let (key, n) = entry.map_err(err)?;
+            let (handle, what) = key.value();
+            let Some(code) = (0..3u8).find(|&code| status_count_key(code) == what) else {
+                return Err(Error::Corrupt(format!(
+                    "upgrade: count {what:#x} of business #{handle} is not a status count"
+                )));
+            };
+            let delta = i64::try_from(n.value()).map_err(|_| {
+                Error::Corrupt(format!("upgrade: count of business #{handle} out of range"))
+            })?;
+            states.entry(handle).or_default().add_count(code, delta)?;
+        }
+    }
+    let mut rows = txn.open_table(BUSINESS_STATES).map_err(err)?;
+    for (handle, state) in states {
+        rows.insert(handle, state.row()).map_err(err)?;
+    }
+    drop(rows);
+    txn.delete_table(LAST_IDS).map_err(err)?;
+    txn.delete_table(GRAM_TAILS).map_err(err)?;
+    txn.delete_table(COUNTS).map_err(err)?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Mutex;
@@ -145,6 +192,75 @@ mod tests {
             created_at: jiff::Timestamp::UNIX_EPOCH,
             updated_at: jiff::Timestamp::UNIX_EPOCH,
         }
+    }
+
+    /// A format-2 store (last ids, status counts and tails in three tables) has them merged
+    /// into one state row per business on open, and goes on issuing ids after its last.
+    #[test]
+    fn a_format_2_store_is_upgraded_on_open() {
+        use super::super::tables::{EXTERNAL_IDS, GRAMS};
+        let backend: Arc<dyn redb::StorageBackend> =
+            Arc::new(redb::backends::InMemoryBackend::new());
+        {
+            let db = redb::Database::builder()
+                .create_with_backend(super::super::backend::Shared(backend.clone()))
+                .unwrap();
+            let txn = db.begin_write().unwrap();
+            {
+                txn.open_table(META).unwrap().insert(FORMAT_KEY, 2).unwrap();
+                txn.open_table(BUSINESSES)
+                    .unwrap()
+                    .insert("acme", (1, business_check("acme", 1)))
+                    .unwrap();
+                txn.open_table(LAST_IDS).unwrap().insert(1, 60).unwrap();
+                let mut customers = txn.open_table(CUSTOMERS).unwrap();
+                let mut emails = txn.open_table(EMAILS).unwrap();
+                let mut statuses = txn.open_table(STATUSES).unwrap();
+                for i in 1..=60 {
+                    let c = customer(i);
+                    customers
+                        .insert((1, i), codec::encode(1, i, &c).unwrap().as_slice())
+                        .unwrap();
+                    emails.insert((1, email_key(&c.email).as_str()), i).unwrap();
+                    statuses.insert((1, c.status.code(), i), ()).unwrap();
+                }
+                txn.open_table(EXTERNAL_IDS).unwrap();
+                txn.open_table(GRAMS).unwrap();
+                // Every customer still waits in the email index's tail.
+                txn.open_table(GRAM_TAILS)
+                    .unwrap()
+                    .insert(1, (1, 60))
+                    .unwrap();
+                let mut counts = txn.open_table(COUNTS).unwrap();
+                counts.insert((1, status_count_key(0)), 40).unwrap();
+                counts.insert((1, status_count_key(2)), 20).unwrap();
+            }
+            txn.commit().unwrap();
+        }
+        let db = open::open(&Source::Backend(backend), 1 << 20, true, None).unwrap();
+        let report = verify::verify(&db).unwrap();
+        assert_eq!((report.customers, report.status_entries), (60, 60));
+        let txn = db.begin_read().unwrap();
+        let row = txn.open_table(BUSINESS_STATES).unwrap().get(1).unwrap();
+        assert_eq!(
+            row.map(|r| BusinessState::from_row(r.value())),
+            Some(BusinessState {
+                last_id: 60,
+                tail_start: 1,
+                tail_waiting: 60,
+                counts: [40, 0, 20],
+            })
+        );
+        for old in ["last_ids_v1", "counts_v1", "email_gram_tails_v1"] {
+            assert!(
+                txn.list_tables()
+                    .unwrap()
+                    .all(|t| redb::TableHandle::name(&t) != old),
+                "{old} is left"
+            );
+        }
+        let summary = Snapshot::begin(&db).unwrap().businesses().unwrap();
+        assert_eq!((summary[0].active, summary[0].blocked), (40, 20));
     }
 
     /// A format-1 store (no search indexes, version-1 records) gets its indexes on open.

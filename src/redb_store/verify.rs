@@ -7,9 +7,10 @@ use redb::{Database, ReadOnlyTable, ReadableDatabase, ReadableTable, ReadableTab
 use super::open::storage_error;
 use super::tables::checked_handle;
 use super::tables::{
-    BUSINESSES, COUNTS, CUSTOMERS, EMAILS, EXTERNAL_IDS, GRAM_TAILS, GRAMS, LAST_IDS, STATUSES,
+    BUSINESS_STATES, BUSINESSES, BusinessState, CUSTOMERS, EMAILS, EXTERNAL_IDS, GRAMS, STATUSES,
 };
 use super::{codec, grams};
+use crate::model::Status;
 use crate::validate::email_key;
 use crate::{Error, Result, id};
 
@@ -108,7 +109,13 @@ fn check_index(
 pub(super) fn verify(db: &Database) -> Result<VerifyReport> {
     let txn = db.begin_read().map_err(err)?;
     let businesses = txn.open_table(BUSINESSES).map_err(err)?;
-    let last_ids = txn.open_table(LAST_IDS).map_err(err)?;
+    let state_rows = txn.open_table(BUSINESS_STATES).map_err(err)?;
+    let mut states: HashMap<u32, BusinessState> = HashMap::new();
+    for entry in state_rows.iter().map_err(err)? {
+        let (handle, row) = entry.map_err(err)?;
+        states.insert(handle.value(), BusinessState::from_row(row.value()));
+    }
+    let state = |handle: u32| states.get(&handle).copied().unwrap_or_default();
     let customers = txn.open_table(CUSTOMERS).map_err(err)?;
     let emails = txn.open_table(EMAILS).map_err(err)?;
     let external_ids = txn.open_table(EXTERNAL_IDS).map_err(err)?;
@@ -130,18 +137,16 @@ pub(super) fn verify(db: &Database) -> Result<VerifyReport> {
                 name.value()
             ));
         }
-        if last_ids.get(handle).map_err(err)?.is_none() {
-            problems.add(format!("business {:?} has no id counter", name.value()));
+        if !states.contains_key(&handle) {
+            problems.add(format!("business {:?} has no state row", name.value()));
         }
     }
-    if last_ids.len().map_err(err)? != businesses.len().map_err(err)? {
-        problems.add("id counters and businesses differ in number".to_owned());
+    if states.len() as u64 != businesses.len().map_err(err)? {
+        problems.add("state rows and businesses differ in number".to_owned());
     }
 
     let statuses = txn.open_table(STATUSES).map_err(err)?;
     let blocks = txn.open_table(GRAMS).map_err(err)?;
-    let counts = txn.open_table(COUNTS).map_err(err)?;
-    let tails = txn.open_table(GRAM_TAILS).map_err(err)?;
     let mut in_tails: HashMap<u32, u64> = HashMap::new();
     let mut status_counts: HashMap<(u32, u8), u64> = HashMap::new();
     let mut expected_postings: HashMap<(u32, u32), Fingerprint> = HashMap::new();
@@ -157,8 +162,7 @@ pub(super) fn verify(db: &Database) -> Result<VerifyReport> {
                 id::encode(n)
             ));
         }
-        let last = last_ids.get(handle).map_err(err)?.map_or(0, |g| g.value());
-        if n > last {
+        if n > state(handle).last_id {
             problems.add(format!(
                 "record {} is beyond its business's id counter",
                 id::encode(n)
@@ -187,8 +191,7 @@ pub(super) fn verify(db: &Database) -> Result<VerifyReport> {
         *status_counts
             .entry((handle, customer.status.code()))
             .or_default() += 1;
-        let tail_start = tails.get(handle).map_err(err)?.map_or(0, |g| g.value().0);
-        if n < tail_start {
+        if n < state(handle).tail_start {
             for gram in grams::grams(&key) {
                 expected_postings.entry((handle, gram)).or_default().add(n);
             }
@@ -241,14 +244,24 @@ pub(super) fn verify(db: &Database) -> Result<VerifyReport> {
         ));
     }
     let gram_postings = check_postings(&blocks, &expected_postings, &mut problems)?;
-    for entry in tails.iter().map_err(err)? {
-        let (handle, value) = entry.map_err(err)?;
-        let (handle, (_, waiting)) = (handle.value(), value.value());
-        if in_tails.get(&handle).copied().unwrap_or(0) != waiting {
+    for (&handle, state) in &states {
+        if in_tails.get(&handle).copied().unwrap_or(0) != state.tail_waiting {
             problems.add(format!("the gram tail of business #{handle} is miscounted"));
         }
+        for code in Status::ALL.map(Status::code) {
+            let records = status_counts.get(&(handle, code)).copied().unwrap_or(0);
+            if state.count(code) != records {
+                problems.add(format!(
+                    "the count of status {code} of business #{handle} differs from the records"
+                ));
+            }
+        }
     }
-    check_counts(&counts, &status_counts, &mut problems)?;
+    for &(handle, _) in status_counts.keys() {
+        if !states.contains_key(&handle) {
+            problems.add(format!("business #{handle} has records but no state row"));
+        }
+    }
 
     if problems.count > 0 {
         return Err(Error::Corrupt(format!(
@@ -328,34 +341,4 @@ fn check_postings(
         ));
     }
     Ok(postings)
-}
-
-/// Compares the stored status counts with those of the records.
-fn check_counts(
-    counts: &ReadOnlyTable<(u32, u32), u64>,
-    statuses: &HashMap<(u32, u8), u64>,
-    problems: &mut Problems,
-) -> Result<()> {
-    let mut expected: HashMap<(u32, u32), u64> = HashMap::new();
-    for (&(handle, code), &n) in statuses {
-        expected.insert((handle, super::tables::status_count_key(code)), n);
-    }
-    let mut seen = 0usize;
-    for entry in counts.iter().map_err(err)? {
-        let (key, value) = entry.map_err(err)?;
-        seen += 1;
-        if expected.get(&key.value()) != Some(&value.value()) {
-            let (handle, what) = key.value();
-            problems.add(format!(
-                "count {what:#x} of business #{handle} differs from the records"
-            ));
-        }
-    }
-    if seen != expected.len() {
-        problems.add(format!(
-            "{seen} index counts where the records give {}",
-            expected.len()
-        ));
-    }
-    Ok(())
 }
