@@ -4,13 +4,16 @@
 //! included. Once armed, it counts the calls of the chosen kinds and fails the N-th one
 //! (one-shot), or that one and every later one until disarmed (persistent, like a full disk).
 //! A failed `write` can be torn: the first half of the data lands before the error.
+//!
+//! Several backends can also [`join`](FaultyBackend::join) one [`Crash`]: a process that dies
+//! at the N-th mutating call counted over all of them together, in the order the calls happen.
 
 use std::fmt;
 use std::fs::File;
 use std::io;
 use std::ops::Bound;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use redb::backends::{FileBackend, InMemoryBackend};
 use redb::{BackendError, StorageBackend};
@@ -64,6 +67,70 @@ struct Inner {
     calls: AtomicU64,
     /// Faults injected since the backend was made.
     injected: AtomicU64,
+    /// The crash this backend shares with others, if it joined one.
+    crash: OnceLock<Crash>,
+}
+
+/// A process that dies at one mutating I/O call, counted over every backend that joined it
+/// together: from that call on, no `write`, `set_len` or `sync_data` of any of them reaches
+/// the storage (each fails; nothing of a failed write lands). Reads still work.
+#[derive(Clone)]
+pub struct Crash(Arc<CrashState>);
+
+struct CrashState {
+    /// The index of the call that dies (`u64::MAX`: none).
+    at: AtomicU64,
+    /// Mutating calls since the last `arm` / `count`.
+    calls: AtomicU64,
+    /// Calls failed since the crash was made.
+    failed: AtomicU64,
+}
+
+impl Default for Crash {
+    fn default() -> Self {
+        Crash::new()
+    }
+}
+
+impl Crash {
+    pub fn new() -> Crash {
+        Crash(Arc::new(CrashState {
+            at: AtomicU64::new(u64::MAX),
+            calls: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+        }))
+    }
+
+    /// Counts mutating calls from zero without failing any.
+    pub fn count(&self) {
+        self.arm(u64::MAX);
+    }
+
+    /// Counts mutating calls from zero; call `at` and every later one fail.
+    pub fn arm(&self, at: u64) {
+        self.0.at.store(at, Ordering::SeqCst);
+        self.0.calls.store(0, Ordering::SeqCst);
+    }
+
+    /// Mutating calls since the last `arm` / `count`.
+    pub fn calls(&self) -> u64 {
+        self.0.calls.load(Ordering::SeqCst)
+    }
+
+    /// Whether the process has died (some call failed).
+    pub fn crashed(&self) -> bool {
+        self.0.failed.load(Ordering::SeqCst) > 0
+    }
+
+    /// Counts a mutating call; `true` when it must fail.
+    fn dies(&self) -> bool {
+        let n = self.0.calls.fetch_add(1, Ordering::SeqCst);
+        let dead = n >= self.0.at.load(Ordering::SeqCst);
+        if dead {
+            self.0.failed.fetch_add(1, Ordering::SeqCst);
+        }
+        dead
+    }
 }
 
 /// A cloneable handle on one fault-injecting backend (clones share the bytes and the plan).
@@ -90,11 +157,28 @@ impl FaultyBackend {
             at: AtomicU64::new(u64::MAX),
             calls: AtomicU64::new(0),
             injected: AtomicU64::new(0),
+            crash: OnceLock::new(),
         }))
+    }
+
+    /// Makes this backend one of those `crash` counts and kills (at most one crash per
+    /// backend; a second join is ignored).
+    pub fn join(&self, crash: &Crash) {
+        let _ = self.0.crash.set(crash.clone());
+    }
+
+    /// Whether a mutating call dies with the crash this backend joined (counting it).
+    fn crashes(&self) -> bool {
+        self.0.crash.get().is_some_and(Crash::dies)
     }
 
     pub fn in_memory() -> FaultyBackend {
         FaultyBackend::new(InMemoryBackend::new())
+    }
+
+    /// In memory, with the semantics of a file (see [`MemoryFile`]).
+    pub fn memory_file() -> FaultyBackend {
+        FaultyBackend::new(MemoryFile::default())
     }
 
     pub fn file(file: File) -> FaultyBackend {
@@ -187,6 +271,9 @@ impl StorageBackend for FaultyBackend {
     }
 
     fn set_len(&self, len: u64) -> Result<(), io::Error> {
+        if self.crashes() {
+            return Err(Self::fault("set_len (crashed)"));
+        }
         if self.fails(kind::SET_LEN) {
             return Err(Self::fault("set_len"));
         }
@@ -194,6 +281,9 @@ impl StorageBackend for FaultyBackend {
     }
 
     fn sync_data(&self) -> Result<(), io::Error> {
+        if self.crashes() {
+            return Err(Self::fault("sync_data (crashed)"));
+        }
         if self.fails(kind::SYNC) {
             return Err(Self::fault("sync_data"));
         }
@@ -201,6 +291,9 @@ impl StorageBackend for FaultyBackend {
     }
 
     fn write(&self, offset: u64, data: &[u8]) -> Result<(), io::Error> {
+        if self.crashes() {
+            return Err(Self::fault("write (crashed)"));
+        }
         if self.fails(kind::WRITE) {
             if self.0.torn.load(Ordering::SeqCst) {
                 self.0.backend.write(offset, &data[..data.len() / 2])?;
@@ -240,5 +333,61 @@ impl StorageBackend for FaultyBackend {
 
     fn query_lock_range(&self, start: Bound<u64>, end: Bound<u64>) -> Result<bool, BackendError> {
         self.0.backend.query_lock_range(start, end)
+    }
+}
+
+/// Bytes in memory that behave like a file: a write past the end extends them (zeros fill any
+/// gap). The store's journal grows its file by writing zeros past the end, which redb's
+/// `InMemoryBackend` refuses (it writes only within its length).
+#[derive(Debug, Default)]
+pub struct MemoryFile(RwLock<Vec<u8>>);
+
+impl StorageBackend for MemoryFile {
+    fn len(&self) -> Result<u64, io::Error> {
+        Ok(self.0.read().map_err(|_| Self::poisoned())?.len() as u64)
+    }
+
+    fn read(&self, offset: u64, out: &mut [u8]) -> Result<(), io::Error> {
+        let bytes = self.0.read().map_err(|_| Self::poisoned())?;
+        let start = usize::try_from(offset).map_err(|_| Self::out_of_range())?;
+        let source = start
+            .checked_add(out.len())
+            .and_then(|end| bytes.get(start..end))
+            .ok_or_else(Self::out_of_range)?;
+        out.copy_from_slice(source);
+        Ok(())
+    }
+
+    fn set_len(&self, len: u64) -> Result<(), io::Error> {
+        let len = usize::try_from(len).map_err(|_| Self::out_of_range())?;
+        self.0.write().map_err(|_| Self::poisoned())?.resize(len, 0);
+        Ok(())
+    }
+
+    fn sync_data(&self) -> Result<(), io::Error> {
+        Ok(())
+    }
+
+    fn write(&self, offset: u64, data: &[u8]) -> Result<(), io::Error> {
+        let mut bytes = self.0.write().map_err(|_| Self::poisoned())?;
+        let start = usize::try_from(offset).map_err(|_| Self::out_of_range())?;
+        let end = start
+            .checked_add(data.len())
+            .ok_or_else(Self::out_of_range)?;
+        if bytes.len() < end {
+            bytes.resize(end, 0);
+        }
+        bytes[start..end].copy_from_slice(data);
+        Ok(())
+    }
+}
+
+impl MemoryFile {
+    fn out_of_range() -> io::Error {
+        io::Error::new(io::ErrorKind::InvalidInput, "out of range")
+    }
+
+    fn poisoned() -> io::Error {
+        io::Error::other("a memory file's lock is poisoned")
     }
 }

@@ -1,0 +1,1217 @@
+//! I/O faults and crashes with the journal: a store on a file makes writes durable by one
+//! synced journal frame per group commit, commits redb without an fsync, checkpoints now and
+//! then, and replays the journal on open (see `src/redb_store/journal.rs`).
+//!
+//! - `one_failing_call_*`, `torn_write_*`, `persistent_failure`: the sweep of
+//!   `tests/fault_injection.rs` on a store whose database and journal are both
+//!   fault-injecting backends: the fault at every mutating I/O call of the journal, then of
+//!   the database, for each write kind; with a journal limit of 1 byte (every write first
+//!   checkpoints, so the database is written and synced inside the write too) and with the
+//!   default limit (appending after pending frames, and growing an empty journal).
+//! - `crash_at_every_call_*`: a process that dies at call N, counted over both backends
+//!   together (the write, then the clean close of the store), and a reopen by path.
+//! - `acknowledged_writes_survive_*`: 300 acknowledged creates, a crash, and a reopen that
+//!   finds them all, without a checkpoint and after checkpoints and journal wrap-arounds.
+//! - `a_damaged_frame_*`: a frame damaged in the middle of a crash-left journal.
+//! - `a_journal_of_another_store_is_refused` (and, ignored: the store file is left unchanged
+//!   byte for byte, which it is not yet).
+#![cfg(feature = "fault-injection")]
+
+mod reliability_support;
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use customer_store::{
+    Customer, CustomerPatch, CustomerStore, DEFAULT_JOURNAL_LIMIT, ListQuery, ManualClock,
+    NewCustomer, RedbStore, Status,
+};
+use redb::StorageBackend as _;
+use reliability_support::exec::walk_all;
+use reliability_support::faulty::{Crash, FaultyBackend, Plan, kind};
+
+type Result<T, E = String> = std::result::Result<T, E>;
+
+const BUSINESSES: [&str; 2] = ["acme", "beta"];
+
+/// A journal limit under every frame: each write first checkpoints what the last one wrote.
+const TINY: u64 = 1;
+
+/// What a write returned: the customers it created, changed or removed.
+type Out = Vec<Customer>;
+
+/// Every customer of every business, in id order.
+type Dump = Vec<Vec<Customer>>;
+
+fn dump(store: &RedbStore) -> customer_store::Result<Dump> {
+    BUSINESSES
+        .iter()
+        .map(|b| walk_all(store, b, &ListQuery::default()))
+        .collect()
+}
+
+fn start_clock() -> Result<Arc<ManualClock>> {
+    let start = "2026-06-05T12:00:00Z".parse().map_err(|e| format!("{e}"))?;
+    Ok(Arc::new(ManualClock::new(start)))
+}
+
+/// Where the store's two backends keep their bytes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Backend {
+    Memory,
+    File,
+}
+
+/// The backend a fault hits.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Target {
+    Journal,
+    Database,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Config {
+    on: Backend,
+    limit: u64,
+    /// The store is closed cleanly and opened again after the seed writes: the journal is
+    /// empty (its file cut to nothing), so the write grows it first and does not checkpoint.
+    reopened: bool,
+}
+
+/// The customers every point starts with.
+struct Seeded {
+    ana: Customer,
+    bo: Customer,
+}
+
+/// A store on a database backend and a journal backend, holding the seed customers.
+struct Setup {
+    db: FaultyBackend,
+    journal: FaultyBackend,
+    clock: Arc<ManualClock>,
+    store: RedbStore,
+    seeded: Seeded,
+    /// The directory of the files (for a file store): `customers.redb` and its journal.
+    dir: Option<tempfile::TempDir>,
+}
+
+impl Setup {
+    fn target(&self, target: Target) -> &FaultyBackend {
+        match target {
+            Target::Journal => &self.journal,
+            Target::Database => &self.db,
+        }
+    }
+}
+
+fn open(
+    db: &FaultyBackend,
+    journal: &FaultyBackend,
+    clock: &Arc<ManualClock>,
+    limit: u64,
+) -> customer_store::Result<RedbStore> {
+    RedbStore::builder()
+        .clock(clock.clone())
+        .cache_size(1 << 20)
+        .journal_limit(limit)
+        .open_backend_with_journal(db.shared(), journal.shared())
+}
+
+fn db_path(dir: &Path) -> PathBuf {
+    dir.join("customers.redb")
+}
+
+/// The journal `RedbStore::open(db_path(dir))` uses.
+fn journal_path(dir: &Path) -> PathBuf {
+    dir.join("customers.redb.journal")
+}
+
+/// A fault-injecting backend on a new, empty file at `path`.
+fn file_backend(path: &Path) -> Result<FaultyBackend> {
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(FaultyBackend::file(file))
+}
+
+/// Fresh backends: in memory, or on the two files of a store in a new directory.
+fn backends(on: Backend) -> Result<(FaultyBackend, FaultyBackend, Option<tempfile::TempDir>)> {
+    match on {
+        // The journal in memory behaves like a file: it grows by writes past its end.
+        Backend::Memory => Ok((
+            FaultyBackend::in_memory(),
+            FaultyBackend::memory_file(),
+            None,
+        )),
+        Backend::File => {
+            let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+            let db = file_backend(&db_path(dir.path()))?;
+            let journal = file_backend(&journal_path(dir.path()))?;
+            Ok((db, journal, Some(dir)))
+        }
+    }
+}
+
+fn setup(config: Config) -> Result<Setup> {
+    let (db, journal, dir) = backends(config.on)?;
+    let clock = start_clock()?;
+    let store = open(&db, &journal, &clock, config.limit).map_err(|e| e.to_string())?;
+    // Two seed writes (two frames): three customers of acme in one batch, one of beta.
+    let mut acme = store
+        .create_many(
+            "acme",
+            vec![
+                NewCustomer::new("ana@x.io", "Ana")
+                    .with_external_id("ext-1")
+                    .with_phone("+233 24 999 8888")
+                    .with_currency("ghs"),
+                NewCustomer::new("bo@x.io", "Bo").with_external_id("ext-2"),
+                NewCustomer::new("cy@ex.org", "Cy"),
+            ],
+        )
+        .map_err(|e| e.to_string())?
+        .into_iter();
+    let (Some(ana), Some(bo)) = (acme.next(), acme.next()) else {
+        return Err("the seed batch created fewer than two customers".into());
+    };
+    store
+        .create("beta", NewCustomer::new("ana@x.io", "Other Ana"))
+        .map_err(|e| e.to_string())?;
+    clock.advance_seconds(10);
+    let store = if config.reopened {
+        drop(store);
+        let store = open(&db, &journal, &clock, config.limit).map_err(|e| e.to_string())?;
+        if journal.len().map_err(|e| e.to_string())? != 0 {
+            return Err("a clean close leaves the journal empty".into());
+        }
+        store
+    } else {
+        store
+    };
+    Ok(Setup {
+        db,
+        journal,
+        clock,
+        store,
+        seeded: Seeded { ana, bo },
+        dir,
+    })
+}
+
+/// One write of the sweep (those of `tests/fault_injection.rs`; every point runs on a fresh
+/// store, so the content is the same at every point).
+struct Write {
+    name: &'static str,
+    run: fn(&RedbStore, &Seeded) -> customer_store::Result<Out>,
+    /// What a retry must answer once the first attempt landed (`reference` is the answer of
+    /// the fault-free run).
+    retry_after_applied: fn(&Out, &customer_store::Result<Out>) -> bool,
+}
+
+fn one(r: customer_store::Result<Customer>) -> customer_store::Result<Out> {
+    r.map(|c| vec![c])
+}
+
+fn id_of(out: &Out, i: usize) -> &str {
+    &out[i].id
+}
+
+const WRITES: [Write; 5] = [
+    Write {
+        name: "create",
+        run: |store, _| {
+            let new = NewCustomer::new("new@x.io", "New")
+                .with_external_id("new")
+                .with_description("created under a fault");
+            one(store.create("acme", new))
+        },
+        // SPEC: retrying a create whose outcome was unknown answers email_taken naming the id
+        // the first attempt created.
+        retry_after_applied: |reference, retry| {
+            matches!(retry, Err(e) if e.code() == "email_taken"
+                && e.existing_id() == Some(id_of(reference, 0)))
+        },
+    },
+    Write {
+        name: "update",
+        run: |store, seeded| {
+            let patch = CustomerPatch::default()
+                .set_name("Moved")
+                .set_email("moved@x.io")
+                .set_external_id(Some("moved"))
+                .set_phone(None::<String>)
+                .set_status(Status::Blocked);
+            one(store.update("acme", &seeded.ana.id, patch))
+        },
+        // The same patch again changes nothing and returns the record as it is.
+        retry_after_applied: |reference, retry| retry.as_ref().ok() == Some(reference),
+    },
+    Write {
+        name: "delete",
+        run: |store, seeded| one(store.delete("acme", &seeded.bo.id)),
+        retry_after_applied: |_, retry| matches!(retry, Err(e) if e.is_not_found()),
+    },
+    Write {
+        name: "create_many",
+        run: |store, _| {
+            let batch = (0..3)
+                .map(|i| {
+                    NewCustomer::new(format!("batch-{i}@x.io"), format!("Batch {i}"))
+                        .with_external_id(format!("batch-{i}"))
+                })
+                .collect();
+            store.create_many("acme", batch)
+        },
+        retry_after_applied: |reference, retry| {
+            matches!(retry, Err(e) if e.code() == "email_taken"
+                && e.batch_index() == Some(0)
+                && e.existing_id() == Some(id_of(reference, 0)))
+        },
+    },
+    // Large enough that redb grows the database file inside the write (before its frame is
+    // written): database I/O in a write even when it does not checkpoint.
+    Write {
+        name: "create_many (large)",
+        run: |store, _| {
+            let batch = (0..32)
+                .map(|i| {
+                    NewCustomer::new(format!("large-{i}@x.io"), format!("Large {i}"))
+                        .with_description("d".repeat(2000))
+                })
+                .collect();
+            store.create_many("acme", batch)
+        },
+        retry_after_applied: |reference, retry| {
+            matches!(retry, Err(e) if e.code() == "email_taken"
+                && e.batch_index() == Some(0)
+                && e.existing_id() == Some(id_of(reference, 0)))
+        },
+    },
+];
+
+/// The fault-free run of a write.
+struct Reference {
+    out: Out,
+    before: Dump,
+    after: Dump,
+    /// Mutating calls of the write on the database and on the journal.
+    db_calls: u64,
+    journal_calls: u64,
+}
+
+fn reference(write: &Write, config: Config) -> Result<Reference> {
+    let s = setup(config)?;
+    let before = dump(&s.store).map_err(|e| e.to_string())?;
+    s.db.count(kind::MUTATING);
+    s.journal.count(kind::MUTATING);
+    let out = (write.run)(&s.store, &s.seeded).map_err(|e| format!("reference: {e}"))?;
+    let (db_calls, journal_calls) = (s.db.calls(), s.journal.calls());
+    let after = dump(&s.store).map_err(|e| e.to_string())?;
+    Ok(Reference {
+        out,
+        before,
+        after,
+        db_calls,
+        journal_calls,
+    })
+}
+
+/// How the points of one sweep ended.
+#[derive(Debug, Default, Clone, Copy)]
+struct Tally {
+    points: u64,
+    /// Points where the fault fired (the last point of a sweep has none).
+    faulted: u64,
+    /// Points where the call answered `storage`.
+    errors: u64,
+    applied: u64,
+    absent: u64,
+}
+
+/// Runs `write` with `plan` armed on the `target` backend of a fresh store, and checks every
+/// promise: the answer, the recovery, before-or-after, `verify()`, the retry, the reopen.
+fn point(
+    write: &Write,
+    reference: &Reference,
+    config: Config,
+    target: Target,
+    plan: Plan,
+    tally: &mut Tally,
+) -> Result<()> {
+    let ctx = |e: String| {
+        format!(
+            "{} with a fault at {target:?} call {} ({plan:?}, {config:?}): {e}",
+            write.name, plan.at
+        )
+    };
+    let after = &reference.after;
+    let s = setup(config).map_err(ctx)?;
+    let before = dump(&s.store).map_err(|e| ctx(e.to_string()))?;
+    if before != reference.before {
+        return Err(ctx("the fresh store differs from the reference's".into()));
+    }
+    if before == *after {
+        return Err(ctx("the write changes nothing".into()));
+    }
+
+    let faulty = s.target(target);
+    let injected_before = faulty.injected();
+    faulty.arm(plan);
+    let result = catch_unwind(AssertUnwindSafe(|| (write.run)(&s.store, &s.seeded)))
+        .map_err(|_| ctx("a panic escaped the store".into()))?;
+    let injected = faulty.injected() > injected_before;
+    if plan.persistent && injected {
+        // While the disk keeps failing, calls fail cleanly (or read what is committed).
+        let read = catch_unwind(AssertUnwindSafe(|| s.store.get("acme", &s.seeded.ana.id)))
+            .map_err(|_| ctx("a panic escaped a read during the fault".into()))?;
+        match read {
+            Err(e) if e.is_storage() => {}
+            Ok(found) => {
+                let known = |d: &Dump| d[0].iter().find(|c| c.id == s.seeded.ana.id).cloned();
+                if found != known(&before) && found != known(after) {
+                    return Err(ctx(format!("a read during the fault answered {found:?}")));
+                }
+            }
+            Err(e) => return Err(ctx(format!("a read during the fault answered {e:?}"))),
+        }
+    }
+    faulty.disarm();
+
+    match &result {
+        Ok(out) if *out != reference.out => {
+            return Err(ctx(format!("Ok({out:?}), expected {:?}", reference.out)));
+        }
+        Err(e) if !e.is_storage() => return Err(ctx(format!("error {e:?} is not `storage`"))),
+        Err(e) if !injected => return Err(ctx(format!("error {e:?} without a fault"))),
+        _ => {}
+    }
+
+    // The store recovers by itself: the next calls work.
+    let now = dump(&s.store).map_err(|e| ctx(format!("no recovery: {e}")))?;
+    let applied = if now == *after {
+        true
+    } else if now == before {
+        false
+    } else {
+        return Err(ctx(format!(
+            "neither before nor after:\nnow {now:#?}\nbefore {before:#?}\nafter {after:#?}"
+        )));
+    };
+    if result.is_ok() && !applied {
+        return Err(ctx("Ok, but the write is missing".into()));
+    }
+    s.store
+        .verify()
+        .map_err(|e| ctx(format!("verify after the fault: {e}")))?;
+    tally.points += 1;
+    tally.faulted += u64::from(injected);
+    tally.errors += u64::from(result.is_err());
+    if applied {
+        tally.applied += 1;
+    } else {
+        tally.absent += 1;
+    }
+
+    // A retry answers as promised and leads to the "after" state.
+    let retry = (write.run)(&s.store, &s.seeded);
+    let retry_ok = if applied {
+        (write.retry_after_applied)(&reference.out, &retry)
+    } else {
+        retry.as_ref().ok() == Some(&reference.out)
+    };
+    if !retry_ok {
+        return Err(ctx(format!(
+            "retry (applied: {applied}) answered {retry:?}"
+        )));
+    }
+    let now = dump(&s.store).map_err(|e| ctx(e.to_string()))?;
+    if now != *after {
+        return Err(ctx(
+            "after the retry the state is not the written one".into()
+        ));
+    }
+
+    // What the store holds is what a reopen on the same bytes finds, and it keeps working.
+    let Setup {
+        db,
+        journal,
+        clock,
+        store,
+        dir: _dir,
+        ..
+    } = s;
+    drop(store);
+    let store =
+        open(&db, &journal, &clock, config.limit).map_err(|e| ctx(format!("reopen: {e}")))?;
+    let reopened = dump(&store).map_err(|e| ctx(e.to_string()))?;
+    if reopened != *after {
+        return Err(ctx("a reopen shows another state".into()));
+    }
+    store
+        .create("beta", NewCustomer::new("later@x.io", "Later"))
+        .map_err(|e| ctx(format!("a later write: {e}")))?;
+    store
+        .verify()
+        .map_err(|e| ctx(format!("verify after reopen: {e}")))?;
+    Ok(())
+}
+
+/// Sweeps one fault over every mutating call of the journal and then of the database, for
+/// every write, with `config`.
+fn sweep(config: Config, persistent: bool, torn: bool) -> Result<()> {
+    let mut report = Vec::new();
+    let mut total = 0;
+    for write in &WRITES {
+        let reference = reference(write, config)?;
+        let (db_calls, journal_calls) = (reference.db_calls, reference.journal_calls);
+        // A frame is a write and a sync (after a write of zeros growing an empty journal).
+        let least = if config.reopened { 3 } else { 2 };
+        if journal_calls < least {
+            return Err(format!("{}: {journal_calls} journal calls", write.name));
+        }
+        // With a tiny limit every write checkpoints first: a durable commit of the database.
+        if config.limit == TINY && db_calls == 0 {
+            return Err(format!(
+                "{}: no database call despite the limit",
+                write.name
+            ));
+        }
+        for (target, calls) in [
+            (Target::Journal, journal_calls),
+            (Target::Database, db_calls),
+        ] {
+            let mut tally = Tally::default();
+            // One point past the last call: no fault fires, the write must simply work.
+            for at in 0..=calls {
+                let plan = Plan {
+                    at,
+                    kinds: kind::MUTATING,
+                    persistent,
+                    torn,
+                };
+                point(write, &reference, config, target, plan, &mut tally)?;
+            }
+            if tally.faulted != calls {
+                return Err(format!(
+                    "{} {target:?}: {} of {calls} faults fired",
+                    write.name, tally.faulted
+                ));
+            }
+            total += tally.points;
+            report.push(format!(
+                "{} {target:?}: {calls} I/O calls, {} points ({} errors, {} applied, {} absent)",
+                write.name, tally.points, tally.errors, tally.applied, tally.absent
+            ));
+        }
+    }
+    eprintln!(
+        "{config:?} persistent={persistent} torn={torn}: {total} points\n  {}",
+        report.join("\n  ")
+    );
+    Ok(())
+}
+
+/// Every write checkpoints first (a durable commit of the database), then appends its frame
+/// at byte 0 of the journal.
+const MEMORY_TINY: Config = Config {
+    on: Backend::Memory,
+    limit: TINY,
+    reopened: false,
+};
+
+/// A write appends its frame after the seed writes' frames, which the database holds only
+/// non-durably: a fault that reopens the store replays them.
+const MEMORY_DEFAULT: Config = Config {
+    on: Backend::Memory,
+    limit: DEFAULT_JOURNAL_LIMIT,
+    reopened: false,
+};
+
+/// A write first grows the empty journal (writes zeros past its end), then appends.
+const MEMORY_DEFAULT_REOPENED: Config = Config {
+    reopened: true,
+    ..MEMORY_DEFAULT
+};
+
+const FILE_TINY: Config = Config {
+    on: Backend::File,
+    ..MEMORY_TINY
+};
+
+const FILE_DEFAULT: Config = Config {
+    on: Backend::File,
+    ..MEMORY_DEFAULT
+};
+
+#[test]
+fn one_failing_call_checkpointing_every_write() -> Result<()> {
+    sweep(MEMORY_TINY, false, false)
+}
+
+#[test]
+fn one_failing_call_with_the_default_limit() -> Result<()> {
+    sweep(MEMORY_DEFAULT, false, false)?;
+    sweep(MEMORY_DEFAULT_REOPENED, false, false)
+}
+
+#[test]
+fn torn_write_checkpointing_every_write() -> Result<()> {
+    sweep(MEMORY_TINY, false, true)
+}
+
+#[test]
+fn torn_write_with_the_default_limit() -> Result<()> {
+    sweep(MEMORY_DEFAULT, false, true)?;
+    sweep(MEMORY_DEFAULT_REOPENED, false, true)
+}
+
+/// The fault persists (a full disk) from call N on until it is lifted.
+#[test]
+fn persistent_failure() -> Result<()> {
+    sweep(MEMORY_TINY, true, false)?;
+    sweep(MEMORY_DEFAULT, true, false)?;
+    sweep(MEMORY_DEFAULT_REOPENED, true, false)
+}
+
+#[test]
+fn one_failing_call_on_files() -> Result<()> {
+    sweep(FILE_TINY, false, false)?;
+    sweep(FILE_DEFAULT, false, false)
+}
+
+/// Every crash point of each write and of the clean close after it: the process "dies" at
+/// call N of the database and the journal counted together (nothing from call N on reaches
+/// either file), then a new process opens the store by its path and finds the state before
+/// or after the write (after, if the write answered `Ok`), and a clean `verify()`.
+fn crash_at_every_call(config: Config) -> Result<()> {
+    let mut report = Vec::new();
+    let mut total = 0;
+    for write in &WRITES {
+        let reference = reference(write, config)?;
+        let (before, after) = (&reference.before, &reference.after);
+        let write_calls = reference.db_calls + reference.journal_calls;
+        // Count the calls of the write and of the clean close.
+        let calls = {
+            let s = setup(config)?;
+            let crash = Crash::new();
+            s.db.join(&crash);
+            s.journal.join(&crash);
+            crash.count();
+            (write.run)(&s.store, &s.seeded).map_err(|e| e.to_string())?;
+            if crash.calls() != write_calls {
+                return Err(format!(
+                    "{}: {} calls counted together, {write_calls} apart",
+                    write.name,
+                    crash.calls()
+                ));
+            }
+            drop(s.store);
+            crash.calls()
+        };
+        if calls <= write_calls {
+            return Err(format!("{}: the close made no I/O call", write.name));
+        }
+        let (mut applied, mut absent, mut acknowledged) = (0, 0, 0);
+        for at in 0..calls {
+            let ctx = |e: String| format!("{} crashing at call {at} ({config:?}): {e}", write.name);
+            let s = setup(config).map_err(ctx)?;
+            let crash = Crash::new();
+            s.db.join(&crash);
+            s.journal.join(&crash);
+            crash.arm(at);
+            let result = catch_unwind(AssertUnwindSafe(|| (write.run)(&s.store, &s.seeded)))
+                .map_err(|_| ctx("a panic escaped the store".into()))?;
+            match &result {
+                Ok(out) if *out != reference.out => {
+                    return Err(ctx(format!("Ok({out:?}), expected {:?}", reference.out)));
+                }
+                Err(e) if !e.is_storage() => {
+                    return Err(ctx(format!("error {e:?} is not `storage`")));
+                }
+                Ok(_) if at < write_calls => {
+                    return Err(ctx("Ok although the write's own I/O failed".into()));
+                }
+                _ => {}
+            }
+            let Setup {
+                db,
+                journal,
+                clock,
+                store,
+                dir,
+                ..
+            } = s;
+            catch_unwind(AssertUnwindSafe(|| drop(store)))
+                .map_err(|_| ctx("a panic escaped the drop".into()))?;
+            if !crash.crashed() {
+                return Err(ctx("the crash never happened".into()));
+            }
+            drop((db, journal));
+            let dir = dir.ok_or("a file store has a directory")?;
+            let reopened = RedbStore::builder()
+                .clock(clock)
+                .journal_limit(config.limit)
+                .open(db_path(dir.path()))
+                .map_err(|e| ctx(format!("reopen after the crash: {e}")))?;
+            let now = dump(&reopened).map_err(|e| ctx(e.to_string()))?;
+            if now == *after {
+                applied += 1;
+            } else if now == *before && result.is_err() {
+                absent += 1;
+            } else {
+                return Err(ctx(format!("answered {result:?}, then holds {now:#?}")));
+            }
+            acknowledged += u64::from(result.is_ok());
+            reopened
+                .verify()
+                .map_err(|e| ctx(format!("verify after the crash: {e}")))?;
+        }
+        total += calls;
+        report.push(format!(
+            "{}: {calls} crash points ({write_calls} in the write, {} in the close; \
+             {acknowledged} acknowledged, {applied} applied, {absent} absent)",
+            write.name,
+            calls - write_calls
+        ));
+    }
+    eprintln!(
+        "crash points, {config:?}: {total}\n  {}",
+        report.join("\n  ")
+    );
+    Ok(())
+}
+
+#[test]
+fn crash_at_every_call_checkpointing_every_write() -> Result<()> {
+    crash_at_every_call(FILE_TINY)
+}
+
+#[test]
+fn crash_at_every_call_with_the_default_limit() -> Result<()> {
+    crash_at_every_call(FILE_DEFAULT)
+}
+
+/// A frame found in a journal's bytes.
+#[derive(Debug, Clone, Copy)]
+struct Frame {
+    offset: usize,
+    /// Header and payload.
+    len: usize,
+    /// The store's journal id.
+    nonce: u64,
+    /// The open (session) of the store that wrote the frame.
+    session: u64,
+    lsn: u64,
+}
+
+/// The frames of a journal from byte 0, by the rules of `journal.rs`: each one whole, passing
+/// its checksum, of the first frame's store and session, and numbered after the one before.
+/// (The layout of `journal.rs`: payload length and CRC-32C, `u32` LE each, then the payload,
+/// postcard of the journal id, the session, the frame number and the effects.)
+fn frames(bytes: &[u8]) -> Vec<Frame> {
+    let mut found: Vec<Frame> = Vec::new();
+    let mut at = 0;
+    while bytes.len() - at >= 8 {
+        let word =
+            |i: usize| u32::from_le_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
+        let (len, crc) = (word(at) as usize, word(at + 4));
+        let start = at + 8;
+        if len == 0 || len > bytes.len() - start {
+            break;
+        }
+        let payload = &bytes[start..start + len];
+        if crc32c::crc32c(payload) != crc {
+            break;
+        }
+        let Ok(((nonce, session, lsn), _)) = postcard::take_from_bytes::<(u64, u64, u64)>(payload)
+        else {
+            break;
+        };
+        if found.last().is_some_and(|last| {
+            nonce != last.nonce || session != last.session || lsn != last.lsn + 1
+        }) {
+            break;
+        }
+        found.push(Frame {
+            offset: at,
+            len: 8 + len,
+            nonce,
+            session,
+            lsn,
+        });
+        at = start + len;
+    }
+    found
+}
+
+/// A store on the files of a new directory, through fault-injecting backends.
+struct Files {
+    db: FaultyBackend,
+    journal: FaultyBackend,
+    store: RedbStore,
+    dir: tempfile::TempDir,
+}
+
+fn files(clock: &Arc<ManualClock>, limit: u64) -> Result<Files> {
+    let (db, journal, dir) = backends(Backend::File)?;
+    let store = open(&db, &journal, clock, limit).map_err(|e| e.to_string())?;
+    Ok(Files {
+        db,
+        journal,
+        store,
+        dir: dir.ok_or("a file store has a directory")?,
+    })
+}
+
+impl Files {
+    /// The process dies: from now on no write reaches either file; the store is dropped (its
+    /// clean close fails) and the files are left as they are.
+    fn crash(self) -> tempfile::TempDir {
+        let dead = Plan {
+            at: 0,
+            kinds: kind::MUTATING,
+            persistent: true,
+            torn: false,
+        };
+        self.db.arm(dead);
+        self.journal.arm(dead);
+        drop(self.store);
+        self.dir
+    }
+}
+
+fn numbered(i: usize) -> NewCustomer {
+    NewCustomer::new(format!("c{i}@x.io"), format!("Customer {i}"))
+        .with_external_id(format!("ext-{i}"))
+}
+
+/// 300 single creates, each acknowledged, then a crash and a reopen by path: every one is
+/// there, as it was acknowledged. Returns the journal's frames as the crash left them, the
+/// writes to the database file during the creates, and the customers the database file held
+/// without the journal.
+fn acknowledged_writes_survive(limit: u64) -> Result<(Vec<Frame>, u64, usize)> {
+    const N: usize = 300;
+    let clock = start_clock()?;
+    let f = files(&clock, limit)?;
+    f.db.count(kind::WRITE);
+    let mut acknowledged = Vec::with_capacity(N);
+    for i in 0..N {
+        clock.advance_seconds(1);
+        let business = BUSINESSES[i % 2];
+        let created = f
+            .store
+            .create(business, numbered(i))
+            .map_err(|e| format!("create {i}: {e}"))?;
+        acknowledged.push(created);
+    }
+    let db_writes = f.db.calls();
+    let dir = f.crash();
+    let journal = std::fs::read(journal_path(dir.path())).map_err(|e| e.to_string())?;
+    let left = frames(&journal);
+
+    // The database file alone (as if the journal were lost) holds only what was checkpointed.
+    let alone = tempfile::tempdir().map_err(|e| e.to_string())?;
+    std::fs::copy(db_path(dir.path()), db_path(alone.path())).map_err(|e| e.to_string())?;
+    let without_journal = RedbStore::open(db_path(alone.path()))
+        .and_then(|s| dump(&s))
+        .map_err(|e| format!("the database file alone: {e}"))?
+        .iter()
+        .map(Vec::len)
+        .sum();
+
+    let store = RedbStore::builder()
+        .clock(clock.clone())
+        .journal_limit(limit)
+        .open(db_path(dir.path()))
+        .map_err(|e| format!("reopen after the crash: {e}"))?;
+    let now = dump(&store).map_err(|e| e.to_string())?;
+    for (b, business) in BUSINESSES.iter().enumerate() {
+        let expected: Vec<&Customer> = acknowledged.iter().skip(b).step_by(2).collect();
+        let found: Vec<&Customer> = now[b].iter().collect();
+        assert_eq!(found, expected, "limit {limit}: {business} after the crash");
+    }
+    let report = store.verify().map_err(|e| format!("verify: {e}"))?;
+    assert_eq!(report.customers, N as u64, "limit {limit}: verify's count");
+    // The journal holds nothing the reopened store misses, and the store keeps working.
+    store
+        .create("acme", NewCustomer::new("later@x.io", "Later"))
+        .map_err(|e| format!("a later write: {e}"))?;
+    Ok((left, db_writes, without_journal))
+}
+
+#[test]
+fn acknowledged_writes_survive_a_crash_with_a_long_journal() -> Result<()> {
+    let (left, db_writes, without_journal) = acknowledged_writes_survive(DEFAULT_JOURNAL_LIMIT)?;
+    // No checkpoint: not one byte was written to the database file after the open (redb only
+    // grew it); every write lives in the journal only (frames 1..=300 from byte 0), and the
+    // reopen replayed them all.
+    assert_eq!(db_writes, 0, "database writes during the creates");
+    assert_eq!(without_journal, 0, "customers in the database file alone");
+    let lsns: Vec<u64> = left.iter().map(|f| f.lsn).collect();
+    assert_eq!(lsns, (1..=300).collect::<Vec<u64>>());
+    eprintln!(
+        "default limit: 300 writes, {} frames replayed, {} journal bytes",
+        left.len(),
+        left.last().map_or(0, |f| f.offset + f.len)
+    );
+    Ok(())
+}
+
+#[test]
+fn acknowledged_writes_survive_a_crash_after_checkpoints_and_wrap_arounds() -> Result<()> {
+    let (left, db_writes, without_journal) = acknowledged_writes_survive(4096)?;
+    // Checkpoints happened (the database was written), and the journal restarted from byte 0
+    // after the last one: its first frame is a late write, written over older frames, and its
+    // frames end with the last write. The database file alone misses those writes.
+    assert!(db_writes > 0, "no checkpoint in 300 writes");
+    let first = left.first().ok_or("no frame left in the journal")?;
+    let last = left.last().ok_or("no frame left in the journal")?;
+    assert!(first.lsn > 1, "the journal never restarted: {first:?}");
+    assert_eq!(first.offset, 0);
+    assert_eq!(last.lsn, 300, "the journal's last frame");
+    // The journal is checkpointed once it reaches the limit: the frames left fit in it.
+    assert!(last.offset < 4096, "{last:?}");
+    assert_eq!(without_journal, 300 - left.len(), "the database file alone");
+    assert!(
+        without_journal > 0,
+        "the database file alone holds no checkpointed write"
+    );
+    eprintln!(
+        "limit 4096: 300 writes, {db_writes} database writes (checkpoints), the last restart at \
+         write {}, {} frames replayed",
+        first.lsn,
+        left.len()
+    );
+    Ok(())
+}
+
+/// `n` single creates (one frame each) on a new store with the default limit, then a crash:
+/// the journal holds frames 1..=n from byte 0. Returns the directory, the clock and the
+/// customers as acknowledged.
+fn crashed_with_frames(n: usize) -> Result<(tempfile::TempDir, Arc<ManualClock>, Vec<Customer>)> {
+    let clock = start_clock()?;
+    let f = files(&clock, DEFAULT_JOURNAL_LIMIT)?;
+    let mut acknowledged = Vec::with_capacity(n);
+    for i in 0..n {
+        clock.advance_seconds(1);
+        let created = f
+            .store
+            .create(BUSINESSES[i % 2], numbered(i))
+            .map_err(|e| format!("create {i}: {e}"))?;
+        acknowledged.push(created);
+    }
+    let dir = f.crash();
+    let journal = std::fs::read(journal_path(dir.path())).map_err(|e| e.to_string())?;
+    let lsns: Vec<u64> = frames(&journal).iter().map(|f| f.lsn).collect();
+    assert_eq!(
+        lsns,
+        (1..=n as u64).collect::<Vec<_>>(),
+        "the crash-left journal"
+    );
+    Ok((dir, clock, acknowledged))
+}
+
+/// The dump of a store holding `customers` (created in `BUSINESSES[i % 2]` order).
+fn dump_of(customers: &[Customer]) -> Dump {
+    BUSINESSES
+        .iter()
+        .enumerate()
+        .map(|(b, _)| customers.iter().skip(b).step_by(2).cloned().collect())
+        .collect()
+}
+
+/// A copy of a store's two files in a new directory.
+fn copy_store(from: &Path) -> Result<tempfile::TempDir> {
+    let to = tempfile::tempdir().map_err(|e| e.to_string())?;
+    std::fs::copy(db_path(from), db_path(to.path())).map_err(|e| e.to_string())?;
+    std::fs::copy(journal_path(from), journal_path(to.path())).map_err(|e| e.to_string())?;
+    Ok(to)
+}
+
+/// The store whose files are in `dir`, opened through fault-injecting backends on them.
+fn reopen_files(dir: tempfile::TempDir, clock: &Arc<ManualClock>) -> Result<Files> {
+    let existing = |path: &Path| -> Result<FaultyBackend> {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+            .map(FaultyBackend::file)
+            .map_err(|e| format!("{}: {e}", path.display()))
+    };
+    let db = existing(&db_path(dir.path()))?;
+    let journal = existing(&journal_path(dir.path()))?;
+    let store = open(&db, &journal, clock, DEFAULT_JOURNAL_LIMIT)
+        .map_err(|e| format!("open the store: {e}"))?;
+    Ok(Files {
+        db,
+        journal,
+        store,
+        dir,
+    })
+}
+
+/// Opens the store in `dir` by its path, as a new process would; a panic is an error.
+fn open_path(dir: &Path, clock: &Arc<ManualClock>) -> Result<customer_store::Result<RedbStore>> {
+    let path = db_path(dir);
+    catch_unwind(AssertUnwindSafe(|| {
+        RedbStore::builder().clock(clock.clone()).open(&path)
+    }))
+    .map_err(|_| "a panic escaped the open".to_owned())
+}
+
+/// Flips one bit of the byte `at` of the journal in `dir`.
+fn damage_journal(dir: &Path, at: usize) -> Result<()> {
+    let path = journal_path(dir);
+    let mut bytes = std::fs::read(&path).map_err(|e| e.to_string())?;
+    bytes[at] ^= 0x20;
+    std::fs::write(&path, &bytes).map_err(|e| e.to_string())
+}
+
+/// A frame damaged in the middle of a crash-left journal (frame `K` of `N`, at its length,
+/// its checksum, and the first, a middle and the last byte of its payload).
+///
+/// Observed behaviour, as `journal.rs` describes it: the open does not fail and does not
+/// panic; it applies frames 1..K-1 (their writes are all there, exactly as acknowledged),
+/// stops at frame K and ignores every frame after it, although frames K+1..N are whole and
+/// pass their checksums (replay never skips a frame, so a gap cannot arise). The writes of
+/// frames K..N, acknowledged before the crash, are gone, without an error or a warning. The
+/// store is consistent (`verify()` is clean), takes writes, and a clean close and reopen
+/// shows the same state. (What happens when the store then crashes before a clean close is
+/// `a_damaged_frame_then_a_crash_does_not_bring_back_dropped_frames`.)
+#[test]
+fn a_damaged_frame_ends_the_replay_there() -> Result<()> {
+    const N: usize = 12;
+    const K: usize = 7;
+    let mut points = 0;
+    for place in ["length", "checksum", "first", "middle", "last"] {
+        let ctx = |e: String| format!("frame {K} of {N} damaged at its {place} byte: {e}");
+        let (dir, clock, acknowledged) = crashed_with_frames(N).map_err(ctx)?;
+        let bytes = std::fs::read(journal_path(dir.path())).map_err(|e| ctx(e.to_string()))?;
+        let frame = frames(&bytes)[K - 1];
+        let at = frame.offset
+            + match place {
+                "length" => 0,
+                "checksum" => 4,
+                "first" => 8,
+                "middle" => frame.len / 2,
+                _ => frame.len - 1,
+            };
+        damage_journal(dir.path(), at).map_err(ctx)?;
+        let damaged = std::fs::read(journal_path(dir.path())).map_err(|e| ctx(e.to_string()))?;
+        assert_eq!(
+            frames(&damaged).len(),
+            K - 1,
+            "{place}: frames before the damage"
+        );
+
+        let store = open_path(dir.path(), &clock)
+            .map_err(ctx)?
+            .map_err(|e| ctx(format!("the open failed: {e}")))?;
+        let expected = dump_of(&acknowledged[..K - 1]);
+        let now = dump(&store).map_err(|e| ctx(e.to_string()))?;
+        assert_eq!(now, expected, "{place}: the store after the open");
+        let report = store.verify().map_err(|e| ctx(format!("verify: {e}")))?;
+        assert_eq!(report.customers, (K - 1) as u64);
+
+        // The store takes writes, and a clean close and reopen shows the same state.
+        clock.advance_seconds(1);
+        let later = store
+            .create("acme", NewCustomer::new("later@x.io", "Later"))
+            .map_err(|e| ctx(format!("a later write: {e}")))?;
+        drop(store);
+        let store = open_path(dir.path(), &clock)
+            .map_err(ctx)?
+            .map_err(|e| ctx(format!("the second open failed: {e}")))?;
+        let mut expected = expected;
+        expected[0].push(later);
+        assert_eq!(dump(&store).map_err(|e| ctx(e.to_string()))?, expected);
+        store.verify().map_err(|e| ctx(format!("verify: {e}")))?;
+        points += 1;
+    }
+    eprintln!("damaged frames: {points} places in frame {K} of {N}");
+    Ok(())
+}
+
+/// Frames dropped by a replay that stopped at a damaged frame never come back. After the open
+/// that stopped at frame K of N, the journal restarts at byte 0 and the next frame is numbered
+/// K again, while the old, whole frames K+1..N stay in the file further on. Here the new frame
+/// K is exactly as long as old frames 1..=K together, so it ends where old frame K+1 begins,
+/// and the process crashes: the next open must find customers 0..K-1 and the new one, not the
+/// old frames K+1..N replayed as its continuation (which also broke email uniqueness: the new
+/// customer takes the email of a customer of an old frame).
+///
+/// Regression: before frames carried the session of the open that wrote them (HEAD ee624c0),
+/// the old frames were replayed: the store showed 12 customers instead of 7 and `verify()`
+/// reported "record … has no email index entry; 11 email index entries for 12 records".
+#[test]
+fn a_damaged_frame_then_a_crash_does_not_bring_back_dropped_frames() -> Result<()> {
+    // Each open starts a session with a random id, whose encoding is 9 or 10 bytes long (or
+    // shorter, rarely): the trial's frame may be a byte longer or shorter than the real one.
+    // Every attempt checks the state; attempts go on until one had its frames aligned.
+    for attempt in 1..=24 {
+        if dropped_frames_stay_dropped()? {
+            eprintln!("a damaged frame then a crash: aligned at attempt {attempt}");
+            return Ok(());
+        }
+    }
+    Err("the new frame never ended where an old frame began".into())
+}
+
+/// One attempt of `a_damaged_frame_then_a_crash_does_not_bring_back_dropped_frames`: whether
+/// the new frame ended where old frame K+1 begins (the state is checked either way).
+fn dropped_frames_stay_dropped() -> Result<bool> {
+    const N: usize = 12;
+    const K: usize = 7;
+    let (dir, clock, acknowledged) = crashed_with_frames(N)?;
+    let bytes = std::fs::read(journal_path(dir.path())).map_err(|e| e.to_string())?;
+    let old = frames(&bytes);
+    damage_journal(dir.path(), old[K - 1].offset + old[K - 1].len / 2)?;
+    // The new frame K must end where old frame K+1 begins. Its length for a description of
+    // 300 bytes is measured on a copy of the files; the description then gets the difference.
+    // The new customer takes the email of customer 8 (old frame 9), of the same business.
+    let late = |description: usize| {
+        NewCustomer::new("c8@x.io", "Late").with_description("d".repeat(description))
+    };
+    let trial = reopen_files(copy_store(dir.path())?, &clock)?;
+    trial
+        .store
+        .create("acme", late(300))
+        .map_err(|e| e.to_string())?;
+    let trial = trial.crash();
+    let trial_bytes = std::fs::read(journal_path(trial.path())).map_err(|e| e.to_string())?;
+    let description = 300 + old[K].offset - frames(&trial_bytes)[0].len;
+
+    // The open stops at frame K: customers 0..K-1 (frames 1..K-1).
+    let f = reopen_files(dir, &clock)?;
+    let mut want = dump_of(&acknowledged[..K - 1]);
+    assert_eq!(dump(&f.store).map_err(|e| e.to_string())?, want);
+    let created = f
+        .store
+        .create("acme", late(description))
+        .map_err(|e| e.to_string())?;
+    want[0].push(created);
+    let dir = f.crash();
+    let bytes = std::fs::read(journal_path(dir.path())).map_err(|e| e.to_string())?;
+    let new = frames(&bytes)[0];
+    assert_eq!(new.lsn, K as u64, "the new frame's number");
+    assert_eq!(new.nonce, old[0].nonce);
+    assert_ne!(new.session, old[0].session, "a new open, a new session");
+
+    // The next open must find the state the store acknowledged: customers 0..K-1 and the new
+    // one, not old frames K+1..N replayed after the new frame K.
+    let store = open_path(dir.path(), &clock)?.map_err(|e| format!("the open failed: {e}"))?;
+    let now = dump(&store).map_err(|e| e.to_string())?;
+    let verified = store.verify();
+    let emails = |d: &Dump| -> Vec<Vec<String>> {
+        d.iter()
+            .map(|b| b.iter().map(|c| c.email.clone()).collect())
+            .collect()
+    };
+    assert!(
+        now == want,
+        "after the crash the store holds {:?}, but acknowledged {:?} (verify: {verified:?})",
+        emails(&now),
+        emails(&want)
+    );
+    verified.map_err(|e| format!("verify: {e}"))?;
+    Ok(new.len == old[K].offset)
+}
+
+/// Puts the journal of another store (crashed, holding frames) beside a store file and opens
+/// it by path: the open answers `incompatible_format`, leaves the journal as it was, and
+/// loses nothing of the store: with its own journal back it opens with every write it
+/// acknowledged. Both for a store closed cleanly (its own journal empty) and for one that
+/// crashed (its own journal holding frames). With `byte_for_byte`, the store file must be
+/// left unchanged too, as `Error::IncompatibleFormat` promises ("The file was not changed").
+fn refuse_a_foreign_journal(byte_for_byte: bool) -> Result<()> {
+    let (other, clock, _) = crashed_with_frames(3)?;
+    let foreign = std::fs::read(journal_path(other.path())).map_err(|e| e.to_string())?;
+    let foreign_nonce = frames(&foreign)[0].nonce;
+    for crashed in [false, true] {
+        let ctx = |e: String| format!("a store that crashed: {crashed}: {e}");
+        let (dir, acknowledged) = if crashed {
+            let (dir, _, acknowledged) = crashed_with_frames(2).map_err(ctx)?;
+            (dir, acknowledged)
+        } else {
+            let dir = tempfile::tempdir().map_err(|e| ctx(e.to_string()))?;
+            let store = RedbStore::builder()
+                .clock(clock.clone())
+                .open(db_path(dir.path()))
+                .map_err(|e| ctx(e.to_string()))?;
+            let created = (0..2)
+                .map(|i| store.create(BUSINESSES[i % 2], numbered(i)))
+                .collect::<customer_store::Result<Vec<_>>>()
+                .map_err(|e| ctx(e.to_string()))?;
+            drop(store);
+            (dir, created)
+        };
+        let own = std::fs::read(journal_path(dir.path())).map_err(|e| ctx(e.to_string()))?;
+        let own_frames = frames(&own);
+        assert_eq!(own_frames.len(), if crashed { 2 } else { 0 });
+        assert!(own_frames.iter().all(|f| f.nonce != foreign_nonce));
+        std::fs::write(journal_path(dir.path()), &foreign).map_err(|e| ctx(e.to_string()))?;
+        let read = |path: PathBuf| std::fs::read(path).map_err(|e| ctx(e.to_string()));
+        let db_before = read(db_path(dir.path()))?;
+
+        match open_path(dir.path(), &clock).map_err(ctx)? {
+            Err(e @ customer_store::Error::IncompatibleFormat(_)) => {
+                assert_eq!(e.code(), "incompatible_format");
+            }
+            Err(e) => return Err(ctx(format!("refused with {e:?}"))),
+            Ok(_) => return Err(ctx("the foreign journal was accepted".into())),
+        }
+        assert!(
+            read(journal_path(dir.path()))? == foreign,
+            "crashed: {crashed}: the journal changed"
+        );
+        if byte_for_byte {
+            let db_after = read(db_path(dir.path()))?;
+            let differ = db_before
+                .iter()
+                .zip(&db_after)
+                .filter(|(a, b)| a != b)
+                .count();
+            assert!(
+                db_before == db_after,
+                "crashed: {crashed}: the refused open changed the store file: {} bytes, then \
+                 {} bytes, {differ} bytes differ",
+                db_before.len(),
+                db_after.len()
+            );
+        }
+
+        // The store's own journal back: everything it acknowledged is there.
+        std::fs::write(journal_path(dir.path()), &own).map_err(|e| ctx(e.to_string()))?;
+        let store = open_path(dir.path(), &clock)
+            .map_err(ctx)?
+            .map_err(|e| ctx(format!("the open with its own journal: {e}")))?;
+        assert_eq!(
+            dump(&store).map_err(|e| ctx(e.to_string()))?,
+            dump_of(&acknowledged),
+            "crashed: {crashed}: the store after the refusal"
+        );
+        store.verify().map_err(|e| ctx(format!("verify: {e}")))?;
+    }
+    Ok(())
+}
+
+#[test]
+fn a_journal_of_another_store_is_refused() -> Result<()> {
+    refuse_a_foreign_journal(false)
+}
+
+/// BUG: the open that refuses a foreign journal has already written to the store file: redb's
+/// repair of a crash-left file and the write transaction of `open::initialise` (committed
+/// durably, the file is rewritten and shrinks) run before `open_journal` reads the journal.
+/// `Error::IncompatibleFormat` says "The file was not changed". No data is lost (see
+/// `a_journal_of_another_store_is_refused`), but the bytes change. Run with `--ignored`.
+#[test]
+#[ignore = "bug: the refused open rewrites the store file before it reads the journal"]
+fn a_refused_foreign_journal_leaves_the_store_file_unchanged() -> Result<()> {
+    refuse_a_foreign_journal(true)
+}
