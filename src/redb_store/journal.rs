@@ -162,6 +162,11 @@ impl Journal {
         }
         let target = end.max(self.capacity.saturating_mul(2)).max(GROWTH_STEP);
         let target = target.div_ceil(GROWTH_STEP) * GROWTH_STEP;
+        // The length first (a backend may refuse writes past its end), then real zeros, so
+        // that no later sync has blocks to allocate.
+        self.file
+            .set_len(target)
+            .map_err(|e| io_error("journal: grow", e))?;
         let zeros = vec![0u8; GROWTH_STEP as usize];
         let mut at = self.capacity;
         while at < target {
@@ -236,7 +241,7 @@ struct JournalMeta {
     lsn: u64,
 }
 
-fn journal_meta(db: &Database) -> Result<JournalMeta> {
+fn journal_meta(db: &impl ReadableDatabase) -> Result<JournalMeta> {
     let failed = |e: redb::Error| storage_error("open the journal", e);
     let txn = db.begin_read().map_err(|e| failed(e.into()))?;
     let meta = txn.open_table(META).map_err(|e| failed(e.into()))?;
@@ -254,9 +259,27 @@ fn journal_meta(db: &Database) -> Result<JournalMeta> {
 
 /// The frames of `bytes` in order, up to the first that is cut short, fails its checksum or
 /// does not follow its predecessor's number.
+/// The frame at `at`, if one is there whole with a good checksum.
+fn frame_at(bytes: &[u8], at: usize) -> Option<FrameIn> {
+    let header = bytes.get(at..at.checked_add(FRAME_HEADER)?)?;
+    let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
+    let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
+    let start = at + FRAME_HEADER;
+    let payload = bytes.get(start..start.checked_add(len)?)?;
+    (len > 0 && crc32c::crc32c(payload) == crc)
+        .then(|| postcard::from_bytes(payload).ok())
+        .flatten()
+}
+
 /// Frames of another session end the sequence; a first frame of another store (a store
 /// without a journal id yet, `None`, owns no frame) is refused.
-fn frames(bytes: &[u8], nonce: Option<u64>, session: Option<u64>) -> Result<Vec<FrameIn>> {
+/// `after` is the last frame the database holds.
+fn frames(
+    bytes: &[u8],
+    nonce: Option<u64>,
+    session: Option<u64>,
+    after: u64,
+) -> Result<Vec<FrameIn>> {
     let mut frames: Vec<FrameIn> = Vec::new();
     let mut at = 0usize;
     while bytes.len() - at >= FRAME_HEADER {
@@ -269,6 +292,20 @@ fn frames(bytes: &[u8], nonce: Option<u64>, session: Option<u64>) -> Result<Vec<
         }
         let payload = &bytes[start..start + len];
         if crc32c::crc32c(payload) != crc {
+            // A torn last frame was never acknowledged. But an intact frame of this session
+            // right after it, numbered next but one, means this one was acknowledged and then
+            // damaged on disk: refuse rather than drop the writes that follow it.
+            if let Some(next) = frame_at(bytes, start + len)
+                && Some(next.nonce) == nonce
+                && Some(next.session) == session
+                && next.lsn == frames.last().map_or(after, |last| last.lsn) + 2
+            {
+                return Err(Error::Corrupt(format!(
+                    "journal: write {} is damaged and later writes follow it (to open the \
+                     store without the journal's writes, move the journal away)",
+                    next.lsn - 1
+                )));
+            }
             break;
         }
         let frame: FrameIn = postcard::from_bytes(payload).map_err(|e| {
@@ -278,11 +315,7 @@ fn frames(bytes: &[u8], nonce: Option<u64>, session: Option<u64>) -> Result<Vec<
         })?;
         if Some(frame.nonce) != nonce {
             if frames.is_empty() {
-                return Err(Error::IncompatibleFormat(
-                    "the journal beside the store file belongs to another store; move it \
-                     away to open this file"
-                        .to_owned(),
-                ));
+                return Err(foreign_journal());
             }
             break;
         }
@@ -298,6 +331,45 @@ fn frames(bytes: &[u8], nonce: Option<u64>, session: Option<u64>) -> Result<Vec<
         at = start + len;
     }
     Ok(frames)
+}
+
+/// Refuses a journal of another store lying beside the store file at `db`, before the
+/// database is opened for writing, so that the refusal changes no byte of either file.
+///
+/// A file that needs redb's repair after a crash cannot be read before that repair; its
+/// journal is checked by [`recover`], after it.
+///
+/// # Errors
+///
+/// [`Error::IncompatibleFormat`] for another store's journal; a storage error when the journal
+/// cannot be read.
+pub(crate) fn refuse_foreign(db: &std::path::Path, journal: &std::path::Path) -> Result<()> {
+    let bytes = match std::fs::read(journal) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io_error("journal: read", e)),
+    };
+    let Some(first) = frame_at(&bytes, 0) else {
+        return Ok(());
+    };
+    let Ok(database) = redb::Builder::new().open_read_only(db) else {
+        // Absent, in need of repair, or not a store: the open itself decides.
+        return Ok(());
+    };
+    let nonce = journal_meta(&database)?.nonce;
+    if nonce == Some(first.nonce) {
+        Ok(())
+    } else {
+        Err(foreign_journal())
+    }
+}
+
+fn foreign_journal() -> Error {
+    Error::IncompatibleFormat(
+        "the journal beside the store file belongs to another store; move it away to open \
+         this file"
+            .to_owned(),
+    )
 }
 
 /// Opens the journal of a store whose database is open: applies the frames the database does
@@ -320,7 +392,7 @@ pub(crate) fn recover(
     let mut bytes = vec![0u8; usize::try_from(len).unwrap_or(0)];
     file.read(0, &mut bytes)
         .map_err(|e| io_error("journal: read", e))?;
-    let pending: Vec<FrameIn> = frames(&bytes, meta.nonce, meta.session)?
+    let pending: Vec<FrameIn> = frames(&bytes, meta.nonce, meta.session, durable_lsn)?
         .into_iter()
         .filter(|f| f.lsn > durable_lsn)
         .collect();
@@ -411,7 +483,7 @@ mod tests {
     fn frames_stop_at_a_torn_a_stale_or_a_foreign_frame() {
         let mut bytes = [frame_bytes(7, 4), frame_bytes(7, 5), frame_bytes(7, 6)].concat();
         let lsns = |b: &[u8]| {
-            frames(b, Some(7), Some(1))
+            frames(b, Some(7), Some(1), 3)
                 .unwrap()
                 .iter()
                 .map(|f| f.lsn)
@@ -424,22 +496,38 @@ mod tests {
         // A torn last frame.
         let torn = &bytes[..bytes.len() - 3];
         assert_eq!(lsns(torn), [4, 5]);
-        // A flipped bit in the second frame's payload.
+        // A flipped bit in the last frame's payload: as if torn.
+        let mut last_damaged = bytes.clone();
+        let at = last_damaged.len() - 2;
+        last_damaged[at] ^= 1;
+        assert_eq!(lsns(&last_damaged), [4, 5]);
+        // A flipped bit in the second frame's payload, the third intact after it: an
+        // acknowledged write was damaged, and later ones follow it. Refused, not dropped.
         let second = frame_bytes(7, 4).len() + FRAME_HEADER + 2;
         bytes[second] ^= 1;
-        assert_eq!(lsns(&bytes), [4]);
+        assert!(matches!(
+            frames(&bytes, Some(7), Some(1), 3),
+            Err(Error::Corrupt(_))
+        ));
+        // The same with the first frame damaged (the database ends at frame 3).
+        let mut first_damaged = [frame_bytes(7, 4), frame_bytes(7, 5)].concat();
+        first_damaged[FRAME_HEADER + 2] ^= 1;
+        assert!(matches!(
+            frames(&first_damaged, Some(7), Some(1), 3),
+            Err(Error::Corrupt(_))
+        ));
         // Zeros (grown, unwritten space) end the journal.
         assert_eq!(lsns(&[frame_bytes(7, 4), vec![0; 64]].concat()), [4]);
         // Another store's journal is refused, not replayed.
         assert!(matches!(
-            frames(&frame_bytes(8, 1), Some(7), Some(1)),
+            frames(&frame_bytes(8, 1), Some(7), Some(1), 0),
             Err(Error::IncompatibleFormat(_))
         ));
         assert!(matches!(
-            frames(&frame_bytes(8, 1), None, None),
+            frames(&frame_bytes(8, 1), None, None, 0),
             Err(Error::IncompatibleFormat(_))
         ));
-        assert!(frames(&[0; 100], None, None).unwrap().is_empty());
+        assert!(frames(&[0; 100], None, None, 0).unwrap().is_empty());
         // Another session's frames (another timeline) end the sequence.
         let other = [frame_bytes(7, 4), frame_in_session(7, 2, 5)].concat();
         assert_eq!(lsns(&other), [4]);

@@ -330,6 +330,13 @@ impl RedbStoreBuilder {
 
     /// Opens the database (creating it if `new`), then its journal.
     fn build(self, source: Source, journal: Option<JournalPlace>, new: bool) -> Result<RedbStore> {
+        if let (Source::File(path), Some(JournalPlace::File(journal))) = (&source, &journal)
+            && !new
+        {
+            guarded("open the journal", || {
+                journal::refuse_foreign(path, journal)
+            })?;
+        }
         let db = open::open(&source, self.cache_size, true, self.progress.as_ref())?;
         if new && let Some(journal) = &journal {
             // A new store (its file now created and locked by this process): a journal left

@@ -237,7 +237,7 @@ fn probe_backend(backend: &Shared, redb: &redb::Builder) -> Result<()> {
 /// an existing one.
 fn initialise(db: &Database, progress: Option<&ProgressFn>) -> Result<()> {
     let txn = db.begin_write().map_err(|e| storage_error("open", e))?;
-    {
+    let current = {
         let mut meta = txn.open_table(META).map_err(|e| storage_error("open", e))?;
         let version = meta
             .get(FORMAT_KEY)
@@ -287,8 +287,14 @@ fn initialise(db: &Database, progress: Option<&ProgressFn>) -> Result<()> {
             .map_err(|e| storage_error("open", e))?;
         txn.open_table(GRAMS)
             .map_err(|e| storage_error("open", e))?;
+        version == Some(FORMAT_VERSION)
+    };
+    if current {
+        // A store of this format needs nothing: leave the file as it is.
+        txn.abort().map_err(|e| storage_error("open", e))
+    } else {
+        txn.commit().map_err(|e| storage_error("open", e))
     }
-    txn.commit().map_err(|e| storage_error("open", e))
 }
 
 /// Creates a new store at `path` atomically: under a temporary name beside it, initialised and
