@@ -46,8 +46,10 @@
 //! - A store file's writes are made durable by its journal (`<file>.journal`), which is part
 //!   of the store: a crash-left journal is applied by the next open; a journal that does not
 //!   belong to the file beside it (another store's, or newer than an older copy of the file)
-//!   is refused without a change. A journal frame damaged on disk ends the replay there, as
-//!   a torn write would (SQLite treats its WAL the same way).
+//!   is refused without a change. A torn last frame (never acknowledged) ends the replay; a
+//!   frame damaged on disk with intact frames after it makes the open refuse (`corrupt`)
+//!   rather than drop acknowledged writes silently, as SQLite would with its WAL. Moving the
+//!   journal away opens the store without the journal's writes.
 //! - Ids are unique within a business (a record's key is the business and the id). Two
 //!   businesses creating a customer in the same millisecond may get the same id text; neither
 //!   can see the other's, and an id says nothing about another business's activity.
