@@ -97,6 +97,8 @@ pub(crate) struct Journal {
     capacity: u64,
     /// The number of the newest frame written or replayed.
     last_lsn: u64,
+    /// The number of the last frame a durable commit of the database holds.
+    durable_lsn: u64,
     limit: u64,
     buffer: Vec<u8>,
 }
@@ -191,6 +193,12 @@ impl Journal {
     ///
     /// A storage error if the commit fails; the journal is then left as it was.
     pub(crate) fn checkpoint(&mut self, db: &Database) -> Result<()> {
+        if self.durable_lsn == self.last_lsn {
+            // Nothing since the last durable commit (and no commit to grow the file with,
+            // after a compaction).
+            self.position = 0;
+            return Ok(());
+        }
         let txn = db
             .begin_write()
             .map_err(|e| storage_error("checkpoint", e))?;
@@ -202,6 +210,7 @@ impl Journal {
                 .map_err(|e| storage_error("checkpoint", e))?;
         }
         txn.commit().map_err(|e| storage_error("checkpoint", e))?;
+        self.durable_lsn = self.last_lsn;
         self.position = 0;
         Ok(())
     }
@@ -209,11 +218,13 @@ impl Journal {
     /// Checkpoints and gives the file's space back (when the store closes).
     pub(crate) fn close(&mut self, db: &Database) -> Result<()> {
         self.checkpoint(db)?;
-        self.file
-            .set_len(0)
-            .and_then(|()| self.file.sync_data())
-            .map_err(|e| io_error("journal: close", e))?;
-        self.capacity = 0;
+        if self.capacity > 0 {
+            self.file
+                .set_len(0)
+                .and_then(|()| self.file.sync_data())
+                .map_err(|e| io_error("journal: close", e))?;
+            self.capacity = 0;
+        }
         Ok(())
     }
 }
@@ -444,6 +455,7 @@ pub(crate) fn recover(
         position: 0,
         capacity: len,
         last_lsn,
+        durable_lsn: last_lsn,
         limit: limit.max(1),
         buffer: Vec::new(),
     })
