@@ -15,6 +15,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let tail = std::env::var("TAIL").ok().and_then(|t| t.parse().ok());
     let store = RedbStore::builder()
         .email_index_tail(tail.unwrap_or(customer_store::DEFAULT_EMAIL_INDEX_TAIL))
+        .journal(std::env::var("JOURNAL").map_or(true, |v| v != "0"))
         .open(&path)?;
     let t = Instant::now();
     let mut ids = Vec::with_capacity(n);

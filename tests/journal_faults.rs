@@ -798,9 +798,12 @@ fn acknowledged_writes_survive(limit: u64) -> Result<(Vec<Frame>, u64, usize)> {
     const N: usize = 300;
     let clock = start_clock()?;
     let f = files(&clock, limit)?;
-    f.db.count(kind::WRITE);
     let mut acknowledged = Vec::with_capacity(N);
     for i in 0..N {
+        if i == 1 {
+            // The first write started the session (one durable commit); count from here.
+            f.db.count(kind::WRITE);
+        }
         clock.advance_seconds(1);
         let business = BUSINESSES[i % 2];
         let created = f
@@ -847,9 +850,9 @@ fn acknowledged_writes_survive(limit: u64) -> Result<(Vec<Frame>, u64, usize)> {
 #[test]
 fn acknowledged_writes_survive_a_crash_with_a_long_journal() -> Result<()> {
     let (left, db_writes, without_journal) = acknowledged_writes_survive(DEFAULT_JOURNAL_LIMIT)?;
-    // No checkpoint: not one byte was written to the database file after the open (redb only
-    // grew it); every write lives in the journal only (frames 1..=300 from byte 0), and the
-    // reopen replayed them all.
+    // No checkpoint: after the first write's session start, not one byte was written to the
+    // database file (redb only grew it); every write lives in the journal only (frames
+    // 1..=300 from byte 0), and the reopen replayed them all.
     assert_eq!(db_writes, 0, "database writes during the creates");
     assert_eq!(without_journal, 0, "customers in the database file alone");
     let lsns: Vec<u64> = left.iter().map(|f| f.lsn).collect();
@@ -1298,5 +1301,55 @@ fn a_close_after_compact_keeps_the_file_compacted() -> Result<()> {
     );
     let store = RedbStore::open(&path).map_err(|e| e.to_string())?;
     assert_eq!(store.verify().map_err(|e| e.to_string())?.customers, 400);
+    Ok(())
+}
+
+/// A store opened without the journal (`journal(false)`) after a crash still applies the
+/// journal the crash left, then empties it: no acknowledged write is lost, and the frames can
+/// never be applied again later on top of newer writes. Regression (found in review): the
+/// journal was ignored, the crash's writes were missing, and a later open with the journal
+/// replayed them over a customer created meanwhile under the same id.
+#[test]
+fn an_open_without_the_journal_still_applies_a_crash_left_one() -> Result<()> {
+    let (dir, clock, acknowledged) = crashed_with_frames(4)?;
+    let path = db_path(dir.path());
+    let store = RedbStore::builder()
+        .clock(clock.clone())
+        .journal(false)
+        .open(&path)
+        .map_err(|e| format!("open without the journal: {e}"))?;
+    assert_eq!(
+        dump(&store).map_err(|e| e.to_string())?,
+        dump_of(&acknowledged)
+    );
+    let journal_len = std::fs::metadata(journal_path(dir.path()))
+        .map_err(|e| e.to_string())?
+        .len();
+    assert_eq!(journal_len, 0, "the applied journal is emptied");
+    // A write without the journal, then an open with it: the old frames stay applied once.
+    clock.advance_seconds(1);
+    let later = store
+        .create("acme", NewCustomer::new("later@x.io", "Later"))
+        .map_err(|e| e.to_string())?;
+    drop(store);
+    let store = open_path(dir.path(), &clock)?.map_err(|e| format!("reopen: {e}"))?;
+    let mut expected = dump_of(&acknowledged);
+    expected[0].push(later);
+    assert_eq!(dump(&store).map_err(|e| e.to_string())?, expected);
+    store.verify().map_err(|e| format!("verify: {e}"))?;
+    // And a store opened without the journal, with none there, creates none.
+    let fresh = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let store = RedbStore::builder()
+        .journal(false)
+        .open(db_path(fresh.path()))
+        .map_err(|e| e.to_string())?;
+    store
+        .create("acme", NewCustomer::new("a@x.io", "A"))
+        .map_err(|e| e.to_string())?;
+    drop(store);
+    assert!(
+        !journal_path(fresh.path()).exists(),
+        "a journal was created"
+    );
     Ok(())
 }

@@ -129,6 +129,14 @@ impl JournalPlace {
         }
     }
 
+    /// Whether a journal is there (a backend always is).
+    pub(crate) fn exists(&self) -> bool {
+        match self {
+            JournalPlace::File(path) => path.exists(),
+            JournalPlace::Backend(_) => true,
+        }
+    }
+
     /// Opens (or creates) the journal for reading and writing.
     pub(crate) fn open(&self) -> crate::Result<Arc<dyn StorageBackend>> {
         match self {
@@ -136,6 +144,7 @@ impl JournalPlace {
                 let failed = |e: io::Error| {
                     crate::Error::storage(format!("open the journal {}", path.display()), e)
                 };
+                let existed = path.exists();
                 let file = std::fs::OpenOptions::new()
                     .read(true)
                     .write(true)
@@ -143,6 +152,16 @@ impl JournalPlace {
                     .truncate(false)
                     .open(path)
                     .map_err(failed)?;
+                if !existed {
+                    // The new name must be durable before a frame in the file is acknowledged.
+                    let directory = match path.parent() {
+                        Some(parent) if !parent.as_os_str().is_empty() => parent,
+                        _ => std::path::Path::new("."),
+                    };
+                    std::fs::File::open(directory)
+                        .and_then(|d| d.sync_all())
+                        .map_err(failed)?;
+                }
                 let backend = redb::backends::FileBackend::new(file)
                     .map_err(|e| crate::Error::storage("open the journal", e))?;
                 Ok(Arc::new(backend))

@@ -17,8 +17,9 @@
 //! frame that is cut short or fails its checksum (a write that was never acknowledged), or
 //! whose number does not follow (an older frame from before the last checkpoint).
 //!
-//! Every open starts a session: a random id, committed durably in `META` before the session's
-//! first frame. A replay takes only frames of the database's own session, so frames of another
+//! The first write after an open (or an open that replays frames) starts a session: a random
+//! id, committed durably in `META` before the session's first frame. An open with nothing to
+//! replay commits nothing. A replay takes only frames of the database's own session, so frames of another
 //! timeline (a journal left by a later run beside an older copy of the file, or old frames
 //! past the end of the newest) are never applied to it.
 //!
@@ -90,7 +91,8 @@ fn io_error(context: &str, error: std::io::Error) -> Error {
 pub(crate) struct Journal {
     file: Arc<dyn StorageBackend>,
     nonce: u64,
-    session: u64,
+    /// The session of this open's frames, once one is started (see [`Journal::start_session`]).
+    session: Option<u64>,
     /// Where the next frame goes.
     position: u64,
     /// The file's length: bytes past `position` are old frames or zeros.
@@ -101,6 +103,10 @@ pub(crate) struct Journal {
     durable_lsn: u64,
     limit: u64,
     buffer: Vec<u8>,
+    /// Set when a frame may be on disk that the database does not hold (a failed append, or
+    /// a failed commit after an append): no checkpoint or frame may follow until the store
+    /// reopens and replays.
+    poisoned: bool,
 }
 
 impl std::fmt::Debug for Journal {
@@ -125,11 +131,18 @@ impl Journal {
     /// A storage error (as a redb I/O error, so the store reopens and replays): the frame may
     /// or may not have reached the disk.
     pub(crate) fn append(&mut self, lsn: u64, effects: &[Effect]) -> Result<()> {
+        self.usable()?;
+        let Some(session) = self.session else {
+            return Err(Error::Storage {
+                message: "journal: a frame before its session was started".to_owned(),
+                source: None,
+            });
+        };
         self.buffer.clear();
         self.buffer.extend_from_slice(&[0; FRAME_HEADER]);
         let frame = FrameOut {
             nonce: self.nonce,
-            session: self.session,
+            session,
             lsn,
             effects,
         };
@@ -150,10 +163,31 @@ impl Journal {
                 .and_then(|()| self.file.sync_data())
                 .map_err(|e| io_error("journal: write", e))
         });
-        self.buffer = buffer;
-        result?;
+        // A large frame (an import's batch) does not keep its buffer for the store's life.
+        if buffer.capacity() <= 1 << 20 {
+            self.buffer = buffer;
+        }
+        if let Err(error) = result {
+            self.poisoned = true;
+            return Err(error);
+        }
         self.position = end;
         self.last_lsn = lsn;
+        Ok(())
+    }
+
+    /// Marks the journal as holding a frame the database may lack (its commit failed).
+    pub(crate) fn poison(&mut self) {
+        self.poisoned = true;
+    }
+
+    fn usable(&self) -> Result<()> {
+        if self.poisoned {
+            return Err(super::open::force_reopen(Error::Storage {
+                message: "journal: a frame may be ahead of the database".to_owned(),
+                source: None,
+            }));
+        }
         Ok(())
     }
 
@@ -182,6 +216,36 @@ impl Journal {
         Ok(())
     }
 
+    /// Starts this open's session, if it has none yet: commits a new session id (and the
+    /// store's journal id, if it has none yet) durably, before the session's first frame.
+    ///
+    /// # Errors
+    ///
+    /// A storage error if the commit fails (the session is then not started).
+    pub(crate) fn start_session(&mut self, db: &Database) -> Result<()> {
+        self.usable()?;
+        if self.session.is_some() {
+            return Ok(());
+        }
+        let session = new_id();
+        let failed = |e: redb::Error| storage_error("start a journal session", e);
+        let txn = db.begin_write().map_err(|e| failed(e.into()))?;
+        {
+            let mut meta = txn.open_table(META).map_err(|e| failed(e.into()))?;
+            for (key, value) in [
+                (JOURNAL_NONCE_KEY, self.nonce),
+                (JOURNAL_SESSION_KEY, session),
+                (JOURNAL_LSN_KEY, self.last_lsn),
+            ] {
+                meta.insert(key, value).map_err(|e| failed(e.into()))?;
+            }
+        }
+        txn.commit().map_err(|e| failed(e.into()))?;
+        self.session = Some(session);
+        self.durable_lsn = self.last_lsn;
+        Ok(())
+    }
+
     /// Whether the journal has grown past its limit: the next write checkpoints first.
     pub(crate) fn wants_checkpoint(&self) -> bool {
         self.position >= self.limit
@@ -193,6 +257,7 @@ impl Journal {
     ///
     /// A storage error if the commit fails; the journal is then left as it was.
     pub(crate) fn checkpoint(&mut self, db: &Database) -> Result<()> {
+        self.usable()?;
         if self.durable_lsn == self.last_lsn {
             // Nothing since the last durable commit (and no commit to grow the file with,
             // after a compaction).
@@ -355,12 +420,7 @@ fn frames(
 /// [`Error::IncompatibleFormat`] for another store's journal; a storage error when the journal
 /// cannot be read.
 pub(crate) fn refuse_foreign(db: &std::path::Path, journal: &std::path::Path) -> Result<()> {
-    let bytes = match std::fs::read(journal) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(io_error("journal: read", e)),
-    };
-    let Some(first) = frame_at(&bytes, 0) else {
+    let Some(first) = first_frame(journal).map_err(|e| io_error("journal: read", e))? else {
         return Ok(());
     };
     let Ok(database) = redb::Builder::new().open_read_only(db) else {
@@ -373,6 +433,32 @@ pub(crate) fn refuse_foreign(db: &std::path::Path, journal: &std::path::Path) ->
     } else {
         Err(foreign_journal())
     }
+}
+
+/// The first frame of the journal file at `path`, if it has one whole (reading only it).
+fn first_frame(path: &std::path::Path) -> std::io::Result<Option<FrameIn>> {
+    use std::io::Read;
+    let mut file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let len = file.metadata()?.len();
+    let mut header = [0u8; FRAME_HEADER];
+    if len < FRAME_HEADER as u64 {
+        return Ok(None);
+    }
+    file.read_exact(&mut header)?;
+    let payload = u64::from(u32::from_le_bytes([
+        header[0], header[1], header[2], header[3],
+    ]));
+    if payload == 0 || payload > len - FRAME_HEADER as u64 {
+        return Ok(None);
+    }
+    let mut bytes = header.to_vec();
+    bytes.resize(FRAME_HEADER + usize::try_from(payload).unwrap_or(0), 0);
+    file.read_exact(&mut bytes[FRAME_HEADER..])?;
+    Ok(frame_at(&bytes, 0))
 }
 
 fn foreign_journal() -> Error {
@@ -417,8 +503,23 @@ pub(crate) fn recover(
             first.lsn
         )));
     }
+    let mut journal = Journal {
+        file,
+        nonce: meta.nonce.unwrap_or_else(new_id),
+        session: None,
+        position: 0,
+        capacity: len,
+        last_lsn: durable_lsn,
+        durable_lsn,
+        limit: limit.max(1),
+        buffer: Vec::new(),
+        poisoned: false,
+    };
+    if pending.is_empty() {
+        // Nothing to replay: the open writes nothing (the first write starts the session).
+        return Ok(journal);
+    }
     let last_lsn = pending.last().map_or(durable_lsn, |f| f.lsn);
-    let nonce = meta.nonce.unwrap_or_else(new_id);
     let session = new_id();
     // One durable commit: the replayed frames, and the new session (before its first frame).
     let txn = db.begin_write().map_err(|e| storage_error("replay", e))?;
@@ -426,11 +527,13 @@ pub(crate) fn recover(
         let mut tables = WriteTables::open(&txn, tail_max)?;
         for frame in &pending {
             for effect in &frame.effects {
-                ops::replay(&mut tables, effect).map_err(|e| {
-                    Error::Corrupt(format!(
+                ops::replay(&mut tables, effect).map_err(|e| match e {
+                    // An I/O failure is not a verdict on the journal: pass it on as it is.
+                    Error::Storage { .. } => e,
+                    e => Error::Corrupt(format!(
                         "journal: write {} cannot be applied: {e}",
                         frame.lsn
-                    ))
+                    )),
                 })?;
             }
         }
@@ -439,7 +542,7 @@ pub(crate) fn recover(
             .open_table(META)
             .map_err(|e| storage_error("replay", e))?;
         for (key, value) in [
-            (JOURNAL_NONCE_KEY, nonce),
+            (JOURNAL_NONCE_KEY, journal.nonce),
             (JOURNAL_SESSION_KEY, session),
             (JOURNAL_LSN_KEY, last_lsn),
         ] {
@@ -448,17 +551,10 @@ pub(crate) fn recover(
         }
     }
     txn.commit().map_err(|e| storage_error("replay", e))?;
-    Ok(Journal {
-        file,
-        nonce,
-        session,
-        position: 0,
-        capacity: len,
-        last_lsn,
-        durable_lsn: last_lsn,
-        limit: limit.max(1),
-        buffer: Vec::new(),
-    })
+    journal.session = Some(session);
+    journal.last_lsn = last_lsn;
+    journal.durable_lsn = last_lsn;
+    Ok(journal)
 }
 
 #[cfg(test)]

@@ -138,6 +138,19 @@ impl<'txn> WriteTables<'txn> {
             })?,
             None => 1,
         };
+        // Every business has a state row, so `next` is free. If rows were lost, refuse rather
+        // than hand a new business the records of another.
+        if self
+            .customers
+            .range((next, 0)..=(next, u64::MAX))
+            .map_err(write_err)?
+            .next()
+            .is_some()
+        {
+            return Err(Error::Corrupt(format!(
+                "business #{next} has records but no state row"
+            )));
+        }
         self.businesses
             .insert(business, (next, business_check(business, next)))
             .map_err(write_err)?;
@@ -624,5 +637,48 @@ pub(crate) fn replay(tables: &mut WriteTables<'_>, effect: &Effect) -> Result<()
             replace(tables, handle, *n, &old, &new)
         }
         Effect::Deleted { business, n } => delete(tables, business, *n).map(|_| ()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::super::backend::Source;
+    use super::super::open;
+    use super::*;
+    use crate::model::NewCustomer;
+
+    /// A business whose state row is lost must not hand its handle to a new business (which
+    /// would then read the other's records): the create is refused as `corrupt`.
+    #[test]
+    fn a_new_business_never_takes_a_handle_with_records() {
+        let backend: Arc<dyn redb::StorageBackend> =
+            Arc::new(redb::backends::InMemoryBackend::new());
+        let db = open::open(&Source::Backend(backend), 1 << 20, true, None).unwrap();
+        let txn = db.begin_write().unwrap();
+        {
+            txn.open_table(BUSINESSES)
+                .unwrap()
+                .insert("acme", (1, business_check("acme", 1)))
+                .unwrap();
+            txn.open_table(CUSTOMERS)
+                .unwrap()
+                .insert((1, 5), [0u8; 4].as_slice())
+                .unwrap();
+        }
+        let mut tables = WriteTables::open(&txn, 8).unwrap();
+        let item = crate::validate::new_customer(NewCustomer::new("b@x.io", "B")).unwrap();
+        let refused = create(
+            &mut tables,
+            "beta",
+            &[item],
+            jiff::Timestamp::UNIX_EPOCH,
+            false,
+        );
+        assert!(
+            matches!(&refused, Err(Error::Corrupt(m)) if m.contains("no state row")),
+            "{refused:?}"
+        );
     }
 }

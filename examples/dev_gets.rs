@@ -1,0 +1,40 @@
+//! Random gets by id on an existing store file (development aid):
+//! `cargo run --release --example dev_gets -- customers.redb`.
+
+use std::time::Instant;
+
+use customer_store::{CustomerStore, ListQuery, RedbStore};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let path = std::env::args().nth(1).ok_or("usage: dev_gets FILE")?;
+    let store = RedbStore::builder()
+        .journal(std::env::var("JOURNAL").map_or(true, |v| v != "0"))
+        .open(&path)?;
+    if std::env::var_os("COMMIT").is_some() {
+        store.create("other", customer_store::NewCustomer::new("x@y.io", "X"))?;
+    }
+    let mut ids = Vec::new();
+    let mut query = ListQuery::default().with_limit(100);
+    loop {
+        let page = store.list("acme", &query)?;
+        ids.extend(page.items.into_iter().map(|c| c.id));
+        if !page.has_more {
+            break;
+        }
+        query.cursor = page.next_cursor;
+    }
+    for round in 0..3 {
+        let t = Instant::now();
+        let gets = 200_000u64;
+        let mut x = 12345u64 + round;
+        for _ in 0..gets {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let id = &ids[(x >> 33) as usize % ids.len()];
+            store.get("acme", id)?.ok_or("missing")?;
+        }
+        println!("get: {:.0}/s", gets as f64 / t.elapsed().as_secs_f64());
+    }
+    Ok(())
+}
