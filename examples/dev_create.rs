@@ -11,7 +11,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let threads: usize = args.next().map_or(Ok(1), |s| s.parse())?;
     let dir = tempfile::tempdir()?;
     let store = RedbStore::open(dir.path().join("create.redb"))?;
-    let preload_n: usize = std::env::var("PRELOAD").ok().and_then(|p| p.parse().ok()).unwrap_or(50_000);
+    let preload_n: usize = std::env::var("PRELOAD")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(50_000);
     let preload: Vec<NewCustomer> = (0..preload_n)
         .map(|i| NewCustomer::new(format!("pre{i}@example.com"), format!("Customer {i}")))
         .collect();

@@ -14,11 +14,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for chunk in 0..n.div_ceil(1000) {
         let batch: Vec<NewCustomer> = (chunk * 1000..((chunk + 1) * 1000).min(n))
             .map(|i| {
-                NewCustomer::new(format!("user{i}@example{}.com", i % 97), format!("Customer {i}"))
-                    .with_phone(format!("+2332{i:08}"))
-                    .with_external_id(format!("ext_{i}"))
-                    .with_description("a customer of the walk")
-                    .with_currency("GHS")
+                NewCustomer::new(
+                    format!("user{i}@example{}.com", i % 97),
+                    format!("Customer {i}"),
+                )
+                .with_phone(format!("+2332{i:08}"))
+                .with_external_id(format!("ext_{i}"))
+                .with_description("a customer of the walk")
+                .with_currency("GHS")
             })
             .collect();
         store.create_many("acme", batch)?;

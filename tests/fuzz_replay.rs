@@ -70,6 +70,31 @@ fn ops_corpus_and_regressions() -> Result<(), String> {
 }
 
 #[test]
+fn journal_corpus_and_regressions() -> Result<(), String> {
+    replay("journal", fuzz::journal)
+}
+
+/// Every `ops` input again, on a store with a journal: a first byte (from the input's place)
+/// picks the journal limit and the email-index tail, faults hit the database.
+#[test]
+fn ops_corpus_on_a_journaled_store() -> Result<(), String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
+    let mut count = 0usize;
+    for dir in ["seeds", "corpus", "regressions"] {
+        for file in inputs(&root.join(dir).join("ops")) {
+            let data = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+            let setup = u8::try_from(count % 160).unwrap_or(0);
+            let input = [&[setup][..], &data].concat();
+            count += 1;
+            catch_unwind(AssertUnwindSafe(|| fuzz::journal(&input)))
+                .map_err(|_| format!("{} on a journaled store panics", file.display()))?;
+        }
+    }
+    eprintln!("ops on a journaled store: replayed {count} inputs");
+    Ok(())
+}
+
+#[test]
 fn decode_corpus_and_regressions() -> Result<(), String> {
     replay("decode", fuzz::decode)
 }

@@ -5,6 +5,8 @@
 //!
 //! - [`ops`]: an operation sequence (small value pools) run against the reference model, with
 //!   I/O faults injected before chosen operations.
+//! - [`journal`]: the same on a store with a journal (database and journal both faulty), a
+//!   small random journal limit and email-index tail, faults aimed at either.
 //! - [`decode`]: arbitrary bytes stored as a customer record, then read, listed, verified,
 //!   updated and deleted: every answer is a record or `corrupt`, never a panic.
 //! - [`json`]: arbitrary bytes parsed as `NewCustomer`, `CustomerPatch` and `ListQuery`, and
@@ -251,6 +253,86 @@ pub fn ops(data: &[u8]) {
             panic!("step {i} {step:?}: {e}");
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// journal
+
+/// The `journal` target: the steps of `data` (after a first byte choosing the journal limit
+/// and the email-index tail) on a store whose database and journal are both fault-injecting
+/// backends in memory; bit 2 of a fault's flags aims it at the journal, else the database.
+/// Small journal limits make checkpoints and wrap-arounds frequent; faults make the store
+/// reopen and replay its journal.
+///
+/// # Panics
+///
+/// When the store and the model disagree, an invariant breaks, or a panic escapes the store.
+pub fn journal(data: &[u8]) {
+    let (&setup, rest) = data.split_first().unwrap_or((&0, &[]));
+    let limit = 64u64 << (setup % 10);
+    let tail = u64::from(setup >> 4) % 8 + 1;
+    let db = FaultyBackend::in_memory();
+    let journal = FaultyBackend::memory_file();
+    let (open_db, open_journal) = (db.clone(), journal.clone());
+    let mut harness = Harness::new(
+        start(),
+        Box::new(move |clock| {
+            RedbStore::builder()
+                .clock(clock)
+                .cache_size(1 << 20)
+                .journal_limit(limit)
+                .email_index_tail(tail)
+                .open_backend_with_journal(open_db.shared(), open_journal.shared())
+        }),
+    )
+    .expect("a new store opens");
+    let (disarm_db, disarm_journal) = (db.clone(), journal.clone());
+    harness = harness.with_faults(Box::new(move || {
+        disarm_db.disarm();
+        disarm_journal.disarm();
+    }));
+    for (i, step) in steps_with_targets(rest).iter().enumerate() {
+        if let Some((plan, on_journal)) = step.0 {
+            if on_journal {
+                journal.arm(plan);
+            } else {
+                db.arm(plan);
+            }
+        }
+        if let Err(e) = harness.step(&step.1.op) {
+            panic!("step {i} {:?}: {e}", step.1);
+        }
+    }
+}
+
+/// [`steps`], each fault with whether it is aimed at the journal (bit 2 of its flags).
+fn steps_with_targets(data: &[u8]) -> Vec<(Option<(Plan, bool)>, Step)> {
+    let mut input = Input::new(data);
+    let mut steps = Vec::new();
+    while !input.is_empty() && steps.len() < MAX_STEPS {
+        let selector = input.byte();
+        let fault = (selector & 0x80 != 0).then(|| {
+            let kinds = input.byte() % 15 + 1;
+            let at = u64::from(input.byte() % 24);
+            let flags = input.byte();
+            let plan = Plan {
+                at,
+                kinds: kinds & (kind::MUTATING | kind::READ),
+                persistent: flags & 1 != 0,
+                torn: flags & 2 != 0,
+            };
+            (plan, flags & 4 != 0)
+        });
+        let op = op(&mut input, selector & 0x7f);
+        steps.push((
+            fault,
+            Step {
+                fault: fault.map(|(plan, _)| plan),
+                op,
+            },
+        ));
+    }
+    steps
 }
 
 // ---------------------------------------------------------------------------------------------
