@@ -34,6 +34,7 @@
 //!
 //! CI runs [`DEFAULT_CASES`] workloads of up to 60 steps; `PROPTEST_CASES=N` runs N. Failures
 //! are kept in `proptest-regressions/journal_model.txt`.
+#![cfg(feature = "fault-injection")]
 
 mod reliability_support;
 
