@@ -250,6 +250,20 @@ impl RedbStoreBuilder {
     /// Both are equally durable; the journal is about twice as fast for single writes. A
     /// journal left by a crash is applied on open either way (and then emptied, without the
     /// journal). A store in memory has no journal.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use customer_store::{CustomerStore, NewCustomer, RedbStore};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let with = RedbStore::open(dir.path().join("a.redb"))?;
+    /// with.create("acme", NewCustomer::new("yaw@example.com", "Yaw"))?;
+    /// assert!(dir.path().join("a.redb.journal").exists());
+    /// let without = RedbStore::builder().journal(false).open(dir.path().join("b.redb"))?;
+    /// without.create("acme", NewCustomer::new("yaw@example.com", "Yaw"))?;
+    /// assert!(!dir.path().join("b.redb.journal").exists());
+    /// # Ok::<(), customer_store::Error>(())
+    /// ```
     #[must_use]
     pub fn journal(mut self, enabled: bool) -> Self {
         self.journal = enabled;
@@ -261,6 +275,21 @@ impl RedbStoreBuilder {
     ///
     /// A smaller limit keeps the journal file and the work of an open after a crash small, at
     /// the cost of more frequent database syncs.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use customer_store::{CustomerStore, NewCustomer, RedbStore};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("customers.redb");
+    /// let store = RedbStore::builder().journal_limit(1 << 20).open(&path)?;
+    /// for i in 0..10 {
+    ///     store.create("acme", NewCustomer::new(format!("c{i}@example.com"), "C"))?;
+    /// }
+    /// drop(store); // a clean close checkpoints and empties the journal
+    /// assert_eq!(std::fs::metadata(dir.path().join("customers.redb.journal")).unwrap().len(), 0);
+    /// # Ok::<(), customer_store::Error>(())
+    /// ```
     #[must_use]
     pub fn journal_limit(mut self, bytes: u64) -> Self {
         self.journal_limit = bytes.max(1);
