@@ -203,25 +203,10 @@ pub struct Step {
 
 /// Reads an `ops` input.
 pub fn steps(data: &[u8]) -> Vec<Step> {
-    let mut input = Input::new(data);
-    let mut steps = Vec::new();
-    while !input.is_empty() && steps.len() < MAX_STEPS {
-        let selector = input.byte();
-        let fault = (selector & 0x80 != 0).then(|| {
-            let kinds = input.byte() % 15 + 1;
-            let at = u64::from(input.byte() % 24);
-            let flags = input.byte();
-            Plan {
-                at,
-                kinds: kinds & (kind::MUTATING | kind::READ),
-                persistent: flags & 1 != 0,
-                torn: flags & 2 != 0,
-            }
-        });
-        let op = op(&mut input, selector & 0x7f);
-        steps.push(Step { fault, op });
-    }
-    steps
+    steps_with_targets(data)
+        .into_iter()
+        .map(|(_, step)| step)
+        .collect()
 }
 
 /// The `ops` target: the steps of `data` on a store in memory and on the model, with faults.
@@ -305,7 +290,8 @@ pub fn journal(data: &[u8]) {
     }
 }
 
-/// [`steps`], each fault with whether it is aimed at the journal (bit 2 of its flags).
+/// The steps of an input, each fault with whether it is aimed at the journal (bit 2 of its
+/// flags; [`ops`] has no journal and ignores it).
 fn steps_with_targets(data: &[u8]) -> Vec<(Option<(Plan, bool)>, Step)> {
     let mut input = Input::new(data);
     let mut steps = Vec::new();
