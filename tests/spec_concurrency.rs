@@ -224,7 +224,15 @@ fn a_cursor_walk_visits_every_customer_once_while_other_threads_write() -> TestR
                 return Ok((query, seen));
             }
             q.cursor = page.next_cursor;
-            thread::yield_now();
+            // Let the writers land at least one write between two pages (bounded wait), so
+            // the walk really runs against concurrent writes however the threads are
+            // scheduled.
+            let before = written.load(Ordering::Relaxed);
+            let deadline = std::time::Instant::now() + std::time::Duration::from_millis(500);
+            while written.load(Ordering::Relaxed) == before && std::time::Instant::now() < deadline
+            {
+                thread::yield_now();
+            }
         }
     })
     .collect::<Result<_, Error>>()?;
