@@ -16,11 +16,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let store = RedbStore::builder()
         .email_index_tail(tail.unwrap_or(customer_store::DEFAULT_EMAIL_INDEX_TAIL))
         .journal(std::env::var("JOURNAL").map_or(true, |v| v != "0"))
+        .journal_limit(
+            std::env::var("JOURNAL_LIMIT")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(customer_store::DEFAULT_JOURNAL_LIMIT),
+        )
         .open(&path)?;
     let t = Instant::now();
     let mut ids = Vec::with_capacity(n);
-    for chunk in 0..n.div_ceil(1000) {
-        let batch: Vec<NewCustomer> = (chunk * 1000..((chunk + 1) * 1000).min(n))
+    let size: usize = std::env::var("BATCH")
+        .ok()
+        .and_then(|b| b.parse().ok())
+        .unwrap_or(1000);
+    for chunk in 0..n.div_ceil(size) {
+        let batch: Vec<NewCustomer> = (chunk * size..((chunk + 1) * size).min(n))
             .map(|i| {
                 NewCustomer::new(
                     format!("user{i}.t{:x}@example{}.com", i * 7919 % 100_003, i % 97),

@@ -1353,3 +1353,49 @@ fn an_open_without_the_journal_still_applies_a_crash_left_one() -> Result<()> {
     );
     Ok(())
 }
+
+/// A bulk load (a group commit whose records take over 1 MiB) is committed durably in the
+/// database itself rather than journaled: no journal write, and it survives a crash from the
+/// database file alone, as do the journaled writes before and after it.
+#[test]
+fn a_bulk_load_commits_directly_and_survives_a_crash() -> Result<()> {
+    let clock = start_clock()?;
+    let f = files(&clock, DEFAULT_JOURNAL_LIMIT)?;
+    let before = f
+        .store
+        .create("acme", numbered(0))
+        .map_err(|e| e.to_string())?;
+    f.journal.count(kind::WRITE);
+    let bulk: Vec<NewCustomer> = (1..=600)
+        .map(|i| numbered(i).with_description("d".repeat(2_000)))
+        .collect();
+    let loaded = f
+        .store
+        .create_many("beta", bulk)
+        .map_err(|e| e.to_string())?;
+    assert_eq!(f.journal.calls(), 0, "the bulk load wrote to the journal");
+    let after = f
+        .store
+        .create("acme", numbered(601))
+        .map_err(|e| e.to_string())?;
+    let dir = f.crash();
+    // The database file alone holds the bulk load and the write before it (which the bulk
+    // load's durable commit carried); the write after it lives in the journal.
+    let alone = tempfile::tempdir().map_err(|e| e.to_string())?;
+    std::fs::copy(db_path(dir.path()), db_path(alone.path())).map_err(|e| e.to_string())?;
+    let store = RedbStore::open(db_path(alone.path())).map_err(|e| e.to_string())?;
+    let only_db = dump(&store).map_err(|e| e.to_string())?;
+    assert_eq!(
+        only_db[0],
+        vec![before.clone()],
+        "acme in the database file alone"
+    );
+    assert_eq!(only_db[1], loaded, "beta in the database file alone");
+    drop(store);
+    let store = open_path(dir.path(), &clock)?.map_err(|e| format!("reopen: {e}"))?;
+    let now = dump(&store).map_err(|e| e.to_string())?;
+    assert_eq!(now[0], vec![before, after]);
+    assert_eq!(now[1], loaded);
+    store.verify().map_err(|e| format!("verify: {e}"))?;
+    Ok(())
+}

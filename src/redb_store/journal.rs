@@ -41,6 +41,27 @@ use crate::{Error, Result};
 /// The journal length past which the next write first checkpoints (default 64 MiB).
 pub const DEFAULT_JOURNAL_LIMIT: u64 = 64 << 20;
 
+/// A group commit whose effects take more than this is committed durably in the database
+/// itself instead of journaled (a bulk load: its own fsync is cheap next to its work, and the
+/// pages it frees are reused at once, where deferring them to a checkpoint grows the file).
+pub(crate) const DIRECT_COMMIT_BYTES: usize = 1 << 20;
+
+/// About how many bytes `effects` take in a frame.
+pub(crate) fn effects_bytes(effects: &[Effect]) -> usize {
+    effects
+        .iter()
+        .map(|effect| match effect {
+            Effect::Created { business, records } => {
+                business.len() + records.iter().map(|(_, r)| r.len() + 12).sum::<usize>()
+            }
+            Effect::Replaced {
+                business, record, ..
+            } => business.len() + record.len() + 12,
+            Effect::Deleted { business, .. } => business.len() + 12,
+        })
+        .sum()
+}
+
 /// Bytes before each frame's payload: its length and its checksum.
 const FRAME_HEADER: usize = 8;
 
@@ -174,6 +195,13 @@ impl Journal {
         self.position = end;
         self.last_lsn = lsn;
         Ok(())
+    }
+
+    /// Records that a durable commit of the database, made without a frame, holds every frame
+    /// so far: a checkpoint happened.
+    pub(crate) fn durable_now(&mut self) {
+        self.durable_lsn = self.last_lsn;
+        self.position = 0;
     }
 
     /// Marks the journal as holding a frame the database may lack (its commit failed).

@@ -735,7 +735,13 @@ impl RedbStore {
                     (wrote, tables.take_effects())
                 };
                 if wrote {
-                    if let Some(journal) = journal.as_mut() {
+                    // A bulk load commits durably in the database instead of journaled.
+                    let direct = journal.is_some()
+                        && journal::effects_bytes(&effects) > journal::DIRECT_COMMIT_BYTES;
+                    if direct {
+                        txn.set_durability(redb::Durability::Immediate)
+                            .map_err(|e| write_err(e.into()))?;
+                    } else if let Some(journal) = journal.as_mut() {
                         // The frame is on disk before the transaction is visible to anyone.
                         let lsn = journal.next_lsn();
                         txn.open_table(tables::META)
@@ -751,15 +757,19 @@ impl RedbStore {
                     self.new_snapshot();
                     committed.map_err(|e| {
                         let error = open::storage_error("commit (outcome unknown)", e);
-                        if let Some(journal) = journal.as_mut() {
-                            // The journal holds a frame the database may lack: the store must
-                            // reopen (and replay) before the next write builds on it.
-                            journal.poison();
-                            open::force_reopen(error)
-                        } else {
-                            error
+                        match journal.as_mut() {
+                            Some(journal) if !direct => {
+                                // The journal holds a frame the database may lack: the store
+                                // must reopen (and replay) before the next write builds on it.
+                                journal.poison();
+                                open::force_reopen(error)
+                            }
+                            _ => error,
                         }
                     })?;
+                    if direct && let Some(journal) = journal.as_mut() {
+                        journal.durable_now();
+                    }
                 }
                 Ok(())
             })
