@@ -385,6 +385,8 @@ fn frames(
     after: u64,
 ) -> Result<Vec<FrameIn>> {
     let mut frames: Vec<FrameIn> = Vec::new();
+    // The number of the frame before `at` (read, or skipped as damaged but already held).
+    let mut previous: Option<u64> = None;
     let mut at = 0usize;
     while bytes.len() - at >= FRAME_HEADER {
         let header = &bytes[at..at + FRAME_HEADER];
@@ -398,16 +400,22 @@ fn frames(
         if crc32c::crc32c(payload) != crc {
             // A torn last frame was never acknowledged. But an intact frame of this session
             // right after it, numbered next but one, means this one was acknowledged and then
-            // damaged on disk: refuse rather than drop the writes that follow it.
+            // damaged on disk: skip it if the database already holds it, else refuse rather
+            // than drop the writes that follow it.
+            let damaged = previous.map_or(after, |p| p) + 1;
             if let Some(next) = frame_at(bytes, start + len)
                 && Some(next.nonce) == nonce
                 && Some(next.session) == session
-                && next.lsn == frames.last().map_or(after, |last| last.lsn) + 2
+                && next.lsn == damaged + 1
             {
+                if damaged <= after {
+                    previous = Some(damaged);
+                    at = start + len;
+                    continue;
+                }
                 return Err(Error::Corrupt(format!(
-                    "journal: write {} is damaged and later writes follow it (to open the \
-                     store without the journal's writes, move the journal away)",
-                    next.lsn - 1
+                    "journal: write {damaged} is damaged and later writes follow it (to open \
+                     the store without the journal's writes, move the journal away)"
                 )));
             }
             break;
@@ -418,7 +426,7 @@ fn frames(
             ))
         })?;
         if Some(frame.nonce) != nonce {
-            if frames.is_empty() {
+            if previous.is_none() {
                 return Err(foreign_journal());
             }
             break;
@@ -426,11 +434,10 @@ fn frames(
         if Some(frame.session) != session {
             break;
         }
-        if let Some(last) = frames.last()
-            && frame.lsn != last.lsn + 1
-        {
+        if previous.is_some_and(|p| frame.lsn != p + 1) {
             break;
         }
+        previous = Some(frame.lsn);
         frames.push(frame);
         at = start + len;
     }
@@ -645,6 +652,10 @@ mod tests {
             frames(&bytes, Some(7), Some(1), 3),
             Err(Error::Corrupt(_))
         ));
+        // The same damage when the database already holds frame 5 (a durable commit came
+        // after it): frame 5 is skipped, the frames after it are read.
+        let held = frames(&bytes, Some(7), Some(1), 5).unwrap();
+        assert_eq!(held.iter().map(|f| f.lsn).collect::<Vec<_>>(), [4, 6]);
         // The same with the first frame damaged (the database ends at frame 3).
         let mut first_damaged = [frame_bytes(7, 4), frame_bytes(7, 5)].concat();
         first_damaged[FRAME_HEADER + 2] ^= 1;
