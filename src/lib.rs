@@ -48,7 +48,8 @@
 //!   belong to the file beside it (another store's, or newer than an older copy of the file)
 //!   is refused without a change. A torn last frame (never acknowledged) ends the replay; a
 //!   frame damaged on disk with intact frames after it makes the open refuse (`corrupt`)
-//!   rather than drop acknowledged writes silently, as SQLite would with its WAL. Moving the
+//!   rather than drop acknowledged writes silently, as SQLite would with its WAL (unless the
+//!   database already holds that frame's write: then it is skipped). Moving the
 //!   journal away opens the store without the journal's writes.
 //! - Ids are unique within a business (a record's key is the business and the id). Two
 //!   businesses creating a customer in the same millisecond may get the same id text; neither
