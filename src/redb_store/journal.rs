@@ -361,85 +361,150 @@ fn journal_meta(db: &impl ReadableDatabase) -> Result<JournalMeta> {
     })
 }
 
-/// The frames of `bytes` in order, up to the first that is cut short, fails its checksum or
-/// does not follow its predecessor's number.
-/// The frame at `at`, if one is there whole with a good checksum.
-fn frame_at(bytes: &[u8], at: usize) -> Option<FrameIn> {
-    let header = bytes.get(at..at.checked_add(FRAME_HEADER)?)?;
-    let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
-    let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
-    let start = at + FRAME_HEADER;
-    let payload = bytes.get(start..start.checked_add(len)?)?;
-    (len > 0 && crc32c::crc32c(payload) == crc)
-        .then(|| postcard::from_bytes(payload).ok())
-        .flatten()
+/// The most a frame's payload may take. A group commit whose effects take over
+/// [`DIRECT_COMMIT_BYTES`] is not journaled, so a larger length read from disk is damage, and
+/// no read allocates more than this for it.
+const MAX_FRAME: u64 = 64 << 20;
+
+/// Bytes a journal is read from: the file, or a slice in tests.
+trait JournalBytes {
+    fn size(&self) -> u64;
+    fn read_exact_at(&self, at: u64, out: &mut [u8]) -> std::io::Result<()>;
 }
 
-/// Frames of another session end the sequence; a first frame of another store (a store
-/// without a journal id yet, `None`, owns no frame) is refused.
-/// `after` is the last frame the database holds.
-fn frames(
-    bytes: &[u8],
+impl JournalBytes for [u8] {
+    fn size(&self) -> u64 {
+        self.len() as u64
+    }
+
+    fn read_exact_at(&self, at: u64, out: &mut [u8]) -> std::io::Result<()> {
+        let range = usize::try_from(at)
+            .ok()
+            .and_then(|at| self.get(at..at.checked_add(out.len())?))
+            .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::UnexpectedEof))?;
+        out.copy_from_slice(range);
+        Ok(())
+    }
+}
+
+/// A journal backend with its length read once.
+struct OnBackend<'a>(&'a dyn StorageBackend, u64);
+
+impl JournalBytes for OnBackend<'_> {
+    fn size(&self) -> u64 {
+        self.1
+    }
+
+    fn read_exact_at(&self, at: u64, out: &mut [u8]) -> std::io::Result<()> {
+        self.0.read(at, out)
+    }
+}
+
+/// What a journal holds at one place.
+enum Place {
+    /// No frame: too few bytes, a zero or impossible length (the journal's end).
+    End,
+    /// A frame whose checksum fails; the next place is `next`.
+    Damaged { next: u64 },
+    /// A frame whose checksum holds but which does not decode.
+    Undecodable,
+    /// A whole frame; the next place is `next`.
+    Frame { frame: FrameIn, next: u64 },
+}
+
+/// Reads the frame at `at`, allocating no more than its (capped) length.
+fn read_place<B: JournalBytes + ?Sized>(bytes: &B, at: u64) -> std::io::Result<Place> {
+    let size = bytes.size();
+    let start = at + FRAME_HEADER as u64;
+    if size < start {
+        return Ok(Place::End);
+    }
+    let mut header = [0u8; FRAME_HEADER];
+    bytes.read_exact_at(at, &mut header)?;
+    let len = u64::from(u32::from_le_bytes([
+        header[0], header[1], header[2], header[3],
+    ]));
+    let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
+    if len == 0 || len > MAX_FRAME || len > size - start {
+        return Ok(Place::End);
+    }
+    let mut payload = vec![0u8; usize::try_from(len).unwrap_or(0)];
+    bytes.read_exact_at(start, &mut payload)?;
+    let next = start + len;
+    if crc32c::crc32c(&payload) != crc {
+        return Ok(Place::Damaged { next });
+    }
+    Ok(match postcard::from_bytes(&payload) {
+        Ok(frame) => Place::Frame { frame, next },
+        Err(_) => Place::Undecodable,
+    })
+}
+
+/// The frames of the journal in order, up to the first that is cut short, fails its checksum
+/// or does not follow its predecessor's number. Frames of another session end the sequence;
+/// a first frame of another store (a store without a journal id yet, `None`, owns no frame)
+/// is refused. `after` is the last frame the database holds.
+fn frames<B: JournalBytes + ?Sized>(
+    bytes: &B,
     nonce: Option<u64>,
     session: Option<u64>,
     after: u64,
 ) -> Result<Vec<FrameIn>> {
+    let read = |at| read_place(bytes, at).map_err(|e| io_error("journal: read", e));
     let mut frames: Vec<FrameIn> = Vec::new();
     // The number of the frame before `at` (read, or skipped as damaged but already held).
     let mut previous: Option<u64> = None;
-    let mut at = 0usize;
-    while bytes.len() - at >= FRAME_HEADER {
-        let header = &bytes[at..at + FRAME_HEADER];
-        let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
-        let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
-        let start = at + FRAME_HEADER;
-        if len == 0 || len > bytes.len() - start {
-            break;
-        }
-        let payload = &bytes[start..start + len];
-        if crc32c::crc32c(payload) != crc {
-            // A torn last frame was never acknowledged. But an intact frame of this session
-            // right after it, numbered next but one, means this one was acknowledged and then
-            // damaged on disk: skip it if the database already holds it, else refuse rather
-            // than drop the writes that follow it.
-            let damaged = previous.map_or(after, |p| p) + 1;
-            if let Some(next) = frame_at(bytes, start + len)
-                && Some(next.nonce) == nonce
-                && Some(next.session) == session
-                && next.lsn == damaged + 1
-            {
-                if damaged <= after {
-                    previous = Some(damaged);
-                    at = start + len;
-                    continue;
-                }
+    let mut at = 0u64;
+    loop {
+        let (frame, next) = match read(at)? {
+            Place::End => break,
+            Place::Undecodable => {
                 return Err(Error::Corrupt(format!(
-                    "journal: write {damaged} is damaged and later writes follow it (to open \
-                     the store without the journal's writes, move the journal away)"
+                    "journal: the frame at byte {at} passes its checksum but does not decode"
                 )));
             }
-            break;
-        }
-        let frame: FrameIn = postcard::from_bytes(payload).map_err(|e| {
-            Error::Corrupt(format!(
-                "journal: the frame at byte {at} passes its checksum but does not decode: {e}"
-            ))
-        })?;
+            Place::Damaged { next } => {
+                // A torn last frame was never acknowledged. But an intact frame of this
+                // session right after it, numbered next but one, means this one was
+                // acknowledged and then damaged on disk: skip it if the database already
+                // holds it, else refuse rather than drop the writes that follow it.
+                let damaged = previous.unwrap_or(after) + 1;
+                let Place::Frame {
+                    frame: following, ..
+                } = read(next)?
+                else {
+                    break;
+                };
+                if Some(following.nonce) != nonce
+                    || Some(following.session) != session
+                    || following.lsn != damaged + 1
+                {
+                    break;
+                }
+                if damaged > after {
+                    return Err(Error::Corrupt(format!(
+                        "journal: write {damaged} is damaged and later writes follow it (to \
+                         open the store without the journal's writes, move the journal away)"
+                    )));
+                }
+                previous = Some(damaged);
+                at = next;
+                continue;
+            }
+            Place::Frame { frame, next } => (frame, next),
+        };
         if Some(frame.nonce) != nonce {
             if previous.is_none() {
                 return Err(foreign_journal());
             }
             break;
         }
-        if Some(frame.session) != session {
-            break;
-        }
-        if previous.is_some_and(|p| frame.lsn != p + 1) {
+        if Some(frame.session) != session || previous.is_some_and(|p| frame.lsn != p + 1) {
             break;
         }
         previous = Some(frame.lsn);
         frames.push(frame);
-        at = start + len;
+        at = next;
     }
     Ok(frames)
 }
@@ -455,7 +520,17 @@ fn frames(
 /// [`Error::IncompatibleFormat`] for another store's journal; a storage error when the journal
 /// cannot be read.
 pub(crate) fn refuse_foreign(db: &std::path::Path, journal: &std::path::Path) -> Result<()> {
-    let Some(first) = first_frame(journal).map_err(|e| io_error("journal: read", e))? else {
+    let file = match std::fs::File::open(journal) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io_error("journal: open", e)),
+    };
+    let backend =
+        redb::backends::FileBackend::new(file).map_err(|e| Error::storage("journal: open", e))?;
+    let size = backend.len().map_err(|e| io_error("journal: open", e))?;
+    let first =
+        read_place(&OnBackend(&backend, size), 0).map_err(|e| io_error("journal: read", e))?;
+    let Place::Frame { frame: first, .. } = first else {
         return Ok(());
     };
     let Ok(database) = redb::Builder::new().open_read_only(db) else {
@@ -468,32 +543,6 @@ pub(crate) fn refuse_foreign(db: &std::path::Path, journal: &std::path::Path) ->
     } else {
         Err(foreign_journal())
     }
-}
-
-/// The first frame of the journal file at `path`, if it has one whole (reading only it).
-fn first_frame(path: &std::path::Path) -> std::io::Result<Option<FrameIn>> {
-    use std::io::Read;
-    let mut file = match std::fs::File::open(path) {
-        Ok(file) => file,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    let len = file.metadata()?.len();
-    let mut header = [0u8; FRAME_HEADER];
-    if len < FRAME_HEADER as u64 {
-        return Ok(None);
-    }
-    file.read_exact(&mut header)?;
-    let payload = u64::from(u32::from_le_bytes([
-        header[0], header[1], header[2], header[3],
-    ]));
-    if payload == 0 || payload > len - FRAME_HEADER as u64 {
-        return Ok(None);
-    }
-    let mut bytes = header.to_vec();
-    bytes.resize(FRAME_HEADER + usize::try_from(payload).unwrap_or(0), 0);
-    file.read_exact(&mut bytes[FRAME_HEADER..])?;
-    Ok(frame_at(&bytes, 0))
 }
 
 fn foreign_journal() -> Error {
@@ -521,14 +570,15 @@ pub(crate) fn recover(
     let meta = journal_meta(db)?;
     let durable_lsn = meta.lsn;
     let len = file.len().map_err(|e| io_error("journal: open", e))?;
-    let mut bytes = vec![0u8; usize::try_from(len).unwrap_or(0)];
-    file.read(0, &mut bytes)
-        .map_err(|e| io_error("journal: read", e))?;
-    let pending: Vec<FrameIn> = frames(&bytes, meta.nonce, meta.session, durable_lsn)?
-        .into_iter()
-        .filter(|f| f.lsn > durable_lsn)
-        .collect();
-    drop(bytes);
+    let pending: Vec<FrameIn> = frames(
+        &OnBackend(file.as_ref(), len),
+        meta.nonce,
+        meta.session,
+        durable_lsn,
+    )?
+    .into_iter()
+    .filter(|f| f.lsn > durable_lsn)
+    .collect();
     if let Some(first) = pending.first()
         && first.lsn != durable_lsn + 1
     {
@@ -622,6 +672,28 @@ mod tests {
         out
     }
 
+    /// A journal of 8 GiB whose first frame claims 4 GiB: the reader allocates nothing for
+    /// a length over the cap and takes it as the journal's end.
+    #[test]
+    fn a_frame_length_over_the_cap_is_the_end_and_allocates_nothing() {
+        struct Huge;
+        impl JournalBytes for Huge {
+            fn size(&self) -> u64 {
+                8 << 30
+            }
+            fn read_exact_at(&self, at: u64, out: &mut [u8]) -> std::io::Result<()> {
+                assert!(
+                    at == 0 && out.len() == FRAME_HEADER,
+                    "read {} at {at}",
+                    out.len()
+                );
+                out.copy_from_slice(&[0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0]);
+                Ok(())
+            }
+        }
+        assert!(frames(&Huge, Some(7), Some(1), 0).unwrap().is_empty());
+    }
+
     #[test]
     fn frames_stop_at_a_torn_a_stale_or_a_foreign_frame() {
         let mut bytes = [frame_bytes(7, 4), frame_bytes(7, 5), frame_bytes(7, 6)].concat();
@@ -649,32 +721,32 @@ mod tests {
         let second = frame_bytes(7, 4).len() + FRAME_HEADER + 2;
         bytes[second] ^= 1;
         assert!(matches!(
-            frames(&bytes, Some(7), Some(1), 3),
+            frames(&bytes[..], Some(7), Some(1), 3),
             Err(Error::Corrupt(_))
         ));
         // The same damage when the database already holds frame 5 (a durable commit came
         // after it): frame 5 is skipped, the frames after it are read.
-        let held = frames(&bytes, Some(7), Some(1), 5).unwrap();
+        let held = frames(&bytes[..], Some(7), Some(1), 5).unwrap();
         assert_eq!(held.iter().map(|f| f.lsn).collect::<Vec<_>>(), [4, 6]);
         // The same with the first frame damaged (the database ends at frame 3).
         let mut first_damaged = [frame_bytes(7, 4), frame_bytes(7, 5)].concat();
         first_damaged[FRAME_HEADER + 2] ^= 1;
         assert!(matches!(
-            frames(&first_damaged, Some(7), Some(1), 3),
+            frames(&first_damaged[..], Some(7), Some(1), 3),
             Err(Error::Corrupt(_))
         ));
         // Zeros (grown, unwritten space) end the journal.
         assert_eq!(lsns(&[frame_bytes(7, 4), vec![0; 64]].concat()), [4]);
         // Another store's journal is refused, not replayed.
         assert!(matches!(
-            frames(&frame_bytes(8, 1), Some(7), Some(1), 0),
+            frames(&frame_bytes(8, 1)[..], Some(7), Some(1), 0),
             Err(Error::IncompatibleFormat(_))
         ));
         assert!(matches!(
-            frames(&frame_bytes(8, 1), None, None, 0),
+            frames(&frame_bytes(8, 1)[..], None, None, 0),
             Err(Error::IncompatibleFormat(_))
         ));
-        assert!(frames(&[0; 100], None, None, 0).unwrap().is_empty());
+        assert!(frames(&[0u8; 100][..], None, None, 0).unwrap().is_empty());
         // Another session's frames (another timeline) end the sequence.
         let other = [frame_bytes(7, 4), frame_in_session(7, 2, 5)].concat();
         assert_eq!(lsns(&other), [4]);
