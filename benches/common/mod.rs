@@ -617,9 +617,7 @@ pub fn file_len(path: &Path) -> u64 {
 /// The size of a store file with its journal.
 #[must_use]
 pub fn store_size(path: &Path) -> u64 {
-    let mut journal = path.as_os_str().to_owned();
-    journal.push(".journal");
-    file_len(path) + file_len(Path::new(&journal))
+    file_len(path) + file_len(&RedbStore::journal_path(path))
 }
 
 /// The size of a SQLite database with its `-wal` and `-shm` files.

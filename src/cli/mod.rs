@@ -125,8 +125,7 @@ pub(crate) type CliResult = Result<ExitCode, String>;
 
 /// The bytes the store takes on disk: its file and its journal (empty once closed cleanly).
 pub(crate) fn store_bytes(db: &std::path::Path) -> Result<u64, String> {
-    let mut journal = db.as_os_str().to_owned();
-    journal.push(".journal");
+    let journal = customer_store::RedbStore::journal_path(db);
     let file = std::fs::metadata(db)
         .map(|m| m.len())
         .map_err(|e| format!("{}: {e}", db.display()))?;

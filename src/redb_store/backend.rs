@@ -87,6 +87,22 @@ impl StorageBackend for Shared {
     }
 }
 
+/// The journal file of the store file at `path`: the same name with `.journal` added.
+pub(crate) fn journal_path(path: &std::path::Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".journal");
+    PathBuf::from(name)
+}
+
+/// Makes a name just created in the directory of `path` durable (syncs the directory).
+pub(crate) fn sync_directory_of(path: &std::path::Path) -> io::Result<()> {
+    let directory = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => std::path::Path::new("."),
+    };
+    std::fs::File::open(directory).and_then(|d| d.sync_all())
+}
+
 /// Where a store's journal lives.
 #[derive(Clone)]
 pub(crate) enum JournalPlace {
@@ -109,9 +125,7 @@ impl fmt::Debug for JournalPlace {
 impl JournalPlace {
     /// The journal of the store file at `path`: the same name with `.journal` added.
     pub(crate) fn beside(path: &std::path::Path) -> JournalPlace {
-        let mut name = path.as_os_str().to_owned();
-        name.push(".journal");
-        JournalPlace::File(PathBuf::from(name))
+        JournalPlace::File(journal_path(path))
     }
 
     /// Removes a journal left where a new store is about to be created.
@@ -154,13 +168,7 @@ impl JournalPlace {
                     .map_err(failed)?;
                 if !existed {
                     // The new name must be durable before a frame in the file is acknowledged.
-                    let directory = match path.parent() {
-                        Some(parent) if !parent.as_os_str().is_empty() => parent,
-                        _ => std::path::Path::new("."),
-                    };
-                    std::fs::File::open(directory)
-                        .and_then(|d| d.sync_all())
-                        .map_err(failed)?;
+                    sync_directory_of(path).map_err(failed)?;
                 }
                 let backend = redb::backends::FileBackend::new(file)
                     .map_err(|e| crate::Error::storage("open the journal", e))?;

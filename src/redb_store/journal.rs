@@ -30,7 +30,7 @@
 
 use std::sync::Arc;
 
-use redb::{Database, ReadableDatabase, StorageBackend};
+use redb::{Database, ReadableDatabase, StorageBackend, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
 use super::open::storage_error;
@@ -258,16 +258,7 @@ impl Journal {
         let session = new_id();
         let failed = |e: redb::Error| storage_error("start a journal session", e);
         let txn = db.begin_write().map_err(|e| failed(e.into()))?;
-        {
-            let mut meta = txn.open_table(META).map_err(|e| failed(e.into()))?;
-            for (key, value) in [
-                (JOURNAL_NONCE_KEY, self.nonce),
-                (JOURNAL_SESSION_KEY, session),
-                (JOURNAL_LSN_KEY, self.last_lsn),
-            ] {
-                meta.insert(key, value).map_err(|e| failed(e.into()))?;
-            }
-        }
+        write_session(&txn, self.nonce, session, self.last_lsn)?;
         txn.commit().map_err(|e| failed(e.into()))?;
         self.session = Some(session);
         self.durable_lsn = self.last_lsn;
@@ -320,6 +311,21 @@ impl Journal {
         }
         Ok(())
     }
+}
+
+/// Writes a session's start into `META`: the store's journal id, the session, and the last
+/// frame the database holds.
+fn write_session(txn: &WriteTransaction, nonce: u64, session: u64, lsn: u64) -> Result<()> {
+    let failed = |e: redb::Error| storage_error("start a journal session", e);
+    let mut meta = txn.open_table(META).map_err(|e| failed(e.into()))?;
+    for (key, value) in [
+        (JOURNAL_NONCE_KEY, nonce),
+        (JOURNAL_SESSION_KEY, session),
+        (JOURNAL_LSN_KEY, lsn),
+    ] {
+        meta.insert(key, value).map_err(|e| failed(e.into()))?;
+    }
+    Ok(())
 }
 
 /// A new random id (of a store's journal, or of a session).
@@ -623,18 +629,8 @@ pub(crate) fn recover(
             }
         }
         tables.finish()?;
-        let mut meta = txn
-            .open_table(META)
-            .map_err(|e| storage_error("replay", e))?;
-        for (key, value) in [
-            (JOURNAL_NONCE_KEY, journal.nonce),
-            (JOURNAL_SESSION_KEY, session),
-            (JOURNAL_LSN_KEY, last_lsn),
-        ] {
-            meta.insert(key, value)
-                .map_err(|e| storage_error("replay", e))?;
-        }
     }
+    write_session(&txn, journal.nonce, session, last_lsn)?;
     txn.commit().map_err(|e| storage_error("replay", e))?;
     journal.session = Some(session);
     journal.last_lsn = last_lsn;

@@ -425,6 +425,21 @@ impl RedbStore {
         RedbStore::builder().open(path)
     }
 
+    /// The journal file of the store file at `path` (its name with `.journal` added). It is
+    /// part of the store: keep, copy and remove it with the store file.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use customer_store::RedbStore;
+    /// let journal = RedbStore::journal_path("data/customers.redb");
+    /// assert_eq!(journal, std::path::Path::new("data/customers.redb.journal"));
+    /// ```
+    #[must_use]
+    pub fn journal_path(path: impl AsRef<Path>) -> std::path::PathBuf {
+        backend::journal_path(path.as_ref())
+    }
+
     /// A store in memory with default options.
     ///
     /// # Errors

@@ -322,13 +322,7 @@ fn create_file(path: &Path, redb: &redb::Builder) -> Result<()> {
     guarded("create", || initialise(&db, None))?;
     drop(db);
     std::fs::rename(&temporary, path).map_err(failed)?;
-    let directory = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
-    File::open(directory)
-        .and_then(|d| d.sync_all())
-        .map_err(failed)
+    super::backend::sync_directory_of(path).map_err(failed)
 }
 
 /// Opens the database of `source`. On the first open of a store the file is checked before
