@@ -100,10 +100,10 @@ fn reads(c: &mut Criterion, f: &Fixture) {
     group.throughput(Throughput::Elements(n));
     group.sample_size(10);
     group.bench_function(BenchmarkId::new("store", n), |b| {
-        b.iter(|| black_box(common::walk_store(&f.store)));
+        b.iter(|| black_box(common::walk_store_reusing(&f.store)));
     });
     group.bench_function(BenchmarkId::new("sqlite", n), |b| {
-        b.iter(|| black_box(common::walk_sqlite(&f.sqlite)));
+        b.iter(|| black_box(common::walk_sqlite_reusing(&f.sqlite)));
     });
     group.finish();
 

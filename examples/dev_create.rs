@@ -10,11 +10,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let n: usize = args.next().map_or(Ok(5_000), |s| s.parse())?;
     let threads: usize = args.next().map_or(Ok(1), |s| s.parse())?;
     let dir = tempfile::tempdir()?;
-    let store = RedbStore::open(dir.path().join("create.redb"))?;
+    // FILE=path: creates into an existing store (e.g. one `compare --keep` left) instead.
+    let file = std::env::var_os("FILE");
+    let store = RedbStore::open(
+        file.clone()
+            .map_or_else(|| dir.path().join("create.redb"), Into::into),
+    )?;
     let preload_n: usize = std::env::var("PRELOAD")
         .ok()
         .and_then(|p| p.parse().ok())
-        .unwrap_or(50_000);
+        .unwrap_or(if file.is_some() { 0 } else { 50_000 });
     let preload: Vec<NewCustomer> = (0..preload_n)
         .map(|i| NewCustomer::new(format!("pre{i}@example.com"), format!("Customer {i}")))
         .collect();

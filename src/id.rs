@@ -21,18 +21,24 @@ pub(crate) const SEQUENCE_BITS: u32 = 20;
 
 /// Renders an id number as its public text.
 pub(crate) fn encode(n: u64) -> String {
+    let mut out = String::with_capacity(PREFIX.len() + 1 + DIGITS);
+    encode_into(n, &mut out);
+    out
+}
+
+/// Renders an id number as its public text into `out`, replacing what it held.
+pub(crate) fn encode_into(n: u64, out: &mut String) {
     let mut digits = [b'0'; DIGITS];
     let mut rest = n;
     for slot in digits.iter_mut().rev() {
         *slot = ALPHABET[(rest % 36) as usize];
         rest /= 36;
     }
-    let mut out = String::with_capacity(PREFIX.len() + 1 + DIGITS);
+    out.clear();
     out.push_str(PREFIX);
     out.push(char::from(LEAD));
     // The digits are ASCII from ALPHABET.
     out.extend(digits.iter().map(|&d| char::from(d)));
-    out
 }
 
 /// Whether `text` has the shape of an id: `cust_` and 14 characters of `0-9a-z`.

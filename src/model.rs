@@ -528,7 +528,9 @@ impl ListQuery {
 }
 
 /// One page of a list call: `{"items": [...], "nextCursor": ..., "hasMore": ...}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// The default is the empty page.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Page {
     /// The matching customers, in ascending id (creation) order.

@@ -138,6 +138,45 @@ pub trait CustomerStore: Send + Sync {
     /// ```
     fn list(&self, business: &str, query: &ListQuery) -> Result<Page>;
 
+    /// [`list`](Self::list) into `page`, replacing what it held; an implementation may reuse
+    /// the memory of `page`'s customers. A walk that passes the same `page` to every call
+    /// allocates next to nothing per page on [`RedbStore`](crate::RedbStore).
+    ///
+    /// `page` is left empty on error. The default implementation calls [`list`](Self::list).
+    ///
+    /// # Errors
+    ///
+    /// As [`list`](Self::list).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use customer_store::{CustomerStore, ListQuery, NewCustomer, Page, RedbStore};
+    /// let store = RedbStore::in_memory()?;
+    /// for i in 0..5 {
+    ///     store.create("acme", NewCustomer::new(format!("c{i}@example.com"), "C"))?;
+    /// }
+    /// let mut query = ListQuery::default().with_limit(2);
+    /// let mut page = Page::default();
+    /// let mut seen = Vec::new();
+    /// loop {
+    ///     store.list_into("acme", &query, &mut page)?;
+    ///     seen.extend(page.items.iter().map(|c| c.email.clone()));
+    ///     match page.next_cursor.take().filter(|_| page.has_more) {
+    ///         Some(cursor) => query = query.with_cursor(cursor),
+    ///         None => break,
+    ///     }
+    /// }
+    /// assert_eq!(seen.len(), 5);
+    /// assert_eq!(seen[4], "c4@example.com");
+    /// # Ok::<(), customer_store::Error>(())
+    /// ```
+    fn list_into(&self, business: &str, query: &ListQuery, page: &mut Page) -> Result<()> {
+        *page = Page::default();
+        *page = self.list(business, query)?;
+        Ok(())
+    }
+
     /// Applies a patch; a patch that changes nothing writes nothing.
     ///
     /// # Errors

@@ -471,3 +471,39 @@ proptest! {
         prop_assert_eq!(page.has_more, after.len() > page.items.len());
     }
 }
+
+#[test]
+fn list_into_replaces_the_page_and_empties_it_on_error_or_for_an_unknown_business() -> TestResult {
+    let store = RedbStore::in_memory()?;
+    let created = populate(&store, 5)?;
+    let mut page = Page::default();
+
+    store.list_into(BIZ, &ListQuery::default().with_limit(3), &mut page)?;
+    assert_eq!(page, store.list(BIZ, &ListQuery::default().with_limit(3))?);
+    assert_eq!(ids(&page.items), ids(&created[..3]));
+
+    // A shorter page over a longer one: nothing of the longer one is left.
+    let rest = ListQuery::default().with_cursor(created[2].id.clone());
+    store.list_into(BIZ, &rest, &mut page)?;
+    assert_eq!(ids(&page.items), ids(&created[3..]));
+    assert_eq!(page.next_cursor.as_deref(), Some(created[4].id.as_str()));
+    assert!(!page.has_more);
+
+    // A filtered page over an unfiltered one.
+    let filtered = ListQuery::default().with_email("c1@");
+    store.list_into(BIZ, &filtered, &mut page)?;
+    assert_eq!(page, store.list(BIZ, &filtered)?);
+    assert_eq!(ids(&page.items), ids(&created[1..2]));
+
+    // A bad query, and a business with no customers, leave the page empty.
+    store.list_into(BIZ, &ListQuery::default(), &mut page)?;
+    let err = store
+        .list_into(BIZ, &ListQuery::default().with_cursor("nope"), &mut page)
+        .unwrap_err();
+    assert_eq!(err.code(), "invalid_cursor");
+    assert_eq!(page, Page::default());
+    store.list_into(BIZ, &ListQuery::default(), &mut page)?;
+    store.list_into("nobody", &ListQuery::default(), &mut page)?;
+    assert_eq!(page, Page::default());
+    Ok(())
+}

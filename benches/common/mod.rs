@@ -3,8 +3,8 @@
 //!
 //! The SQLite baseline is what a careful engineer would build on SQLite for the same API:
 //! WAL, `synchronous=FULL`, a clustered `WITHOUT ROWID` table keyed `(business, id)`, unique
-//! indexes on `(business, lower(email))` and `(business, external_id)`, and the same 64 MiB of
-//! page cache as the store's default. It holds the same rows under the same ids (taken from
+//! indexes on `(business, lower(email))` and `(business, external_id)`, and the same page
+//! cache size as the store's default ([`customer_store::DEFAULT_CACHE_SIZE`]). It holds the same rows under the same ids (taken from
 //! the store), so a query's answer can be compared item by item.
 
 use std::path::Path;
@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use customer_store::{
-    CustomerPatch, CustomerStore, ListQuery, Metadata, MetadataValue, NewCustomer, RedbStore,
+    CustomerPatch, CustomerStore, ListQuery, Metadata, MetadataValue, NewCustomer, Page, RedbStore,
     Status,
 };
 use rusqlite::{Connection, OptionalExtension, params};
@@ -29,8 +29,8 @@ pub const WALK_PAGE: u32 = 100;
 pub const FILTER_PAGE: u32 = 20;
 /// Customers per `create_many` call / SQLite import transaction.
 pub const IMPORT_BATCH: u64 = 1_000;
-/// SQLite's page cache in KiB (negative `cache_size`): the store's default 64 MiB.
-const SQLITE_CACHE_KIB: i64 = 64 * 1024;
+/// SQLite's page cache in KiB (negative `cache_size`): the store's default cache size.
+const SQLITE_CACHE_KIB: i64 = (customer_store::DEFAULT_CACHE_SIZE / 1024) as i64;
 
 const FIRST_NAMES: [&str; 16] = [
     "Yaw", "Ama", "Kofi", "Efua", "Chidi", "Ngozi", "Amara", "Tunde", "Zainab", "Kwame", "Aisha",
@@ -207,6 +207,28 @@ pub fn walk_store(store: &RedbStore) -> Vec<String> {
     }
 }
 
+/// Walks every customer of the business like [`walk_store`], but into one [`Page`] reused by
+/// every call ([`CustomerStore::list_into`]); returns how many customers it saw and the
+/// total length of their emails (so that every record is read).
+///
+/// # Panics
+///
+/// On any store error.
+pub fn walk_store_reusing(store: &RedbStore) -> (u64, usize) {
+    let mut page = Page::default();
+    let mut query = ListQuery::default().with_limit(WALK_PAGE);
+    let (mut seen, mut email_bytes) = (0, 0);
+    loop {
+        store.list_into(BUSINESS, &query, &mut page).expect("list");
+        seen += page.items.len() as u64;
+        email_bytes += page.items.iter().map(|c| c.email.len()).sum::<usize>();
+        match page.next_cursor.take().filter(|_| page.has_more) {
+            Some(cursor) => query.cursor = Some(cursor),
+            None => return (seen, email_bytes),
+        }
+    }
+}
+
 /// The ids of the store's first page of customers whose email contains `term`.
 ///
 /// # Panics
@@ -317,7 +339,7 @@ fn read_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<SqliteCustomer> {
     })
 }
 
-/// Opens a connection of the baseline: WAL, `synchronous=FULL`, 64 MiB cache, a busy timeout;
+/// Opens a connection of the baseline: WAL, `synchronous=FULL`, the store's cache size, a busy timeout;
 /// creates the schema if needed.
 ///
 /// # Panics
@@ -444,6 +466,92 @@ pub fn sqlite_page(conn: &Connection, after: &str, limit: u32) -> Vec<SqliteCust
         .expect("query")
         .collect::<rusqlite::Result<_>>()
         .expect("row")
+}
+
+/// [`sqlite_page`] into `page`, reusing the strings of the rows it already holds (as
+/// [`walk_store_reusing`] does on the store's side).
+///
+/// # Panics
+///
+/// On any SQLite error.
+pub fn sqlite_page_into(
+    conn: &Connection,
+    after: &str,
+    limit: u32,
+    page: &mut Vec<SqliteCustomer>,
+) {
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM customers WHERE business = ?1 AND id > ?2 \
+             ORDER BY id LIMIT ?3"
+        ))
+        .expect("prepare");
+    let mut rows = stmt.query(params![BUSINESS, after, limit]).expect("query");
+    let mut filled = 0;
+    while let Some(row) = rows.next().expect("row") {
+        match page.get_mut(filled) {
+            Some(old) => read_row_into(row, old).expect("row"),
+            None => page.push(read_row(row).expect("row")),
+        }
+        filled += 1;
+    }
+    page.truncate(filled);
+}
+
+fn text_into(row: &rusqlite::Row<'_>, column: usize, into: &mut String) -> rusqlite::Result<()> {
+    into.clear();
+    into.push_str(row.get_ref(column)?.as_str()?);
+    Ok(())
+}
+
+fn optional_text_into(
+    row: &rusqlite::Row<'_>,
+    column: usize,
+    into: &mut Option<String>,
+) -> rusqlite::Result<()> {
+    match (into.as_mut(), row.get_ref(column)?.as_str_or_null()?) {
+        (Some(old), Some(text)) => {
+            old.clear();
+            old.push_str(text);
+        }
+        (_, text) => *into = text.map(str::to_owned),
+    }
+    Ok(())
+}
+
+fn read_row_into(row: &rusqlite::Row<'_>, into: &mut SqliteCustomer) -> rusqlite::Result<()> {
+    text_into(row, 0, &mut into.id)?;
+    optional_text_into(row, 1, &mut into.external_id)?;
+    text_into(row, 2, &mut into.email)?;
+    text_into(row, 3, &mut into.name)?;
+    optional_text_into(row, 4, &mut into.phone)?;
+    optional_text_into(row, 5, &mut into.description)?;
+    optional_text_into(row, 6, &mut into.metadata)?;
+    text_into(row, 7, &mut into.status)?;
+    optional_text_into(row, 8, &mut into.currency)?;
+    text_into(row, 9, &mut into.created_at)?;
+    text_into(row, 10, &mut into.updated_at)
+}
+
+/// Walks every customer like [`walk_sqlite`], but into one page of rows reused by every
+/// statement; returns how many it saw and the total length of their emails.
+///
+/// # Panics
+///
+/// On any SQLite error.
+pub fn walk_sqlite_reusing(conn: &Connection) -> (u64, usize) {
+    let mut page = Vec::new();
+    let mut after = String::new();
+    let (mut seen, mut email_bytes) = (0, 0);
+    loop {
+        sqlite_page_into(conn, &after, WALK_PAGE, &mut page);
+        seen += page.len() as u64;
+        email_bytes += page.iter().map(|c| c.email.len()).sum::<usize>();
+        match page.last() {
+            Some(last) if page.len() == WALK_PAGE as usize => after.clone_from(&last.id),
+            _ => return (seen, email_bytes),
+        }
+    }
 }
 
 /// Walks every customer with keyset pagination, [`WALK_PAGE`] rows per statement; returns the

@@ -223,6 +223,39 @@ fn decode_payload<'a>(
     }
 }
 
+/// A record that passed every check, its strings still borrowed from the page.
+struct Checked<'a> {
+    record: StoredRecord<'a>,
+    status: Status,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+}
+
+/// Checks the record stored under `(business, id)` (checksum, key, status, timestamps) and
+/// decodes it without allocating for its strings.
+fn check(business: u32, id: u64, bytes: &[u8]) -> Result<Checked<'_>> {
+    let (version, payload) = open_envelope(business, id, bytes)?;
+    let record = decode_payload(business, id, version, payload)?;
+    check_key(business, id, (record.business, record.id))?;
+    let status =
+        Status::from_code(record.status).ok_or_else(|| corrupt(business, id, "unknown status"))?;
+    Ok(Checked {
+        status,
+        created_at: timestamp(business, id, record.created_at)?,
+        updated_at: timestamp(business, id, record.updated_at)?,
+        record,
+    })
+}
+
+fn owned_value(value: StoredValue<'_>) -> MetadataValue {
+    match value {
+        StoredValue::String(s) => MetadataValue::String(s.to_owned()),
+        StoredValue::Int(i) => MetadataValue::Int(i),
+        StoredValue::Float(f) => MetadataValue::Float(f),
+        StoredValue::Bool(b) => MetadataValue::Bool(b),
+    }
+}
+
 /// Decodes the record stored under `(business, id)`, checking its checksum and its key.
 ///
 /// # Errors
@@ -230,25 +263,12 @@ fn decode_payload<'a>(
 /// [`Error::Corrupt`] when the bytes fail the checksum, do not decode, or belong to another
 /// key.
 pub(crate) fn decode(business: u32, id: u64, bytes: &[u8]) -> Result<Customer> {
-    let (version, payload) = open_envelope(business, id, bytes)?;
-    let record = decode_payload(business, id, version, payload)?;
-    check_key(business, id, (record.business, record.id))?;
-    let status =
-        Status::from_code(record.status).ok_or_else(|| corrupt(business, id, "unknown status"))?;
-    let metadata = record.metadata.map(|pairs| {
-        pairs
-            .into_iter()
-            .map(|(k, v)| {
-                let v = match v {
-                    StoredValue::String(s) => MetadataValue::String(s.to_owned()),
-                    StoredValue::Int(i) => MetadataValue::Int(i),
-                    StoredValue::Float(f) => MetadataValue::Float(f),
-                    StoredValue::Bool(b) => MetadataValue::Bool(b),
-                };
-                (k.to_owned(), v)
-            })
-            .collect::<Metadata>()
-    });
+    let Checked {
+        record,
+        status,
+        created_at,
+        updated_at,
+    } = check(business, id, bytes)?;
     Ok(Customer {
         id: crate::id::encode(id),
         external_id: record.external_id.map(str::to_owned),
@@ -256,12 +276,83 @@ pub(crate) fn decode(business: u32, id: u64, bytes: &[u8]) -> Result<Customer> {
         name: record.name.to_owned(),
         phone: record.phone.map(str::to_owned),
         description: record.description.map(str::to_owned),
-        metadata,
+        metadata: record.metadata.map(|pairs| {
+            pairs
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), owned_value(v)))
+                .collect()
+        }),
         status,
         currency: record.currency.map(str::to_owned),
-        created_at: timestamp(business, id, record.created_at)?,
-        updated_at: timestamp(business, id, record.updated_at)?,
+        created_at,
+        updated_at,
     })
+}
+
+/// [`decode`] into an existing customer, reusing the memory its strings and metadata hold:
+/// a page decoded over the previous page's customers allocates next to nothing.
+///
+/// # Errors
+///
+/// As [`decode`]; `into` is unchanged on error.
+pub(crate) fn decode_into(business: u32, id: u64, bytes: &[u8], into: &mut Customer) -> Result<()> {
+    let Checked {
+        record,
+        status,
+        created_at,
+        updated_at,
+    } = check(business, id, bytes)?;
+    crate::id::encode_into(id, &mut into.id);
+    reuse_opt(&mut into.external_id, record.external_id);
+    reuse(&mut into.email, record.email);
+    reuse(&mut into.name, record.name);
+    reuse_opt(&mut into.phone, record.phone);
+    reuse_opt(&mut into.description, record.description);
+    reuse_metadata(&mut into.metadata, record.metadata);
+    into.status = status;
+    reuse_opt(&mut into.currency, record.currency);
+    into.created_at = created_at;
+    into.updated_at = updated_at;
+    Ok(())
+}
+
+fn reuse(into: &mut String, value: &str) {
+    into.clear();
+    into.push_str(value);
+}
+
+fn reuse_opt(into: &mut Option<String>, value: Option<&str>) {
+    match (into.as_mut(), value) {
+        (Some(old), Some(value)) => reuse(old, value),
+        (_, value) => *into = value.map(str::to_owned),
+    }
+}
+
+/// Overwrites the values in place when the keys are the same (stored pairs are in key order,
+/// as a map iterates); rebuilds the map otherwise.
+fn reuse_metadata(into: &mut Option<Metadata>, pairs: Option<Vec<(&str, StoredValue<'_>)>>) {
+    let Some(pairs) = pairs else {
+        *into = None;
+        return;
+    };
+    if let Some(map) = into.as_mut()
+        && map.len() == pairs.len()
+        && map.keys().zip(&pairs).all(|(old, (new, _))| old == new)
+    {
+        for (slot, (_, value)) in map.values_mut().zip(pairs) {
+            match (slot, value) {
+                (MetadataValue::String(old), StoredValue::String(new)) => reuse(old, new),
+                (slot, value) => *slot = owned_value(value),
+            }
+        }
+        return;
+    }
+    *into = Some(
+        pairs
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), owned_value(v)))
+            .collect(),
+    );
 }
 
 /// Encodes a record as version 1 did (for the upgrade's tests).
@@ -289,6 +380,8 @@ pub(crate) fn encode_v1(business: u32, id: u64, customer: &Customer) -> Vec<u8> 
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     #[test]
@@ -370,6 +463,94 @@ mod tests {
         let bytes = encode(7, 42, &sample()).unwrap();
         for len in 0..bytes.len() {
             assert!(decode(7, 42, &bytes[..len]).is_err(), "len {len}");
+        }
+    }
+
+    fn text(max: usize) -> impl Strategy<Value = String> {
+        proptest::collection::vec(proptest::char::range('a', 'e'), 0..max)
+            .prop_map(|chars| chars.into_iter().collect())
+    }
+
+    /// Customers that differ in every field that may be absent, and in their metadata's keys
+    /// and value kinds (keys from a small set, so that two maps often share their keys).
+    fn customers() -> impl Strategy<Value = Customer> {
+        let value = || {
+            prop_oneof![
+                3 => text(4).prop_map(MetadataValue::String),
+                1 => any::<i64>().prop_map(MetadataValue::Int),
+                1 => (-1e6f64..1e6).prop_map(MetadataValue::Float),
+                1 => any::<bool>().prop_map(MetadataValue::Bool),
+            ]
+        };
+        // Often the same two keys, so that the values are overwritten in place.
+        let metadata = prop_oneof![
+            Just(None),
+            (value(), value()).prop_map(|(plan, seats)| Some(Metadata::from([
+                ("plan".to_owned(), plan),
+                ("seats".to_owned(), seats),
+            ]))),
+            proptest::collection::btree_map(
+                prop_oneof![Just("plan"), Just("seats"), Just("vip")].prop_map(str::to_owned),
+                value(),
+                0..3,
+            )
+            .prop_map(Some),
+        ];
+        (
+            (text(12), text(12), proptest::option::of(text(6))),
+            (proptest::option::of(text(6)), proptest::option::of(text(6))),
+            (
+                proptest::option::of(text(3)),
+                metadata,
+                0u8..3,
+                0i64..2_000_000_000,
+            ),
+        )
+            .prop_map(
+                |(
+                    (email, name, phone),
+                    (external_id, description),
+                    (currency, metadata, status, t),
+                )| {
+                    Customer {
+                        id: crate::id::encode(42),
+                        external_id,
+                        email,
+                        name,
+                        phone,
+                        description,
+                        metadata,
+                        status: Status::from_code(status).unwrap(),
+                        currency,
+                        created_at: Timestamp::from_second(t).unwrap(),
+                        updated_at: Timestamp::from_second(t + 1).unwrap(),
+                    }
+                },
+            )
+    }
+
+    proptest! {
+        /// Decoding over any earlier customer gives what a fresh decode gives, and a record
+        /// that fails its checks leaves the earlier customer as it was.
+        #[test]
+        fn decoding_over_a_customer_equals_a_fresh_decode(
+            earlier in customers(),
+            stored in customers(),
+            id in 1u64..u64::MAX,
+            flip in any::<proptest::sample::Index>(),
+        ) {
+            let bytes = encode(7, id, &stored).unwrap();
+            let mut reused = earlier.clone();
+            decode_into(7, id, &bytes, &mut reused).unwrap();
+            let fresh = decode(7, id, &bytes).unwrap();
+            prop_assert_eq!(&reused, &fresh);
+            prop_assert_eq!(fresh.id, crate::id::encode(id));
+
+            let mut damaged = bytes.clone();
+            damaged[flip.index(bytes.len())] ^= 0x10;
+            let mut untouched = earlier.clone();
+            prop_assert!(decode_into(7, id, &damaged, &mut untouched).is_err());
+            prop_assert_eq!(untouched, earlier);
         }
     }
 }

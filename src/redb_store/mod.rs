@@ -41,8 +41,8 @@ use crate::model::{Customer, CustomerPatch, ImportCustomer, ListQuery, NewCustom
 use crate::store::CustomerStore;
 use crate::{Error, Result, id, validate};
 
-/// The cache size of a store opened with default options: 64 MiB.
-pub const DEFAULT_CACHE_SIZE: usize = 64 * 1024 * 1024;
+/// The cache size of a store opened with default options: 128 MiB.
+pub const DEFAULT_CACHE_SIZE: usize = 128 * 1024 * 1024;
 
 /// The database, its journal, and a count of how often they were (re)opened.
 struct Slot {
@@ -622,20 +622,22 @@ impl RedbStore {
     /// As [`CustomerStore::list`].
     #[doc(hidden)]
     pub fn list_by_scan(&self, business: &str, query: &ListQuery) -> Result<Page> {
-        self.list_with(business, query, false)
+        self.list_with(business, query, false, Vec::new())
     }
 
-    /// A list page, through the search indexes or (`indexed == false`) by a scan.
-    fn list_with(&self, business: &str, query: &ListQuery, indexed: bool) -> Result<Page> {
+    /// A list page, through the search indexes or (`indexed == false`) by a scan, decoded over
+    /// the customers of `spare`.
+    fn list_with(
+        &self,
+        business: &str,
+        query: &ListQuery,
+        indexed: bool,
+        spare: Vec<Customer>,
+    ) -> Result<Page> {
         validate::business(business)?;
         let query = validate::list_query(query)?;
-        let empty = Page {
-            items: Vec::new(),
-            next_cursor: None,
-            has_more: false,
-        };
-        self.read(business, empty, |snapshot, handle| {
-            snapshot.list(handle, &query, indexed)
+        self.read(business, Page::default(), |snapshot, handle| {
+            snapshot.list(handle, &query, indexed, spare)
         })
     }
 
@@ -955,7 +957,13 @@ impl CustomerStore for RedbStore {
     }
 
     fn list(&self, business: &str, query: &ListQuery) -> Result<Page> {
-        self.list_with(business, query, true)
+        self.list_with(business, query, true, Vec::new())
+    }
+
+    fn list_into(&self, business: &str, query: &ListQuery, page: &mut Page) -> Result<()> {
+        let spare = std::mem::take(page).items;
+        *page = self.list_with(business, query, true, spare)?;
+        Ok(())
     }
 
     fn update(&self, business: &str, id: &str, patch: CustomerPatch) -> Result<Customer> {

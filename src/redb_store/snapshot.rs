@@ -144,8 +144,16 @@ impl Snapshot {
     /// its ids are visited in order from the cursor, then (for a gram) the newest customers not
     /// yet in the postings; each record is checked against every filter. A term shorter than
     /// a gram, and no filter at all, walk the records themselves.
-    pub(crate) fn list(&self, handle: u32, query: &ValidQuery, indexed: bool) -> Result<Page> {
-        let mut page = Collector::new(query);
+    ///
+    /// The customers of `spare` (an earlier page's) are decoded over, reusing their memory.
+    pub(crate) fn list(
+        &self,
+        handle: u32,
+        query: &ValidQuery,
+        indexed: bool,
+        spare: Vec<Customer>,
+    ) -> Result<Page> {
+        let mut page = Collector::new(query, spare);
         let start = match query.cursor.as_deref().map(id::resume_after) {
             None | Some(Ok(Some(Bound::Unbounded | Bound::Included(_)))) => 0,
             Some(Ok(Some(Bound::Excluded(n)))) => match n.checked_add(1) {
@@ -353,15 +361,20 @@ enum Driver {
 /// Gathers one page: the first `limit` matches, and whether one more exists.
 struct Collector<'q> {
     query: &'q ValidQuery,
+    /// The page's customers: the first `filled` are this page's, the rest spares to decode over.
     items: Vec<Customer>,
+    filled: usize,
     has_more: bool,
 }
 
 impl<'q> Collector<'q> {
-    fn new(query: &'q ValidQuery) -> Collector<'q> {
+    fn new(query: &'q ValidQuery, mut spare: Vec<Customer>) -> Collector<'q> {
+        spare.truncate(query.limit);
+        spare.reserve(query.limit.min(100).saturating_sub(spare.len()));
         Collector {
             query,
-            items: Vec::with_capacity(query.limit.min(100)),
+            items: spare,
+            filled: 0,
             has_more: false,
         }
     }
@@ -386,15 +399,20 @@ impl<'q> Collector<'q> {
                 return Ok(true);
             }
         }
-        if self.items.len() == self.query.limit {
+        if self.filled == self.query.limit {
             self.has_more = true;
             return Ok(false);
         }
-        self.items.push(codec::decode(handle, n, bytes)?);
+        match self.items.get_mut(self.filled) {
+            Some(spare) => codec::decode_into(handle, n, bytes, spare)?,
+            None => self.items.push(codec::decode(handle, n, bytes)?),
+        }
+        self.filled += 1;
         Ok(true)
     }
 
-    fn finish(self) -> Page {
+    fn finish(mut self) -> Page {
+        self.items.truncate(self.filled);
         let next_cursor = self.items.last().map(|c| c.id.clone());
         Page {
             items: self.items,

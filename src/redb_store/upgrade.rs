@@ -321,7 +321,10 @@ mod tests {
             limit: 100,
             cursor: None,
         };
-        let page = Snapshot::begin(&db).unwrap().list(1, &query, true).unwrap();
+        let page = Snapshot::begin(&db)
+            .unwrap()
+            .list(1, &query, true, Vec::new())
+            .unwrap();
         let found: Vec<String> = page.items.iter().map(|c| c.email.clone()).collect();
         assert_eq!(
             found,
@@ -347,7 +350,7 @@ mod tests {
         };
         let page = Snapshot::begin(&db)
             .unwrap()
-            .list(1, &blocked, true)
+            .list(1, &blocked, true, Vec::new())
             .unwrap();
         assert_eq!(page.items.len(), 20);
     }
