@@ -716,25 +716,58 @@ pub fn sqlite_create(conn: &Connection, ids: &SqliteIds, data: &Dataset, i: u64)
     }
 }
 
-/// Bytes of a file, 0 when it does not exist.
-#[must_use]
-pub fn file_len(path: &Path) -> u64 {
-    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+/// The size of a database's files: their length, and the bytes the file system holds for
+/// them.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Footprint {
+    /// The files' lengths (`ls -l`).
+    pub len: u64,
+    /// The bytes allocated to them on disk (`du`): less than `len` for a sparse file, such as
+    /// a store file past its last written page (redb grows a file by doubling its length,
+    /// without writing the new part).
+    pub on_disk: u64,
 }
 
-/// The size of a store file with its journal.
-#[must_use]
-pub fn store_size(path: &Path) -> u64 {
-    file_len(path) + file_len(&RedbStore::journal_path(path))
+impl std::ops::Add for Footprint {
+    type Output = Footprint;
+
+    fn add(self, other: Footprint) -> Footprint {
+        Footprint {
+            len: self.len + other.len,
+            on_disk: self.on_disk + other.on_disk,
+        }
+    }
 }
 
-/// The size of a SQLite database with its `-wal` and `-shm` files.
+/// The footprint of one file; zero when it does not exist.
 #[must_use]
-pub fn sqlite_size(path: &Path) -> u64 {
+pub fn file_footprint(path: &Path) -> Footprint {
+    let Ok(meta) = std::fs::metadata(path) else {
+        return Footprint::default();
+    };
+    #[cfg(unix)]
+    let on_disk = std::os::unix::fs::MetadataExt::blocks(&meta) * 512;
+    #[cfg(not(unix))]
+    let on_disk = meta.len();
+    Footprint {
+        len: meta.len(),
+        on_disk,
+    }
+}
+
+/// The footprint of a store file with its journal.
+#[must_use]
+pub fn store_size(path: &Path) -> Footprint {
+    file_footprint(path) + file_footprint(&RedbStore::journal_path(path))
+}
+
+/// The footprint of a SQLite database with its `-wal` and `-shm` files.
+#[must_use]
+pub fn sqlite_size(path: &Path) -> Footprint {
     let with = |suffix: &str| {
         let mut name = path.as_os_str().to_owned();
         name.push(suffix);
-        file_len(Path::new(&name))
+        file_footprint(Path::new(&name))
     };
-    file_len(path) + with("-wal") + with("-shm")
+    file_footprint(path) + with("-wal") + with("-shm")
 }
