@@ -1,5 +1,6 @@
 //! Random gets by id on an existing store file (development aid):
-//! `cargo run --release --example dev_gets -- customers.redb`.
+//! `cargo run --release --example dev_gets -- customers.redb` (`CACHE_MIB=64`: another cache
+//! size; `COMMIT=1`: one write first; `JOURNAL=0`: without the journal).
 
 use std::time::Instant;
 
@@ -9,6 +10,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let path = std::env::args().nth(1).ok_or("usage: dev_gets FILE")?;
     let store = RedbStore::builder()
         .journal(std::env::var("JOURNAL").map_or(true, |v| v != "0"))
+        .cache_size(
+            std::env::var("CACHE_MIB")
+                .ok()
+                .and_then(|v| v.parse::<usize>().ok())
+                .map_or(customer_store::DEFAULT_CACHE_SIZE, |mib| mib << 20),
+        )
         .open(&path)?;
     if std::env::var_os("COMMIT").is_some() {
         store.create("other", customer_store::NewCustomer::new("x@y.io", "X"))?;
