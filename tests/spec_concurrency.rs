@@ -335,3 +335,63 @@ fn an_arc_dyn_customer_store_works_across_threads() -> TestResult {
     verify_clean(&redb, u64::try_from(shared_live * 2)?)?;
     Ok(())
 }
+
+/// Gets keep the newest snapshot between calls; a write that returned before a get began is
+/// always seen by it, by id, by email and by external id, from any thread.
+#[test]
+fn lookups_never_miss_a_write_that_returned_before_them() -> TestResult {
+    const WRITES: usize = 300;
+    let dir = tempfile::tempdir()?;
+    let store = RedbStore::open(dir.path().join("fresh.redb"))?;
+    let first = store.create(BIZ, NewCustomer::new("e0@x.io", "E").with_external_id("x0"))?;
+    let ids = Arc::new(parking_lot::Mutex::new(vec![first.id]));
+    // How many creates have returned.
+    let published = Arc::new(AtomicUsize::new(1));
+    let readers: Vec<_> = (0..2)
+        .map(|_| {
+            let (store, ids, published) = (store.clone(), Arc::clone(&ids), Arc::clone(&published));
+            thread::spawn(move || -> Result<usize, String> {
+                let mut checks = 0;
+                loop {
+                    let returned = published.load(Ordering::SeqCst);
+                    let v = returned - 1;
+                    let id = ids.lock()[v].clone();
+                    let by_id = store.get(BIZ, &id).map_err(|e| e.to_string())?;
+                    let by_email = store
+                        .get_by_email(BIZ, &format!("E{v}@X.IO"))
+                        .map_err(|e| e.to_string())?;
+                    let by_external = store
+                        .get_by_external_id(BIZ, &format!("x{v}"))
+                        .map_err(|e| e.to_string())?;
+                    for (how, found) in [
+                        ("id", by_id),
+                        ("email", by_email),
+                        ("external id", by_external),
+                    ] {
+                        match found {
+                            Some(c) if c.id == id => {}
+                            other => return Err(format!("create {v} missed by {how}: {other:?}")),
+                        }
+                    }
+                    checks += 1;
+                    if returned == WRITES {
+                        return Ok(checks);
+                    }
+                }
+            })
+        })
+        .collect();
+    for v in 1..WRITES {
+        let c = store.create(
+            BIZ,
+            NewCustomer::new(format!("e{v}@x.io"), "E").with_external_id(format!("x{v}")),
+        )?;
+        ids.lock().push(c.id);
+        published.store(v + 1, Ordering::SeqCst);
+    }
+    for reader in readers {
+        let checks = reader.join().map_err(|_| "reader panicked")??;
+        assert!(checks > 0);
+    }
+    Ok(())
+}

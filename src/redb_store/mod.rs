@@ -21,7 +21,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use parking_lot::RwLock;
-use redb::{Database, ReadOnlyTable, ReadableDatabase};
+use redb::Database;
 
 use self::backend::{JournalPlace, Source};
 #[cfg(feature = "server")]
@@ -33,7 +33,7 @@ use self::journal::Journal;
 use self::open::{guarded, needs_reopen, panic_error};
 use self::ops::WriteTables;
 pub use self::snapshot::BusinessSummary;
-use self::snapshot::Snapshot;
+use self::snapshot::{Lookups, Snapshot};
 pub use self::upgrade::{Progress, ProgressFn};
 pub use self::verify::VerifyReport;
 use crate::clock::{Clock, SystemClock};
@@ -93,15 +93,15 @@ struct Inner {
     email_index_tail: u64,
     /// Business names already seen in a committed snapshot, with their handles.
     handles: RwLock<HashMap<String, u32>>,
-    /// The customers table of the latest committed snapshot, for gets by id (declared before
-    /// `slot`, so dropped before the database).
+    /// The point lookups of the latest committed snapshot (declared before `slot`, so dropped
+    /// before the database).
     latest: parking_lot::Mutex<Latest>,
     slot: RwLock<Slot>,
     writes: GroupCommit,
 }
 
-/// The customers table of the newest snapshot, kept between gets so that a get by id needs
-/// neither a new read transaction nor a table open.
+/// The point lookups of the newest snapshot, kept between calls so that a get (by id, email
+/// or external id) needs neither a new read transaction nor a table open.
 ///
 /// A writer marks its commit as under way before the commit can become visible, and bumps
 /// `generation` once it has landed, before the writer returns. While a commit is under way,
@@ -113,11 +113,8 @@ struct Inner {
 struct Latest {
     generation: u64,
     committing: bool,
-    customers: Option<Arc<CustomersTable>>,
+    lookups: Option<Arc<Lookups>>,
 }
-
-/// The customers table, opened in a read transaction.
-type CustomersTable = ReadOnlyTable<(u32, u64), &'static [u8]>;
 
 /// A [`CustomerStore`] on a redb database file (or in memory).
 ///
@@ -797,7 +794,7 @@ impl RedbStore {
     fn commit_begins(&self) {
         let mut latest = self.inner.latest.lock();
         latest.committing = true;
-        latest.customers = None;
+        latest.lookups = None;
     }
 
     /// Forgets the snapshot kept for gets: a commit landed (or may have).
@@ -805,32 +802,44 @@ impl RedbStore {
         let mut latest = self.inner.latest.lock();
         latest.generation += 1;
         latest.committing = false;
-        latest.customers = None;
+        latest.lookups = None;
     }
 
-    /// The customers table of the newest committed snapshot, kept between calls.
-    fn latest_customers(&self, db: &Database) -> Result<Arc<CustomersTable>> {
+    /// The point lookups of the newest committed snapshot, kept between calls.
+    fn latest_lookups(&self, db: &Database) -> Result<Arc<Lookups>> {
         let generation = {
             let latest = self.inner.latest.lock();
-            if let Some(table) = &latest.customers {
-                return Ok(table.clone());
+            if let Some(lookups) = &latest.lookups {
+                return Ok(lookups.clone());
             }
             (!latest.committing).then_some(latest.generation)
         };
-        let txn = db
-            .begin_read()
-            .map_err(|e| open::storage_error("read", e))?;
-        let table = Arc::new(
-            txn.open_table(tables::CUSTOMERS)
-                .map_err(|e| open::storage_error("read", e))?,
-        );
+        let lookups = Arc::new(Lookups::begin(db)?);
         let mut latest = self.inner.latest.lock();
         // Kept only if no commit began or landed since the generation was read: the snapshot
         // may predate it.
         if !latest.committing && Some(latest.generation) == generation {
-            latest.customers = Some(table.clone());
+            latest.lookups = Some(lookups.clone());
         }
-        Ok(table)
+        Ok(lookups)
+    }
+
+    /// Runs a point lookup for `business`: on the kept newest snapshot once the business's
+    /// handle is known, else on a new snapshot that resolves it.
+    fn lookup(
+        &self,
+        business: &str,
+        op: impl FnOnce(&Lookups, u32) -> Result<Option<Customer>>,
+    ) -> Result<Option<Customer>> {
+        validate::business(business)?;
+        let cached = self.inner.handles.read().get(business).copied();
+        let Some(handle) = cached else {
+            // The first read of a business resolves (and caches) its handle.
+            return self.read(business, None, |snapshot, handle| {
+                op(snapshot.lookups(), handle)
+            });
+        };
+        self.run("read", |db| op(self.latest_lookups(db)?.as_ref(), handle))
     }
 
     fn now(&self) -> jiff::Timestamp {
@@ -926,33 +935,16 @@ impl CustomerStore for RedbStore {
             validate::business(business)?;
             return Ok(None);
         };
-        validate::business(business)?;
-        let cached = self.inner.handles.read().get(business).copied();
-        let Some(handle) = cached else {
-            // The first read of a business resolves (and caches) its handle.
-            return self.read(business, None, |snapshot, handle| snapshot.get(handle, n));
-        };
-        self.run("read", |db| {
-            let customers = self.latest_customers(db)?;
-            match customers
-                .get((handle, n))
-                .map_err(|e| open::storage_error("read", e))?
-            {
-                Some(bytes) => codec::decode(handle, n, bytes.value()).map(Some),
-                None => Ok(None),
-            }
-        })
+        self.lookup(business, |lookups, handle| lookups.get(handle, n))
     }
 
     fn get_by_email(&self, business: &str, email: &str) -> Result<Option<Customer>> {
-        self.read(business, None, |snapshot, handle| {
-            snapshot.by_email(handle, email)
-        })
+        self.lookup(business, |lookups, handle| lookups.by_email(handle, email))
     }
 
     fn get_by_external_id(&self, business: &str, external_id: &str) -> Result<Option<Customer>> {
-        self.read(business, None, |snapshot, handle| {
-            snapshot.by_external_id(handle, external_id)
+        self.lookup(business, |lookups, handle| {
+            lookups.by_external_id(handle, external_id)
         })
     }
 

@@ -1,8 +1,13 @@
-//! The read side: one redb snapshot per call, the list query planner and its drivers.
+//! The read side: a redb snapshot per call (or, for point lookups, the newest one kept between
+//! calls), the list query planner and its drivers.
 
 use std::ops::Bound;
+use std::sync::OnceLock;
 
-use redb::{Database, ReadOnlyTable, ReadTransaction, ReadableDatabase, ReadableTable};
+use redb::{
+    Database, Key, ReadOnlyTable, ReadTransaction, ReadableDatabase, ReadableTable,
+    TableDefinition, Value,
+};
 
 use super::open::storage_error;
 use super::tables::checked_handle;
@@ -41,21 +46,25 @@ fn read_err(e: impl Into<redb::Error>) -> Error {
     storage_error("read", e)
 }
 
-/// A read snapshot with the business resolved to its handle.
+/// A read snapshot: lists, business summaries, and (through [`Lookups`]) point lookups.
 pub(crate) struct Snapshot {
-    txn: ReadTransaction,
+    lookups: Lookups,
 }
 
 impl Snapshot {
     pub(crate) fn begin(db: &Database) -> Result<Snapshot> {
         Ok(Snapshot {
-            txn: db.begin_read().map_err(read_err)?,
+            lookups: Lookups::begin(db)?,
         })
+    }
+
+    fn txn(&self) -> &ReadTransaction {
+        &self.lookups.txn
     }
 
     /// Every business that has had a customer, by name, with its customers per status.
     pub(crate) fn businesses(&self) -> Result<Vec<BusinessSummary>> {
-        let businesses = self.txn.open_table(BUSINESSES).map_err(read_err)?;
+        let businesses = self.txn().open_table(BUSINESSES).map_err(read_err)?;
         let mut out = Vec::new();
         for entry in businesses.iter().map_err(read_err)? {
             let (name, entry) = entry.map_err(read_err)?;
@@ -72,70 +81,16 @@ impl Snapshot {
     }
 
     pub(crate) fn handle(&self, business: &str) -> Result<Option<u32>> {
-        let table = self.txn.open_table(BUSINESSES).map_err(read_err)?;
+        let table = self.txn().open_table(BUSINESSES).map_err(read_err)?;
         match table.get(business).map_err(read_err)? {
             Some(entry) => checked_handle(business, entry.value()).map(Some),
             None => Ok(None),
         }
     }
 
-    pub(crate) fn get(&self, handle: u32, n: u64) -> Result<Option<Customer>> {
-        let table = self.txn.open_table(CUSTOMERS).map_err(read_err)?;
-        match table.get((handle, n)).map_err(read_err)? {
-            Some(bytes) => codec::decode(handle, n, bytes.value()).map(Some),
-            None => Ok(None),
-        }
-    }
-
-    /// Follows an index entry to its record; an entry without a record is corruption.
-    fn follow(&self, handle: u32, n: Option<u64>, index: &str) -> Result<Option<Customer>> {
-        let Some(n) = n else { return Ok(None) };
-        match self.get(handle, n)? {
-            Some(customer) => Ok(Some(customer)),
-            None => Err(Error::Corrupt(format!(
-                "the {index} index names {} but no such record exists",
-                id::encode(n)
-            ))),
-        }
-    }
-
-    pub(crate) fn by_email(&self, handle: u32, email: &str) -> Result<Option<Customer>> {
-        let table = self.txn.open_table(EMAILS).map_err(read_err)?;
-        let key = email_key(email);
-        let n = table
-            .get((handle, key.as_str()))
-            .map_err(read_err)?
-            .map(|g| g.value());
-        let found = self.follow(handle, n, "email")?;
-        match found {
-            Some(c) if email_key(&c.email) != key => Err(Error::Corrupt(format!(
-                "the email index entry of {} does not match its record",
-                c.id
-            ))),
-            other => Ok(other),
-        }
-    }
-
-    pub(crate) fn by_external_id(
-        &self,
-        handle: u32,
-        external_id: &str,
-    ) -> Result<Option<Customer>> {
-        let table = self.txn.open_table(EXTERNAL_IDS).map_err(read_err)?;
-        let n = table
-            .get((handle, external_id))
-            .map_err(read_err)?
-            .map(|g| g.value());
-        let found = self.follow(handle, n, "externalId")?;
-        match found {
-            Some(c) if c.external_id.as_deref() != Some(external_id) => {
-                Err(Error::Corrupt(format!(
-                    "the externalId index entry of {} does not match its record",
-                    c.id
-                )))
-            }
-            other => Ok(other),
-        }
+    /// The point lookups of this snapshot.
+    pub(crate) fn lookups(&self) -> &Lookups {
+        &self.lookups
     }
 
     /// One page of `handle`'s customers matching `query`, in id order.
@@ -167,7 +122,7 @@ impl Snapshot {
                 });
             }
         };
-        let customers = self.txn.open_table(CUSTOMERS).map_err(read_err)?;
+        let customers = self.txn().open_table(CUSTOMERS).map_err(read_err)?;
         let driver = if indexed {
             self.driver(handle, query)?
         } else {
@@ -195,7 +150,7 @@ impl Snapshot {
 
     /// The running state of business `handle` (counts, the email index's tail).
     fn state(&self, handle: u32) -> Result<BusinessState> {
-        let states = self.txn.open_table(BUSINESS_STATES).map_err(read_err)?;
+        let states = self.txn().open_table(BUSINESS_STATES).map_err(read_err)?;
         Ok(states
             .get(handle)
             .map_err(read_err)?
@@ -210,7 +165,7 @@ impl Snapshot {
 
     /// The cheapest way to answer `query`: the rarest gram or status, by their counts.
     fn driver(&self, handle: u32, query: &ValidQuery) -> Result<Driver> {
-        let blocks = self.txn.open_table(GRAMS).map_err(read_err)?;
+        let blocks = self.txn().open_table(GRAMS).map_err(read_err)?;
         let status = match query.status {
             Some(status) => match self.state(handle)?.count(status.code()) {
                 // The status index is always complete: no customer has this status.
@@ -261,7 +216,7 @@ impl Snapshot {
         start: u64,
         page: &mut Collector<'_>,
     ) -> Result<()> {
-        let statuses = self.txn.open_table(STATUSES).map_err(read_err)?;
+        let statuses = self.txn().open_table(STATUSES).map_err(read_err)?;
         let range = statuses.range((handle, code, start)..=(handle, code, u64::MAX));
         for entry in range.map_err(read_err)? {
             let (key, _) = entry.map_err(read_err)?;
@@ -282,7 +237,7 @@ impl Snapshot {
         start: u64,
         page: &mut Collector<'_>,
     ) -> Result<bool> {
-        let blocks = self.txn.open_table(GRAMS).map_err(read_err)?;
+        let blocks = self.txn().open_table(GRAMS).map_err(read_err)?;
         let mut cursors = grams
             .iter()
             .map(|&gram| grams::PostingCursor::open(&blocks, handle, gram, start))
@@ -308,6 +263,104 @@ impl Snapshot {
             candidate = driver.seek(n.saturating_add(1))?.filter(|&next| next > n);
         }
         Ok(true)
+    }
+}
+
+/// The tables the point lookups (by id, email, external id) read, all of one snapshot, each
+/// opened at its first use. The store keeps the newest snapshot's between calls, so that a
+/// lookup needs neither a new read transaction nor a table open while nothing commits.
+pub(crate) struct Lookups {
+    txn: ReadTransaction,
+    customers: OnceLock<Customers>,
+    emails: OnceLock<ReadOnlyTable<(u32, &'static str), u64>>,
+    external_ids: OnceLock<ReadOnlyTable<(u32, &'static str), u64>>,
+}
+
+/// The table in `cell`, opened from `txn` on first use.
+fn opened<'c, K: Key + 'static, V: Value + 'static>(
+    cell: &'c OnceLock<ReadOnlyTable<K, V>>,
+    txn: &ReadTransaction,
+    table: TableDefinition<'_, K, V>,
+) -> Result<&'c ReadOnlyTable<K, V>> {
+    if let Some(table) = cell.get() {
+        return Ok(table);
+    }
+    let opened = txn.open_table(table).map_err(read_err)?;
+    // Another thread may have opened it meanwhile; either copy reads the same snapshot.
+    Ok(cell.get_or_init(|| opened))
+}
+
+impl Lookups {
+    /// The lookups of a new snapshot of `db`.
+    pub(crate) fn begin(db: &Database) -> Result<Lookups> {
+        Ok(Lookups {
+            txn: db.begin_read().map_err(read_err)?,
+            customers: OnceLock::new(),
+            emails: OnceLock::new(),
+            external_ids: OnceLock::new(),
+        })
+    }
+
+    /// The customer with id number `n`, if `handle` has one.
+    pub(crate) fn get(&self, handle: u32, n: u64) -> Result<Option<Customer>> {
+        let table = opened(&self.customers, &self.txn, CUSTOMERS)?;
+        match table.get((handle, n)).map_err(read_err)? {
+            Some(bytes) => codec::decode(handle, n, bytes.value()).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Follows an index entry to its record; an entry without a record is corruption.
+    fn follow(&self, handle: u32, n: Option<u64>, index: &str) -> Result<Option<Customer>> {
+        let Some(n) = n else { return Ok(None) };
+        match self.get(handle, n)? {
+            Some(customer) => Ok(Some(customer)),
+            None => Err(Error::Corrupt(format!(
+                "the {index} index names {} but no such record exists",
+                id::encode(n)
+            ))),
+        }
+    }
+
+    /// The customer of `handle` with this email (compared as the email index keys it).
+    pub(crate) fn by_email(&self, handle: u32, email: &str) -> Result<Option<Customer>> {
+        let table = opened(&self.emails, &self.txn, EMAILS)?;
+        let key = email_key(email);
+        let n = table
+            .get((handle, key.as_str()))
+            .map_err(read_err)?
+            .map(|g| g.value());
+        let found = self.follow(handle, n, "email")?;
+        match found {
+            Some(c) if email_key(&c.email) != key => Err(Error::Corrupt(format!(
+                "the email index entry of {} does not match its record",
+                c.id
+            ))),
+            other => Ok(other),
+        }
+    }
+
+    /// The customer of `handle` with this external id.
+    pub(crate) fn by_external_id(
+        &self,
+        handle: u32,
+        external_id: &str,
+    ) -> Result<Option<Customer>> {
+        let table = opened(&self.external_ids, &self.txn, EXTERNAL_IDS)?;
+        let n = table
+            .get((handle, external_id))
+            .map_err(read_err)?
+            .map(|g| g.value());
+        let found = self.follow(handle, n, "externalId")?;
+        match found {
+            Some(c) if c.external_id.as_deref() != Some(external_id) => {
+                Err(Error::Corrupt(format!(
+                    "the externalId index entry of {} does not match its record",
+                    c.id
+                )))
+            }
+            other => Ok(other),
+        }
     }
 }
 
