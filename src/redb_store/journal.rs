@@ -15,7 +15,9 @@
 //! On open, the frames numbered after the database's durable `lsn` are applied again, in
 //! order, through the same write paths, and a checkpoint follows. Replay stops at the first
 //! frame that is cut short or fails its checksum (a write that was never acknowledged), or
-//! whose number does not follow (an older frame from before the last checkpoint).
+//! whose number does not follow (an older frame from before the last checkpoint). A damaged
+//! frame with a later frame of its session after it (found by its opening bytes, whatever
+//! the damaged frame's length says) was acknowledged: the open refuses rather than drop it.
 //!
 //! The first write after an open (or an open that replays frames) starts a session: a random
 //! id, committed durably in `META` before the session's first frame. An open with nothing to
@@ -408,10 +410,13 @@ impl JournalBytes for OnBackend<'_> {
 
 /// What a journal holds at one place.
 enum Place {
-    /// No frame: too few bytes, a zero or impossible length (the journal's end).
+    /// No frame: too few bytes for one, or a zero length (unwritten space): the journal's end.
     End,
-    /// A frame whose checksum fails; the next place is `next`.
-    Damaged { next: u64 },
+    /// A length no frame can have (more than the cap or than the bytes left): the middle of an
+    /// older frame, a torn write, or a damaged length.
+    BadLength,
+    /// A frame whose checksum fails.
+    Damaged,
     /// A frame whose checksum holds but which does not decode.
     Undecodable,
     /// A whole frame; the next place is `next`.
@@ -431,14 +436,17 @@ fn read_place<B: JournalBytes + ?Sized>(bytes: &B, at: u64) -> std::io::Result<P
         header[0], header[1], header[2], header[3],
     ]));
     let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
-    if len == 0 || len > MAX_FRAME || len > size - start {
+    if len == 0 {
         return Ok(Place::End);
+    }
+    if len > MAX_FRAME || len > size - start {
+        return Ok(Place::BadLength);
     }
     let mut payload = vec![0u8; usize::try_from(len).unwrap_or(0)];
     bytes.read_exact_at(start, &mut payload)?;
     let next = start + len;
     if crc32c::crc32c(&payload) != crc {
-        return Ok(Place::Damaged { next });
+        return Ok(Place::Damaged);
     }
     Ok(match postcard::from_bytes(&payload) {
         Ok(frame) => Place::Frame { frame, next },
@@ -469,32 +477,29 @@ fn frames<B: JournalBytes + ?Sized>(
                     "journal: the frame at byte {at} passes its checksum but does not decode"
                 )));
             }
-            Place::Damaged { next } => {
+            Place::Damaged | Place::BadLength => {
                 // A torn last frame was never acknowledged. But an intact frame of this
-                // session right after it, numbered next but one, means this one was
-                // acknowledged and then damaged on disk: skip it if the database already
-                // holds it, else refuse rather than drop the writes that follow it.
+                // session numbered after this one, anywhere after it, means this one was
+                // acknowledged and then damaged on disk (its length field too, perhaps): skip
+                // to it if the database already holds every frame in between, else refuse
+                // rather than drop the writes that follow.
                 let damaged = previous.unwrap_or(after) + 1;
-                let Place::Frame {
-                    frame: following, ..
-                } = read(next)?
+                let (Some(nonce), Some(session)) = (nonce, session) else {
+                    break;
+                };
+                let Some((found_at, found)) = later_frame(bytes, at, nonce, session, damaged)
+                    .map_err(|e| io_error("journal: read", e))?
                 else {
                     break;
                 };
-                if Some(following.nonce) != nonce
-                    || Some(following.session) != session
-                    || following.lsn != damaged + 1
-                {
-                    break;
-                }
-                if damaged > after {
+                if found > damaged && found - 1 > after {
                     return Err(Error::Corrupt(format!(
                         "journal: write {damaged} is damaged and later writes follow it (to \
                          open the store without the journal's writes, move the journal away)"
                     )));
                 }
-                previous = Some(damaged);
-                at = next;
+                previous = Some(found - 1);
+                at = found_at;
                 continue;
             }
             Place::Frame { frame, next } => (frame, next),
@@ -513,6 +518,59 @@ fn frames<B: JournalBytes + ?Sized>(
         at = next;
     }
     Ok(frames)
+}
+
+/// How far past a damaged place [`later_frame`] looks: the next two frames start within it
+/// even at the largest length a frame may have.
+const SCAN_WINDOW: u64 = 2 * (MAX_FRAME + FRAME_HEADER as u64);
+
+/// Bytes read at a time by [`later_frame`].
+const SCAN_CHUNK: u64 = 1 << 20;
+
+/// The first intact frame of `session` (of the store `nonce`) numbered `at_least` or more that
+/// starts after `from`, within [`SCAN_WINDOW`]: its place and its number.
+///
+/// Frames are found by their payload's first bytes (the store's journal id and the session,
+/// both random), so a damaged length that hides where the next frame starts does not hide
+/// the frame. Older frames of the session (from before the last checkpoint) have lower
+/// numbers and are passed over. Reads [`SCAN_CHUNK`] bytes at a time.
+fn later_frame<B: JournalBytes + ?Sized>(
+    bytes: &B,
+    from: u64,
+    nonce: u64,
+    session: u64,
+    at_least: u64,
+) -> std::io::Result<Option<(u64, u64)>> {
+    let mut pattern = Vec::with_capacity(20);
+    for id in [nonce, session] {
+        pattern = postcard::to_extend(&id, pattern).map_err(std::io::Error::other)?;
+    }
+    let header = FRAME_HEADER as u64;
+    let end = bytes.size().min(from.saturating_add(SCAN_WINDOW));
+    // Where the payload of a frame starting after `from` may start.
+    let mut chunk_at = from + 1 + header;
+    let overlap = pattern.len() as u64 - 1;
+    let mut chunk = Vec::new();
+    while chunk_at + overlap < end {
+        let len = (end - chunk_at).min(SCAN_CHUNK + overlap);
+        chunk.resize(usize::try_from(len).unwrap_or(0), 0);
+        bytes.read_exact_at(chunk_at, &mut chunk)?;
+        for (i, window) in chunk.windows(pattern.len()).enumerate() {
+            if window != pattern.as_slice() {
+                continue;
+            }
+            let frame_at = chunk_at + i as u64 - header;
+            if let Place::Frame { frame, .. } = read_place(bytes, frame_at)?
+                && frame.nonce == nonce
+                && frame.session == session
+                && frame.lsn >= at_least
+            {
+                return Ok(Some((frame_at, frame.lsn)));
+            }
+        }
+        chunk_at += SCAN_CHUNK;
+    }
+    Ok(None)
 }
 
 /// Refuses a journal of another store lying beside the store file at `db`, before the
@@ -669,25 +727,95 @@ mod tests {
     }
 
     /// A journal of 8 GiB whose first frame claims 4 GiB: the reader allocates nothing for
-    /// a length over the cap and takes it as the journal's end.
+    /// a length over the cap, looks for later frames a chunk at a time within its window
+    /// only, and finds the journal's end.
     #[test]
     fn a_frame_length_over_the_cap_is_the_end_and_allocates_nothing() {
-        struct Huge;
+        struct Huge(std::cell::Cell<u64>);
         impl JournalBytes for Huge {
             fn size(&self) -> u64 {
                 8 << 30
             }
             fn read_exact_at(&self, at: u64, out: &mut [u8]) -> std::io::Result<()> {
                 assert!(
-                    at == 0 && out.len() == FRAME_HEADER,
+                    out.len() as u64 <= SCAN_CHUNK + 32,
                     "read {} at {at}",
                     out.len()
                 );
-                out.copy_from_slice(&[0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0]);
+                assert!(at + out.len() as u64 <= SCAN_WINDOW + 32, "read at {at}");
+                self.0.set(self.0.get() + out.len() as u64);
+                out.fill(0);
+                if at == 0 {
+                    out[..4].copy_from_slice(&[0xff; 4]);
+                }
                 Ok(())
             }
         }
-        assert!(frames(&Huge, Some(7), Some(1), 0).unwrap().is_empty());
+        let huge = Huge(std::cell::Cell::new(0));
+        assert!(frames(&huge, Some(7), Some(1), 0).unwrap().is_empty());
+        assert!(huge.0.get() <= SCAN_WINDOW + SCAN_CHUNK);
+    }
+
+    /// A damaged length hides where the next frame starts, but not the frame: acknowledged
+    /// writes after it are refused, not dropped; frames the database holds are skipped.
+    #[test]
+    fn a_damaged_length_does_not_hide_the_frames_after_it() {
+        let journal = [frame_bytes(7, 4), frame_bytes(7, 5), frame_bytes(7, 6)].concat();
+        let second = frame_bytes(7, 4).len();
+        for damage in [[0xff, 0xff, 0xff, 0x7f], [0x01, 0, 0, 0], [0x30, 0, 0, 0]] {
+            let mut bytes = journal.clone();
+            bytes[second..second + 4].copy_from_slice(&damage);
+            assert!(
+                matches!(
+                    frames(&bytes[..], Some(7), Some(1), 3),
+                    Err(Error::Corrupt(_))
+                ),
+                "{damage:?}"
+            );
+            let held = frames(&bytes[..], Some(7), Some(1), 5).unwrap();
+            assert_eq!(held.iter().map(|f| f.lsn).collect::<Vec<_>>(), [4, 6]);
+            // Two damaged in a row: the third frame still speaks for them.
+            let third = second + frame_bytes(7, 5).len();
+            let mut two = bytes.clone();
+            two[third + FRAME_HEADER + 3] ^= 1;
+            let mut three = [two.clone(), frame_bytes(7, 7)].concat();
+            assert!(matches!(
+                frames(&three[..], Some(7), Some(1), 3),
+                Err(Error::Corrupt(_))
+            ));
+            let held = frames(&three[..], Some(7), Some(1), 6).unwrap();
+            assert_eq!(held.iter().map(|f| f.lsn).collect::<Vec<_>>(), [4, 7]);
+            // Another session's or another store's frame after the damage speaks for nothing.
+            three.truncate(two.len());
+            let other = [three.clone(), frame_in_session(7, 2, 7), frame_bytes(8, 7)].concat();
+            let read = frames(&other[..], Some(7), Some(1), 3).unwrap();
+            assert_eq!(read.iter().map(|f| f.lsn).collect::<Vec<_>>(), [4]);
+        }
+    }
+
+    /// After a checkpoint the journal restarts at its first byte: the newest frames, then (cut
+    /// into) the older ones. A torn newest frame ends the journal; the older frames behind it,
+    /// numbered lower, are not taken for acknowledged writes.
+    #[test]
+    fn older_frames_behind_a_torn_one_are_not_later_writes() {
+        let old = [frame_bytes(7, 1), frame_bytes(7, 2), frame_bytes(7, 3)].concat();
+        let new = [frame_bytes(7, 4), frame_bytes(7, 5)].concat();
+        let mut bytes = old.clone();
+        bytes.extend_from_slice(&old);
+        bytes[..new.len()].copy_from_slice(&new);
+        let lsns = |b: &[u8], after| {
+            frames(b, Some(7), Some(1), after)
+                .unwrap()
+                .iter()
+                .map(|f| f.lsn)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(lsns(&bytes, 3), [4, 5]);
+        // Frame 5 damaged, as a torn write leaves it.
+        let mut torn = bytes.clone();
+        let fifth = frame_bytes(7, 4).len();
+        torn[fifth + FRAME_HEADER + 4] ^= 0x40;
+        assert_eq!(lsns(&torn, 3), [4]);
     }
 
     #[test]
