@@ -302,17 +302,31 @@ pub(crate) fn decode_into(business: u32, id: u64, bytes: &[u8], into: &mut Custo
         created_at,
         updated_at,
     } = check(business, id, bytes)?;
-    crate::id::encode_into(id, &mut into.id);
-    reuse_opt(&mut into.external_id, record.external_id);
-    reuse(&mut into.email, record.email);
-    reuse(&mut into.name, record.name);
-    reuse_opt(&mut into.phone, record.phone);
-    reuse_opt(&mut into.description, record.description);
-    reuse_metadata(&mut into.metadata, record.metadata);
-    into.status = status;
-    reuse_opt(&mut into.currency, record.currency);
-    into.created_at = created_at;
-    into.updated_at = updated_at;
+    // Every field, by name: a field added to `Customer` fails to compile here until it is set.
+    let Customer {
+        id: into_id,
+        external_id: into_external_id,
+        email: into_email,
+        name: into_name,
+        phone: into_phone,
+        description: into_description,
+        metadata: into_metadata,
+        status: into_status,
+        currency: into_currency,
+        created_at: into_created_at,
+        updated_at: into_updated_at,
+    } = into;
+    crate::id::encode_into(id, into_id);
+    reuse_opt(into_external_id, record.external_id);
+    reuse(into_email, record.email);
+    reuse(into_name, record.name);
+    reuse_opt(into_phone, record.phone);
+    reuse_opt(into_description, record.description);
+    reuse_metadata(into_metadata, record.metadata);
+    *into_status = status;
+    reuse_opt(into_currency, record.currency);
+    *into_created_at = created_at;
+    *into_updated_at = updated_at;
     Ok(())
 }
 

@@ -54,14 +54,19 @@ pub(crate) fn effects_bytes(effects: &[Effect]) -> usize {
         .iter()
         .map(|effect| match effect {
             Effect::Created { business, records } => {
-                business.len() + records.iter().map(|(_, r)| r.len() + 12).sum::<usize>()
+                business.len() + records.iter().map(|(_, r)| record_bytes(r)).sum::<usize>()
             }
             Effect::Replaced {
                 business, record, ..
-            } => business.len() + record.len() + 12,
+            } => business.len() + record_bytes(record),
             Effect::Deleted { business, .. } => business.len() + 12,
         })
         .sum()
+}
+
+/// About how many bytes one record (with its id number) takes in a frame.
+pub(crate) fn record_bytes(record: &[u8]) -> usize {
+    record.len() + 12
 }
 
 /// Bytes before each frame's payload: its length and its checksum.

@@ -109,6 +109,11 @@ struct Inner {
 /// no commit began since. So a get never answers older than any read that came before it (a
 /// fresh snapshot may already see a commit the kept table predates), never misses a write that
 /// returned before it began, and no stale snapshot stays alive to hold freed pages.
+///
+/// One flag suffices because one group commit runs at a time (the group's leader): a second
+/// path that committed customers concurrently would need a count instead. Commits that touch
+/// no table the lookups read (API clients, journal sessions and checkpoints) leave the kept
+/// snapshot in place; it then holds the few pages they free until the next write.
 #[derive(Default)]
 struct Latest {
     generation: u64,
@@ -749,9 +754,9 @@ impl RedbStore {
                     (wrote, tables.take_effects())
                 };
                 if wrote {
-                    // A bulk load commits durably in the database instead of journaled.
-                    let direct = journal.is_some()
-                        && journal::effects_bytes(&effects) > journal::DIRECT_COMMIT_BYTES;
+                    // A bulk load (more effects than a frame takes) commits durably in the
+                    // database instead of journaled.
+                    let direct = journal.is_some() && effects.is_none();
                     if direct {
                         txn.set_durability(redb::Durability::Immediate)
                             .map_err(|e| write_err(e.into()))?;
@@ -762,7 +767,7 @@ impl RedbStore {
                             .map_err(|e| write_err(e.into()))?
                             .insert(tables::JOURNAL_LSN_KEY, lsn)
                             .map_err(|e| write_err(e.into()))?;
-                        journal.append(lsn, &effects)?;
+                        journal.append(lsn, effects.as_deref().unwrap_or_default())?;
                     }
                     self.commit_begins();
                     let committed = txn.commit();

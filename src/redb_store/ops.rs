@@ -8,7 +8,7 @@ use jiff::Timestamp;
 use redb::{ReadableTable, WriteTransaction};
 
 use super::group::Output;
-use super::journal::Effect;
+use super::journal::{self, Effect};
 use super::open::storage_error;
 use super::tables::{
     BUSINESS_STATES, BUSINESSES, BusinessState, CUSTOMERS, EMAILS, EXTERNAL_IDS, GRAMS, STATUSES,
@@ -37,7 +37,18 @@ pub(crate) struct WriteTables<'txn> {
     changed: Vec<(u32, BusinessState, Option<BusinessState>)>,
     tail_max: u64,
     /// What the transaction's jobs changed, for the journal (kept only when there is one).
-    effects: Option<Vec<Effect>>,
+    effects: Kept,
+}
+
+/// The effects a transaction keeps for the journal.
+enum Kept {
+    /// None: no journal, or a replay.
+    Nothing,
+    /// The effects so far and about how many bytes they take in a frame.
+    Effects(Vec<Effect>, usize),
+    /// More than a frame takes ([`journal::DIRECT_COMMIT_BYTES`]): the transaction is a bulk
+    /// load, committed durably in the database instead, and keeps no effects.
+    TooMany,
 }
 
 impl<'txn> WriteTables<'txn> {
@@ -53,27 +64,49 @@ impl<'txn> WriteTables<'txn> {
             grams: txn.open_table(GRAMS).map_err(write_err)?,
             changed: Vec::new(),
             tail_max,
-            effects: None,
+            effects: Kept::Nothing,
         })
     }
 
-    /// Keeps what the jobs change from now on, for the journal.
+    /// Keeps what the jobs change from now on, for the journal, up to what one frame takes.
     pub(crate) fn keep_effects(&mut self) {
-        self.effects = Some(Vec::new());
+        self.effects = Kept::Effects(Vec::new(), 0);
     }
 
-    /// What the jobs changed since [`WriteTables::keep_effects`].
-    pub(crate) fn take_effects(&mut self) -> Vec<Effect> {
-        self.effects.take().unwrap_or_default()
+    /// What the jobs changed since [`WriteTables::keep_effects`], or `None` when that was
+    /// more than a frame takes (a bulk load, to be committed durably in the database).
+    pub(crate) fn take_effects(&mut self) -> Option<Vec<Effect>> {
+        match std::mem::replace(&mut self.effects, Kept::Nothing) {
+            Kept::Effects(effects, _) => Some(effects),
+            Kept::Nothing | Kept::TooMany => None,
+        }
     }
 
     fn keeps_effects(&self) -> bool {
-        self.effects.is_some()
+        matches!(self.effects, Kept::Effects(..))
+    }
+
+    /// Whether `bytes` more of effects still fit in one frame; when they do not, the
+    /// transaction stops keeping effects (it will be committed directly), so that a bulk load
+    /// encodes nothing more for the journal.
+    fn effects_fit(&mut self, bytes: usize) -> bool {
+        match &self.effects {
+            Kept::Effects(_, kept) if kept + bytes <= journal::DIRECT_COMMIT_BYTES => true,
+            Kept::Effects(..) => {
+                self.effects = Kept::TooMany;
+                false
+            }
+            Kept::Nothing | Kept::TooMany => false,
+        }
     }
 
     fn effect(&mut self, effect: Effect) {
-        if let Some(effects) = &mut self.effects {
+        let bytes = journal::effects_bytes(std::slice::from_ref(&effect));
+        if self.effects_fit(bytes)
+            && let Kept::Effects(effects, kept) = &mut self.effects
+        {
             effects.push(effect);
+            *kept += bytes;
         }
     }
 
@@ -418,11 +451,18 @@ pub(crate) fn create(
     }
     finish_new(tables, handle, &created, last)?;
     if tables.keeps_effects() {
-        let records = numbers
-            .iter()
-            .zip(&created)
-            .map(|(&n, customer)| Ok((n, codec::encode(0, n, customer)?)))
-            .collect::<Result<Vec<_>>>()?;
+        // Encoded one by one, and no further than a frame takes: past that the batch is
+        // committed directly and its records are not journaled.
+        let mut records = Vec::with_capacity(created.len());
+        let mut bytes = business.len();
+        for (&n, customer) in numbers.iter().zip(&created) {
+            let record = codec::encode(0, n, customer)?;
+            bytes += journal::record_bytes(&record);
+            if !tables.effects_fit(bytes) {
+                return Ok(created);
+            }
+            records.push((n, record));
+        }
         tables.effect(Effect::Created {
             business: business.to_owned(),
             records,
