@@ -6,7 +6,7 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use customer_store::{Customer, CustomerStore, ListQuery, RedbStore};
+use customer_store::{Customer, CustomerStore, ListQuery, Page, RedbStore};
 
 use super::format::{FIELDS, Format};
 use super::{CliResult, open_existing};
@@ -159,14 +159,18 @@ fn each_customer(
     mut write: impl FnMut(&Customer) -> Result<(), Failure>,
 ) -> Result<u64, Failure> {
     let mut query = ListQuery::default().with_limit(PAGE);
+    // One page, decoded over by every call.
+    let mut page = Page::default();
     let mut count = 0;
     loop {
-        let page = store.list(business, &query).map_err(Failure::Store)?;
+        store
+            .list_into(business, &query, &mut page)
+            .map_err(Failure::Store)?;
         for customer in &page.items {
             write(customer)?;
             count += 1;
         }
-        match page.next_cursor {
+        match page.next_cursor.take() {
             Some(cursor) if page.has_more => query.cursor = Some(cursor),
             _ => return Ok(count),
         }
