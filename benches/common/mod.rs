@@ -449,6 +449,14 @@ pub fn import_sqlite(conn: &mut Connection, data: &Dataset, ids: &[String]) -> D
     spent
 }
 
+/// The statement of a list-walk page: `?1` business, `?2` the last id seen, `?3` the limit.
+fn page_statement(conn: &Connection) -> rusqlite::CachedStatement<'_> {
+    conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM customers WHERE business = ?1 AND id > ?2 ORDER BY id LIMIT ?3"
+    ))
+    .expect("prepare")
+}
+
 /// One page of the list walk: `id > after`, in id order, `limit` rows, in a read transaction of
 /// its own (autocommit).
 ///
@@ -456,12 +464,7 @@ pub fn import_sqlite(conn: &mut Connection, data: &Dataset, ids: &[String]) -> D
 ///
 /// On any SQLite error.
 pub fn sqlite_page(conn: &Connection, after: &str, limit: u32) -> Vec<SqliteCustomer> {
-    let mut stmt = conn
-        .prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM customers WHERE business = ?1 AND id > ?2 \
-             ORDER BY id LIMIT ?3"
-        ))
-        .expect("prepare");
+    let mut stmt = page_statement(conn);
     stmt.query_map(params![BUSINESS, after, limit], read_row)
         .expect("query")
         .collect::<rusqlite::Result<_>>()
@@ -480,12 +483,7 @@ pub fn sqlite_page_into(
     limit: u32,
     page: &mut Vec<SqliteCustomer>,
 ) {
-    let mut stmt = conn
-        .prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM customers WHERE business = ?1 AND id > ?2 \
-             ORDER BY id LIMIT ?3"
-        ))
-        .expect("prepare");
+    let mut stmt = page_statement(conn);
     let mut rows = stmt.query(params![BUSINESS, after, limit]).expect("query");
     let mut filled = 0;
     while let Some(row) = rows.next().expect("row") {

@@ -247,6 +247,13 @@ fn check(business: u32, id: u64, bytes: &[u8]) -> Result<Checked<'_>> {
     })
 }
 
+fn owned_metadata(pairs: Vec<(&str, StoredValue<'_>)>) -> Metadata {
+    pairs
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), owned_value(v)))
+        .collect()
+}
+
 fn owned_value(value: StoredValue<'_>) -> MetadataValue {
     match value {
         StoredValue::String(s) => MetadataValue::String(s.to_owned()),
@@ -276,12 +283,7 @@ pub(crate) fn decode(business: u32, id: u64, bytes: &[u8]) -> Result<Customer> {
         name: record.name.to_owned(),
         phone: record.phone.map(str::to_owned),
         description: record.description.map(str::to_owned),
-        metadata: record.metadata.map(|pairs| {
-            pairs
-                .into_iter()
-                .map(|(k, v)| (k.to_owned(), owned_value(v)))
-                .collect()
-        }),
+        metadata: record.metadata.map(owned_metadata),
         status,
         currency: record.currency.map(str::to_owned),
         created_at,
@@ -361,12 +363,7 @@ fn reuse_metadata(into: &mut Option<Metadata>, pairs: Option<Vec<(&str, StoredVa
         }
         return;
     }
-    *into = Some(
-        pairs
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), owned_value(v)))
-            .collect(),
-    );
+    *into = Some(owned_metadata(pairs));
 }
 
 /// Encodes a record as version 1 did (for the upgrade's tests).

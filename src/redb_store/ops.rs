@@ -102,6 +102,11 @@ impl<'txn> WriteTables<'txn> {
 
     fn effect(&mut self, effect: Effect) {
         let bytes = journal::effects_bytes(std::slice::from_ref(&effect));
+        self.effect_of_size(effect, bytes);
+    }
+
+    /// [`WriteTables::effect`] for an effect whose size in a frame is known: `bytes`.
+    fn effect_of_size(&mut self, effect: Effect, bytes: usize) {
         if self.effects_fit(bytes)
             && let Kept::Effects(effects, kept) = &mut self.effects
         {
@@ -463,10 +468,13 @@ pub(crate) fn create(
             }
             records.push((n, record));
         }
-        tables.effect(Effect::Created {
-            business: business.to_owned(),
-            records,
-        });
+        tables.effect_of_size(
+            Effect::Created {
+                business: business.to_owned(),
+                records,
+            },
+            bytes,
+        );
     }
     Ok(created)
 }
