@@ -339,7 +339,7 @@ fn an_arc_dyn_customer_store_works_across_threads() -> TestResult {
 /// Gets keep the newest snapshot between calls; a write that returned before a get began is
 /// always seen by it, by id, by email and by external id, from any thread.
 #[test]
-fn lookups_never_miss_a_write_that_returned_before_them() -> TestResult {
+fn reads_never_miss_a_write_that_returned_before_them() -> TestResult {
     const WRITES: usize = 300;
     let dir = tempfile::tempdir()?;
     let store = RedbStore::open(dir.path().join("fresh.redb"))?;
@@ -363,10 +363,21 @@ fn lookups_never_miss_a_write_that_returned_before_them() -> TestResult {
                     let by_external = store
                         .get_by_external_id(BIZ, &format!("x{v}"))
                         .map_err(|e| e.to_string())?;
+                    // The page after the create before it starts with it.
+                    let after_previous = match v.checked_sub(1) {
+                        Some(p) => ListQuery::default().with_cursor(ids.lock()[p].clone()),
+                        None => ListQuery::default(),
+                    };
+                    let by_list = store
+                        .list(BIZ, &after_previous.with_limit(1))
+                        .map_err(|e| e.to_string())?
+                        .items
+                        .pop();
                     for (how, found) in [
                         ("id", by_id),
                         ("email", by_email),
                         ("external id", by_external),
+                        ("list", by_list),
                     ] {
                         match found {
                             Some(c) if c.id == id => {}

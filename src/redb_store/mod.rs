@@ -638,7 +638,7 @@ impl RedbStore {
     ) -> Result<Page> {
         validate::business(business)?;
         let query = validate::list_query(query)?;
-        self.read(business, Page::default(), |snapshot, handle| {
+        self.latest(business, Page::default(), |snapshot, handle| {
             snapshot.list(handle, &query, indexed, spare)
         })
     }
@@ -829,22 +829,37 @@ impl RedbStore {
         Ok(lookups)
     }
 
-    /// Runs a point lookup for `business`: on the kept newest snapshot once the business's
-    /// handle is known, else on a new snapshot that resolves it.
+    /// Runs a read of `business` on the newest snapshot, kept between calls, once the
+    /// business's handle is known; else on a new snapshot that resolves the handle.
+    ///
+    /// The kept snapshot is as fresh as a new one: it is dropped before any commit becomes
+    /// visible (see [`RedbStore::commit_begins`]).
+    fn latest<T>(
+        &self,
+        business: &str,
+        absent: T,
+        op: impl FnOnce(&Snapshot, u32) -> Result<T>,
+    ) -> Result<T> {
+        validate::business(business)?;
+        let cached = self.inner.handles.read().get(business).copied();
+        let Some(handle) = cached else {
+            // The first read of a business resolves (and caches) its handle.
+            return self.read(business, absent, op);
+        };
+        self.run("read", |db| {
+            op(&Snapshot::of(self.latest_lookups(db)?), handle)
+        })
+    }
+
+    /// [`RedbStore::latest`] for a point lookup.
     fn lookup(
         &self,
         business: &str,
         op: impl FnOnce(&Lookups, u32) -> Result<Option<Customer>>,
     ) -> Result<Option<Customer>> {
-        validate::business(business)?;
-        let cached = self.inner.handles.read().get(business).copied();
-        let Some(handle) = cached else {
-            // The first read of a business resolves (and caches) its handle.
-            return self.read(business, None, |snapshot, handle| {
-                op(snapshot.lookups(), handle)
-            });
-        };
-        self.run("read", |db| op(self.latest_lookups(db)?.as_ref(), handle))
+        self.latest(business, None, |snapshot, handle| {
+            op(snapshot.lookups(), handle)
+        })
     }
 
     fn now(&self) -> jiff::Timestamp {

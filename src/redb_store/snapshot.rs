@@ -2,7 +2,7 @@
 //! calls), the list query planner and its drivers.
 
 use std::ops::Bound;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use redb::{
     Database, Key, ReadOnlyTable, ReadTransaction, ReadableDatabase, ReadableTable,
@@ -48,14 +48,19 @@ fn read_err(e: impl Into<redb::Error>) -> Error {
 
 /// A read snapshot: lists, business summaries, and (through [`Lookups`]) point lookups.
 pub(crate) struct Snapshot {
-    lookups: Lookups,
+    lookups: Arc<Lookups>,
 }
 
 impl Snapshot {
+    /// A new snapshot of `db`.
     pub(crate) fn begin(db: &Database) -> Result<Snapshot> {
-        Ok(Snapshot {
-            lookups: Lookups::begin(db)?,
-        })
+        Ok(Snapshot::of(Arc::new(Lookups::begin(db)?)))
+    }
+
+    /// The snapshot of `lookups` (the store keeps the newest one between calls), with the
+    /// tables it has opened already.
+    pub(crate) fn of(lookups: Arc<Lookups>) -> Snapshot {
+        Snapshot { lookups }
     }
 
     fn txn(&self) -> &ReadTransaction {
@@ -122,7 +127,7 @@ impl Snapshot {
                 });
             }
         };
-        let customers = self.txn().open_table(CUSTOMERS).map_err(read_err)?;
+        let customers = self.lookups.customers()?;
         let driver = if indexed {
             self.driver(handle, query)?
         } else {
@@ -131,18 +136,18 @@ impl Snapshot {
         match driver {
             Driver::Nothing => {}
             Driver::Scan => {
-                scan(&customers, handle, start, &mut page)?;
+                scan(customers, handle, start, &mut page)?;
             }
-            Driver::Status(code) => self.by_status(&customers, handle, code, start, &mut page)?,
+            Driver::Status(code) => self.by_status(customers, handle, code, start, &mut page)?,
             Driver::Grams(ref grams) => {
                 let tail = self.tail_start(handle)?;
-                if self.by_grams(&customers, handle, grams, start, &mut page)? {
-                    scan(&customers, handle, start.max(tail), &mut page)?;
+                if self.by_grams(customers, handle, grams, start, &mut page)? {
+                    scan(customers, handle, start.max(tail), &mut page)?;
                 }
             }
             Driver::TailOnly => {
                 let tail = self.tail_start(handle)?;
-                scan(&customers, handle, start.max(tail), &mut page)?;
+                scan(customers, handle, start.max(tail), &mut page)?;
             }
         }
         Ok(page.finish())
@@ -165,7 +170,9 @@ impl Snapshot {
 
     /// The cheapest way to answer `query`: the rarest gram or status, by their counts.
     fn driver(&self, handle: u32, query: &ValidQuery) -> Result<Driver> {
-        let blocks = self.txn().open_table(GRAMS).map_err(read_err)?;
+        if query.status.is_none() && query.email.is_none() {
+            return Ok(Driver::Scan);
+        }
         let status = match query.status {
             Some(status) => match self.state(handle)?.count(status.code()) {
                 // The status index is always complete: no customer has this status.
@@ -180,6 +187,7 @@ impl Snapshot {
             .as_deref()
             .filter(|t| t.len() >= grams::GRAM_LEN)
         {
+            let blocks = self.txn().open_table(GRAMS).map_err(read_err)?;
             for gram in grams::grams(term) {
                 gram_counts.push((grams::count(&blocks, handle, gram)?, gram));
             }
@@ -301,10 +309,14 @@ impl Lookups {
         })
     }
 
+    /// The records table of this snapshot.
+    fn customers(&self) -> Result<&Customers> {
+        opened(&self.customers, &self.txn, CUSTOMERS)
+    }
+
     /// The customer with id number `n`, if `handle` has one.
     pub(crate) fn get(&self, handle: u32, n: u64) -> Result<Option<Customer>> {
-        let table = opened(&self.customers, &self.txn, CUSTOMERS)?;
-        match table.get((handle, n)).map_err(read_err)? {
+        match self.customers()?.get((handle, n)).map_err(read_err)? {
             Some(bytes) => codec::decode(handle, n, bytes.value()).map(Some),
             None => Ok(None),
         }
