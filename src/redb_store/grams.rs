@@ -17,6 +17,7 @@
 
 use redb::{ReadableTable, Table};
 
+use super::varint;
 use crate::{Error, Result};
 
 /// The most ids one posting block holds.
@@ -57,35 +58,14 @@ pub(crate) fn grams(lower: &str) -> Vec<u32> {
     grams
 }
 
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
-fn get_varint(bytes: &[u8], pos: &mut usize) -> Option<u64> {
-    let mut v = 0u64;
-    for shift in (0..64).step_by(7) {
-        let b = *bytes.get(*pos)?;
-        *pos += 1;
-        v |= u64::from(b & 0x7F).checked_shl(shift)?;
-        if b & 0x80 == 0 {
-            return Some(v);
-        }
-    }
-    None
-}
-
 /// Encodes a block: the gram's posting count (read only from the gram's last block; earlier
 /// blocks keep a stale value that nothing reads), then the ids after `ids[0]` (the block's key)
 /// as deltas.
 pub(crate) fn encode_block(ids: &[u64], count: u64) -> Vec<u8> {
     let mut out = Vec::with_capacity(ids.len() * 2 + 4);
-    put_varint(&mut out, count);
+    varint::put(&mut out, count);
     for pair in ids.windows(2) {
-        put_varint(&mut out, pair[1] - pair[0]);
+        varint::put(&mut out, pair[1] - pair[0]);
     }
     out
 }
@@ -100,7 +80,7 @@ fn corrupt_block(first: u64) -> Error {
 ///
 /// [`Error::Corrupt`] for a header that does not decode.
 pub(crate) fn block_count(first: u64, bytes: &[u8]) -> Result<u64> {
-    get_varint(bytes, &mut 0).ok_or_else(|| corrupt_block(first))
+    varint::get(bytes, &mut 0).ok_or_else(|| corrupt_block(first))
 }
 
 /// Decodes a block stored under `first`, appending its ids (first included) to `out`;
@@ -111,11 +91,11 @@ pub(crate) fn block_count(first: u64, bytes: &[u8]) -> Result<u64> {
 /// [`Error::Corrupt`] for bytes that do not decode to a strictly increasing list.
 pub(crate) fn decode_block(first: u64, bytes: &[u8], out: &mut Vec<u64>) -> Result<u64> {
     let mut pos = 0;
-    let count = get_varint(bytes, &mut pos).ok_or_else(|| corrupt_block(first))?;
+    let count = varint::get(bytes, &mut pos).ok_or_else(|| corrupt_block(first))?;
     out.push(first);
     let mut last = first;
     while pos < bytes.len() {
-        let delta = get_varint(bytes, &mut pos).ok_or_else(|| corrupt_block(first))?;
+        let delta = varint::get(bytes, &mut pos).ok_or_else(|| corrupt_block(first))?;
         if delta == 0 {
             return Err(corrupt_block(first));
         }

@@ -12,6 +12,7 @@ mod ops;
 mod snapshot;
 mod tables;
 mod upgrade;
+mod varint;
 mod verify;
 
 use std::collections::HashMap;
