@@ -414,7 +414,15 @@ pub fn decode(data: &[u8]) {
                     record.resize(4, 0);
                 }
                 let body = record.len() - 4;
-                let crc = crc32c::crc32c(&record[..body]);
+                // As the codec seals a record: version 3 checksums its key first.
+                let crc = if record[0] == 3 {
+                    let (business, id) = key;
+                    let mut sealed = business.to_le_bytes().to_vec();
+                    sealed.extend_from_slice(&id.to_le_bytes());
+                    crc32c::crc32c_append(crc32c::crc32c(&sealed), &record[..body])
+                } else {
+                    crc32c::crc32c(&record[..body])
+                };
                 record[body..].copy_from_slice(&crc.to_le_bytes());
             }
             table.insert(key, record.as_slice()).expect("insert");
