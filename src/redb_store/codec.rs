@@ -182,7 +182,10 @@ pub(crate) fn encode(business: u32, id: u64, customer: &Customer) -> Result<Vec<
     let created_at = customer.created_at.as_second();
     let updated_at = customer.updated_at.as_second();
     varint::put(&mut out, varint::zigzag(created_at));
-    varint::put(&mut out, varint::zigzag(updated_at.wrapping_sub(created_at)));
+    varint::put(
+        &mut out,
+        varint::zigzag(updated_at.wrapping_sub(created_at)),
+    );
     out.push(flags);
     for text in texts.iter().flatten() {
         varint::put(&mut out, text.len() as u64);
@@ -220,8 +223,7 @@ impl<'a> Layout<'a> {
         let status = *payload.get(pos)?;
         pos += 1;
         let created_at = varint::unzigzag(varint::get(payload, &mut pos)?);
-        let updated_at =
-            created_at.wrapping_add(varint::unzigzag(varint::get(payload, &mut pos)?));
+        let updated_at = created_at.wrapping_add(varint::unzigzag(varint::get(payload, &mut pos)?));
         let flags = *payload.get(pos)?;
         pos += 1;
         if flags & !KNOWN_FLAGS != 0 {
@@ -458,13 +460,30 @@ pub(crate) fn decode(business: u32, id: u64, bytes: &[u8]) -> Result<Customer> {
     })
 }
 
-/// [`decode`] into an existing customer, reusing the memory its strings and metadata hold:
-/// a page decoded over the previous page's customers allocates next to nothing.
+/// Strings and metadata maps that [`decode_into`] took out of customers whose record lacked
+/// the field, kept for the next customer whose record has it: an optional field that comes
+/// and goes along a page moves its memory between customers instead of freeing it and
+/// allocating anew.
+#[derive(Default)]
+pub(crate) struct Spares {
+    strings: Vec<String>,
+    maps: Vec<Metadata>,
+}
+
+/// [`decode`] into an existing customer, reusing the memory its strings and metadata hold (and
+/// what `spares` holds): a page decoded over the previous page's customers allocates next to
+/// nothing.
 ///
 /// # Errors
 ///
 /// As [`decode`]; `into` is unchanged on error.
-pub(crate) fn decode_into(business: u32, id: u64, bytes: &[u8], into: &mut Customer) -> Result<()> {
+pub(crate) fn decode_into(
+    business: u32,
+    id: u64,
+    bytes: &[u8],
+    into: &mut Customer,
+    spares: &mut Spares,
+) -> Result<()> {
     let Checked {
         record,
         status,
@@ -486,14 +505,14 @@ pub(crate) fn decode_into(business: u32, id: u64, bytes: &[u8], into: &mut Custo
         updated_at: into_updated_at,
     } = into;
     crate::id::encode_into(id, into_id);
-    reuse_opt(into_external_id, record.external_id);
+    spares.reuse_opt(into_external_id, record.external_id);
     reuse(into_email, record.email);
     reuse(into_name, record.name);
-    reuse_opt(into_phone, record.phone);
-    reuse_opt(into_description, record.description);
-    reuse_metadata(into_metadata, record.metadata);
+    spares.reuse_opt(into_phone, record.phone);
+    spares.reuse_opt(into_description, record.description);
+    spares.reuse_metadata(into_metadata, record.metadata);
     *into_status = status;
-    reuse_opt(into_currency, record.currency);
+    spares.reuse_opt(into_currency, record.currency);
     *into_created_at = created_at;
     *into_updated_at = updated_at;
     Ok(())
@@ -504,33 +523,44 @@ fn reuse(into: &mut String, value: &str) {
     into.push_str(value);
 }
 
-fn reuse_opt(into: &mut Option<String>, value: Option<&str>) {
-    match (into.as_mut(), value) {
-        (Some(old), Some(value)) => reuse(old, value),
-        (_, value) => *into = value.map(str::to_owned),
-    }
-}
-
-/// Overwrites the values in place when the keys are the same (stored pairs are in key order,
-/// as a map iterates); rebuilds the map otherwise.
-fn reuse_metadata(into: &mut Option<Metadata>, pairs: Option<Vec<(&str, StoredValue<'_>)>>) {
-    let Some(pairs) = pairs else {
-        *into = None;
-        return;
-    };
-    if let Some(map) = into.as_mut()
-        && map.len() == pairs.len()
-        && map.keys().zip(&pairs).all(|(old, (new, _))| old == new)
-    {
-        for (slot, (_, value)) in map.values_mut().zip(pairs) {
-            match (slot, value) {
-                (MetadataValue::String(old), StoredValue::String(new)) => reuse(old, new),
-                (slot, value) => *slot = owned_value(value),
+impl Spares {
+    /// Sets an optional text, keeping a string it no longer needs and taking one it needs.
+    fn reuse_opt(&mut self, into: &mut Option<String>, value: Option<&str>) {
+        match (into.as_mut(), value) {
+            (Some(old), Some(value)) => reuse(old, value),
+            (Some(_), None) => self.strings.extend(into.take()),
+            (None, Some(value)) => {
+                let mut string = self.strings.pop().unwrap_or_default();
+                reuse(&mut string, value);
+                *into = Some(string);
             }
+            (None, None) => {}
         }
-        return;
     }
-    *into = Some(owned_metadata(pairs));
+
+    /// Sets the metadata: overwrites the values in place when the keys are the same (stored
+    /// pairs are in key order, as a map iterates); rebuilds the map otherwise.
+    fn reuse_metadata(
+        &mut self,
+        into: &mut Option<Metadata>,
+        pairs: Option<Vec<(&str, StoredValue<'_>)>>,
+    ) {
+        let Some(pairs) = pairs else {
+            self.maps.extend(into.take());
+            return;
+        };
+        let map = into.get_or_insert_with(|| self.maps.pop().unwrap_or_default());
+        if map.len() == pairs.len() && map.keys().zip(&pairs).all(|(old, (new, _))| old == new) {
+            for (slot, (_, value)) in map.values_mut().zip(pairs) {
+                match (slot, value) {
+                    (MetadataValue::String(old), StoredValue::String(new)) => reuse(old, new),
+                    (slot, value) => *slot = owned_value(value),
+                }
+            }
+            return;
+        }
+        *map = owned_metadata(pairs);
+    }
 }
 
 /// Encodes a record as version 1 did (for the upgrade's tests).
@@ -599,17 +629,25 @@ mod tests {
         assert!(peek(8, 42, &bytes).is_err());
         // Decoded over a version-3 customer and the other way round.
         let mut reused = decode(7, 42, &encode(7, 42, &customer).unwrap()).unwrap();
-        decode_into(7, 42, &bytes, &mut reused).unwrap();
+        decode_into(7, 42, &bytes, &mut reused, &mut Spares::default()).unwrap();
         assert_eq!(reused, customer);
     }
 
     #[test]
     fn version_3_is_smaller_than_version_2() {
         let customer = sample();
-        let (v2, v3) = (encode_v2(7, 42 << 20, &customer), encode(7, 42 << 20, &customer));
+        let (v2, v3) = (
+            encode_v2(7, 42 << 20, &customer),
+            encode(7, 42 << 20, &customer),
+        );
         let v3 = v3.unwrap();
         // The key (8 bytes here) is no longer stored, and the update time is a difference.
-        assert!(v3.len() + 10 <= v2.len(), "{} against {}", v3.len(), v2.len());
+        assert!(
+            v3.len() + 10 <= v2.len(),
+            "{} against {}",
+            v3.len(),
+            v2.len()
+        );
     }
 
     /// `body` (a version-3 record without its checksum) with the checksum it needs under
@@ -641,11 +679,15 @@ mod tests {
         let mut long_email = body.to_vec();
         long_email[flags_at + 1] = 0x7F;
         cases.push(("an email longer than the texts", long_email));
-        let mut split_char = encode(7, 42, &Customer {
-            email: "x@é".into(),
-            name: "n".into(),
-            ..sample()
-        })
+        let mut split_char = encode(
+            7,
+            42,
+            &Customer {
+                email: "x@é".into(),
+                name: "n".into(),
+                ..sample()
+            },
+        )
         .unwrap();
         split_char.truncate(split_char.len() - CRC_LEN);
         let layout = Layout::read(&split_char[1..]).unwrap();
@@ -855,21 +897,29 @@ mod tests {
         #[test]
         fn decoding_over_a_customer_equals_a_fresh_decode(
             earlier in customers(),
-            stored in customers(),
+            stored in proptest::collection::vec(customers(), 1..6),
+            leftover in customers(),
             id in 1u64..u64::MAX,
             flip in any::<proptest::sample::Index>(),
         ) {
-            let bytes = encode(7, id, &stored).unwrap();
+            // Spares left by earlier decodes: strings and a map that hold something else.
+            let mut spares = Spares::default();
+            spares.strings.extend([leftover.email.clone(), leftover.name.clone()]);
+            spares.maps.extend(leftover.metadata.clone());
             let mut reused = earlier.clone();
-            decode_into(7, id, &bytes, &mut reused).unwrap();
-            let fresh = decode(7, id, &bytes).unwrap();
-            prop_assert_eq!(&reused, &fresh);
-            prop_assert_eq!(fresh.id, crate::id::encode(id));
+            for stored in &stored {
+                let bytes = encode(7, id, stored).unwrap();
+                decode_into(7, id, &bytes, &mut reused, &mut spares).unwrap();
+                let fresh = decode(7, id, &bytes).unwrap();
+                prop_assert_eq!(&reused, &fresh);
+                prop_assert_eq!(fresh.id, crate::id::encode(id));
+            }
 
+            let bytes = encode(7, id, &stored[0]).unwrap();
             let mut damaged = bytes.clone();
             damaged[flip.index(bytes.len())] ^= 0x10;
             let mut untouched = earlier.clone();
-            prop_assert!(decode_into(7, id, &damaged, &mut untouched).is_err());
+            prop_assert!(decode_into(7, id, &damaged, &mut untouched, &mut spares).is_err());
             prop_assert_eq!(untouched, earlier);
         }
     }

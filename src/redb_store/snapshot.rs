@@ -430,6 +430,8 @@ struct Collector<'q> {
     items: Vec<Customer>,
     filled: usize,
     has_more: bool,
+    /// Memory the customers decoded over gave up, for the next ones to take.
+    spares: codec::Spares,
 }
 
 impl<'q> Collector<'q> {
@@ -441,6 +443,7 @@ impl<'q> Collector<'q> {
             items: spare,
             filled: 0,
             has_more: false,
+            spares: codec::Spares::default(),
         }
     }
 
@@ -469,7 +472,7 @@ impl<'q> Collector<'q> {
             return Ok(false);
         }
         match self.items.get_mut(self.filled) {
-            Some(spare) => codec::decode_into(handle, n, bytes, spare)?,
+            Some(spare) => codec::decode_into(handle, n, bytes, spare, &mut self.spares)?,
             None => self.items.push(codec::decode(handle, n, bytes)?),
         }
         self.filled += 1;
