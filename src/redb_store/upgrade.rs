@@ -218,8 +218,9 @@ mod tests {
                 let mut statuses = txn.open_table(STATUSES).unwrap();
                 for i in 1..=60 {
                     let c = customer(i);
+                    // Format 2 wrote version-2 records.
                     customers
-                        .insert((1, i), codec::encode(1, i, &c).unwrap().as_slice())
+                        .insert((1, i), codec::encode_v2(1, i, &c).as_slice())
                         .unwrap();
                     emails.insert((1, email_key(&c.email).as_str()), i).unwrap();
                     statuses.insert((1, c.status.code(), i), ()).unwrap();
@@ -237,7 +238,7 @@ mod tests {
             }
             txn.commit().unwrap();
         }
-        let db = open::open(&Source::Backend(backend), 1 << 20, true, None).unwrap();
+        let db = open::open(&Source::Backend(backend.clone()), 1 << 20, true, None).unwrap();
         let report = verify::verify(&db).unwrap();
         assert_eq!((report.customers, report.status_entries), (60, 60));
         let txn = db.begin_read().unwrap();
@@ -261,6 +262,38 @@ mod tests {
         }
         let summary = Snapshot::begin(&db).unwrap().businesses().unwrap();
         assert_eq!((summary[0].active, summary[0].blocked), (40, 20));
+        drop((txn, db));
+
+        // Its version-2 records read as they were; one that changes is rewritten in the
+        // current layout, beside the others.
+        let store = crate::RedbStore::builder()
+            .build(Source::Backend(backend.clone()), None, false)
+            .unwrap();
+        let walked = crate::CustomerStore::list(
+            &store,
+            "acme",
+            &crate::ListQuery::default().with_limit(100),
+        )
+        .unwrap();
+        let expected: Vec<Customer> = (1..=60).map(customer).collect();
+        assert_eq!(walked.items, expected);
+        let patch = crate::CustomerPatch::default().set_name("Renamed");
+        let renamed = crate::CustomerStore::update(&store, "acme", &customer(7).id, patch).unwrap();
+        assert_eq!(renamed.name, "Renamed");
+        drop(store);
+        let db = redb::Database::builder()
+            .create_with_backend(super::super::backend::Shared(backend))
+            .unwrap();
+        let txn = db.begin_read().unwrap();
+        let customers = txn.open_table(CUSTOMERS).unwrap();
+        let version = |i: u64| customers.get((1, i)).unwrap().unwrap().value()[0];
+        assert_eq!((version(7), version(8)), (3, 2));
+        let mut store_customers = expected;
+        store_customers[6] = renamed;
+        for (i, c) in (1..=60).zip(&store_customers) {
+            let bytes = customers.get((1, i)).unwrap().unwrap();
+            assert_eq!(&codec::decode(1, i, bytes.value()).unwrap(), c);
+        }
     }
 
     /// A format-1 store (no search indexes, version-1 records) gets its indexes on open.
