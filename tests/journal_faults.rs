@@ -1294,6 +1294,39 @@ fn an_open_without_the_journal_still_applies_a_crash_left_one() -> Result<()> {
     Ok(())
 }
 
+/// A crash-left journal of a format-3 store (written before record layout 3) is replayed by
+/// this build: the open marks the file format 4 first, then applies every frame.
+#[test]
+fn a_format_3_store_s_journal_is_replayed_after_the_format_is_marked() -> Result<()> {
+    use redb::ReadableDatabase;
+    const META: redb::TableDefinition<&str, u64> =
+        redb::TableDefinition::new("customer_store_meta");
+    let (dir, clock, acknowledged) = crashed_with_frames(4)?;
+    let path = db_path(dir.path());
+    let format = |set: Option<u64>| -> std::result::Result<Option<u64>, redb::Error> {
+        let db = redb::Database::open(&path)?;
+        if let Some(version) = set {
+            let txn = db.begin_write()?;
+            txn.open_table(META)?
+                .insert("customer_store.format", version)?;
+            txn.commit()?;
+        }
+        let txn = db.begin_read()?;
+        let version = txn.open_table(META)?.get("customer_store.format")?;
+        Ok(version.map(|v| v.value()))
+    };
+    assert_eq!(format(Some(3)).map_err(|e| e.to_string())?, Some(3));
+    let store = open_path(dir.path(), &clock)?.map_err(|e| format!("open: {e}"))?;
+    assert_eq!(
+        dump(&store).map_err(|e| e.to_string())?,
+        dump_of(&acknowledged)
+    );
+    store.verify().map_err(|e| format!("verify: {e}"))?;
+    drop(store);
+    assert_eq!(format(None).map_err(|e| e.to_string())?, Some(4));
+    Ok(())
+}
+
 /// A bulk load (a group commit whose records take over 1 MiB) is committed durably in the
 /// database itself rather than journaled: no journal write, and it survives a crash from the
 /// database file alone, as do the journaled writes before and after it.

@@ -127,6 +127,59 @@ fn a_second_open_of_a_held_file_fails_and_harms_nothing() -> TestResult {
     Ok(())
 }
 
+/// The store's format version, as it keeps it.
+const META: TableDefinition<&str, u64> = TableDefinition::new("customer_store_meta");
+const FORMAT_KEY: &str = "customer_store.format";
+
+/// Sets the format version of the store file at `path`, behind the store's back.
+fn set_format(path: &Path, version: u64) -> TestResult {
+    let db = redb::Database::open(path)?;
+    let txn = db.begin_write()?;
+    txn.open_table(META)?.insert(FORMAT_KEY, version)?;
+    txn.commit()?;
+    Ok(())
+}
+
+fn format_of(path: &Path) -> Result<Option<u64>, Box<dyn std::error::Error>> {
+    let db = redb::Database::open(path)?;
+    let txn = db.begin_read()?;
+    let version = txn.open_table(META)?.get(FORMAT_KEY)?.map(|v| v.value());
+    Ok(version)
+}
+
+/// A store written by a later build (a format version this build does not know) is refused
+/// without a byte changing: this build cannot know what its records hold.
+#[test]
+fn a_store_of_a_later_format_is_refused_untouched() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("customers.redb");
+    {
+        let store = RedbStore::open(&path)?;
+        store.create(BIZ, NewCustomer::new("yaw@example.com", "Yaw"))?;
+    }
+    assert_eq!(format_of(&path)?, Some(4));
+    set_format(&path, 5)?;
+    assert_refused_untouched(&path)
+}
+
+/// A store of format 3 (before record layout 3) opens, is marked format 4, and keeps its
+/// customers; a build of format 3 would then refuse it rather than misread its new records.
+#[test]
+fn a_format_3_store_opens_and_is_marked_format_4() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("customers.redb");
+    let created = {
+        let store = RedbStore::open(&path)?;
+        store.create(BIZ, NewCustomer::new("yaw@example.com", "Yaw"))?
+    };
+    set_format(&path, 3)?;
+    let store = RedbStore::open(&path)?;
+    assert_eq!(store.get(BIZ, &created.id)?, Some(created));
+    drop(store);
+    assert_eq!(format_of(&path)?, Some(4));
+    Ok(())
+}
+
 /// Opens `path`, which must be refused as `incompatible_format` with its bytes unchanged.
 fn assert_refused_untouched(path: &Path) -> TestResult {
     let before = std::fs::read(path)?;

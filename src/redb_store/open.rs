@@ -14,7 +14,8 @@ use redb::{
 use super::backend::{Shared, Source};
 use super::tables::{
     BUSINESS_STATES, BUSINESSES, CUSTOMERS, EMAILS, EXTERNAL_IDS, FORMAT_KEY, FORMAT_VERSION,
-    FORMAT_WITHOUT_JOURNAL, FORMAT_WITHOUT_SEARCH_INDEXES, GRAMS, META, STATUSES,
+    FORMAT_WITH_POSTCARD_RECORDS, FORMAT_WITHOUT_JOURNAL, FORMAT_WITHOUT_SEARCH_INDEXES, GRAMS,
+    META, STATUSES,
 };
 use super::upgrade::{self, ProgressFn};
 use crate::{Error, Result};
@@ -101,6 +102,7 @@ fn check_format(db: &impl ReadableDatabase) -> Result<()> {
             Some(v)
                 if [
                     FORMAT_VERSION,
+                    FORMAT_WITH_POSTCARD_RECORDS,
                     FORMAT_WITHOUT_JOURNAL,
                     FORMAT_WITHOUT_SEARCH_INDEXES,
                 ]
@@ -245,6 +247,11 @@ fn initialise(db: &Database, progress: Option<&ProgressFn>) -> Result<()> {
             .map(|v| v.value());
         match version {
             Some(FORMAT_VERSION) => {}
+            Some(FORMAT_WITH_POSTCARD_RECORDS) => {
+                // Nothing to convert: this build reads its records as they are.
+                meta.insert(FORMAT_KEY, FORMAT_VERSION)
+                    .map_err(|e| storage_error("open", e))?;
+            }
             Some(FORMAT_WITHOUT_JOURNAL) => {
                 upgrade::merge_business_states(&txn)?;
                 meta.insert(FORMAT_KEY, FORMAT_VERSION)

@@ -9,11 +9,17 @@ use redb::TableDefinition;
 
 /// The format version this build writes and reads, kept under [`FORMAT_KEY`] in [`META`].
 ///
-/// Format 3 may keep acknowledged writes in the journal beside the file (see `journal`), so a
-/// build that knows no journal must not open it.
-pub(crate) const FORMAT_VERSION: u64 = 3;
+/// Format 4 may hold records of layout version 3 (see `codec`), which a build of format 3
+/// would report as damaged; the version keeps such a build out with `incompatible_format`
+/// instead. Format 3 brought the journal beside the file (see `journal`), which a build that
+/// knows no journal must not ignore.
+pub(crate) const FORMAT_VERSION: u64 = 4;
 
-/// The format before the journal; its files open and are marked format 3.
+/// The format before record layout version 3 (every record of layout 1 or 2); its files open
+/// and are marked format 4, and their records are rewritten in the new layout as they change.
+pub(crate) const FORMAT_WITH_POSTCARD_RECORDS: u64 = 3;
+
+/// The format before the journal; its files open and are marked with the current format.
 pub(crate) const FORMAT_WITHOUT_JOURNAL: u64 = 2;
 
 /// The first format version, which had no search indexes (status, email grams).
