@@ -3,8 +3,8 @@
 //! Version 3, written by this build:
 //!
 //! ```text
-//! [version: 1 byte = 3] [status: 1 byte]
-//! [created_at: zigzag varint, seconds] [updated_at - created_at: zigzag varint, seconds]
+//! [version: 1 byte = 3] [business handle: varint] [id number's low 32 bits: 4 bytes LE]
+//! [status: 1 byte] [created_at: zigzag varint, seconds] [updated_at - created_at: zigzag varint, seconds]
 //! [flags: 1 byte; which of phone, externalId, description, currency, metadata are present]
 //! [byte length of each text present, varints: email, name, then the flagged ones in order]
 //! [the texts themselves, one after another, UTF-8]
@@ -12,9 +12,14 @@
 //! [CRC-32C of the business handle and id number (LE) and of every byte before it: 4 bytes LE]
 //! ```
 //!
-//! The checksum covers the record's own key (business handle and id number) without storing
-//! it, so a record found under the wrong key fails it, as do flipped bytes. The texts sit
-//! together so that one UTF-8 check covers them all; they are decoded borrowed from the page,
+//! The record is tied to its key (business handle and id number) two ways: the checksum
+//! covers the whole key, and the record keeps the business handle and the id's low half,
+//! which a read compares with the key it was found under. Together they catch every record
+//! found under another key, not merely all but one in 2³²: a key that differs in the business
+//! or in the id's low half fails the comparison, and one that differs only in the id's high
+//! half differs in four consecutive bytes, which CRC-32C always detects (every error burst of
+//! up to 32 bits). That costs about 5 bytes a record against storing the whole id (9 bytes as
+//! a varint). The texts sit together so that one UTF-8 check covers them all; they are decoded borrowed from the page,
 //! and only the returned [`Customer`] allocates. A list filter tests status and email, which
 //! [`peek`] reads without decoding the rest.
 //!
@@ -143,6 +148,11 @@ fn stored_metadata(customer: &Customer) -> Option<Vec<(&str, StoredValue<'_>)>> 
     })
 }
 
+/// The low 32 bits of an id number, which a version-3 record keeps.
+fn low_half(id: u64) -> u32 {
+    (id & 0xFFFF_FFFF) as u32
+}
+
 /// The checksum of a version-3 record: its key, then its bytes.
 fn keyed_crc(business: u32, id: u64, body: &[u8]) -> u32 {
     let mut key = [0u8; 12];
@@ -178,6 +188,8 @@ pub(crate) fn encode(business: u32, id: u64, customer: &Customer) -> Result<Vec<
     let text_len: usize = texts.iter().flatten().map(|t| t.len()).sum();
     let mut out = Vec::with_capacity(40 + text_len);
     out.push(VERSION);
+    varint::put(&mut out, u64::from(business));
+    out.extend_from_slice(&low_half(id).to_le_bytes());
     out.push(customer.status.code());
     let created_at = customer.created_at.as_second();
     let updated_at = customer.updated_at.as_second();
@@ -205,6 +217,10 @@ pub(crate) fn encode(business: u32, id: u64, customer: &Customer) -> Result<Vec<
 /// A version-3 payload (after the version byte) up to its texts, which are located but not
 /// yet checked.
 struct Layout<'a> {
+    /// The business handle the record was written for.
+    business: u64,
+    /// The low 32 bits of the id number the record was written for.
+    id_low: u32,
     status: u8,
     created_at: i64,
     updated_at: i64,
@@ -220,6 +236,9 @@ struct Layout<'a> {
 impl<'a> Layout<'a> {
     fn read(payload: &'a [u8]) -> Option<Layout<'a>> {
         let mut pos = 0;
+        let business = varint::get(payload, &mut pos)?;
+        let id_low = u32::from_le_bytes(payload.get(pos..pos + 4)?.try_into().ok()?);
+        pos += 4;
         let status = *payload.get(pos)?;
         pos += 1;
         let created_at = varint::unzigzag(varint::get(payload, &mut pos)?);
@@ -244,6 +263,8 @@ impl<'a> Layout<'a> {
         }
         let end = pos.checked_add(total)?;
         Some(Layout {
+            business,
+            id_low,
             status,
             created_at,
             updated_at,
@@ -254,13 +275,26 @@ impl<'a> Layout<'a> {
         })
     }
 
+    /// The key the record was written for, as far as it keeps it, given the key it was found
+    /// under (`business`, `id`): equal to that key exactly when the record belongs there (the
+    /// checksum covers the id's high half).
+    fn key(&self, id: u64) -> (u32, u64) {
+        match u32::try_from(self.business) {
+            Ok(business) => (business, (id & !0xFFFF_FFFF) | u64::from(self.id_low)),
+            // Not a handle at all: a key that differs from the one the record was found under.
+            Err(_) => (u32::MAX, !id),
+        }
+    }
+
     /// The email, the first text (checked alone).
     fn email(&self) -> Option<&'a str> {
         std::str::from_utf8(self.text.get(..self.lens[0]?)?).ok()
     }
 
-    /// Every field, the texts checked as UTF-8 in one pass.
-    fn record(self, business: u32, id: u64) -> Option<StoredRecord<'a>> {
+    /// Every field, the texts checked as UTF-8 in one pass; the key as [`Layout::key`] gives
+    /// it, for the caller to compare.
+    fn record(self, id: u64) -> Option<StoredRecord<'a>> {
+        let (business, id) = self.key(id);
         let text = std::str::from_utf8(self.text).ok()?;
         let mut texts = [None; TEXTS];
         let mut at = 0;
@@ -353,9 +387,12 @@ pub(crate) fn peek(business: u32, id: u64, bytes: &[u8]) -> Result<Head<'_>> {
     let (business_found, id_found, status, email) = match version {
         VERSION => {
             let layout = Layout::read(payload);
-            let head = layout.as_ref().and_then(|l| Some((l.status, l.email()?)));
-            let (status, email) = head.ok_or_else(|| corrupt(business, id, "does not decode"))?;
-            (business, id, status, email)
+            let head = layout
+                .as_ref()
+                .and_then(|l| Some((l.key(id), l.status, l.email()?)));
+            let ((business_found, id_found), status, email) =
+                head.ok_or_else(|| corrupt(business, id, "does not decode"))?;
+            (business_found, id_found, status, email)
         }
         VERSION_2 => {
             let (head, _): (StoredHead<'_>, _) = postcard::take_from_bytes(payload)
@@ -382,7 +419,7 @@ fn decode_payload<'a>(
     let does_not_decode = |_| corrupt(business, id, "does not decode");
     match version {
         VERSION => Layout::read(payload)
-            .and_then(|layout| layout.record(business, id))
+            .and_then(|layout| layout.record(id))
             .ok_or_else(|| corrupt(business, id, "does not decode")),
         VERSION_2 => postcard::from_bytes(payload).map_err(does_not_decode),
         VERSION_1 => postcard::from_bytes::<StoredRecordV1<'_>>(payload)
@@ -636,18 +673,56 @@ mod tests {
     #[test]
     fn version_3_is_smaller_than_version_2() {
         let customer = sample();
-        let (v2, v3) = (
-            encode_v2(7, 42 << 20, &customer),
-            encode(7, 42 << 20, &customer),
-        );
+        // An id as the store issues them: milliseconds since the epoch, shifted by 20 bits.
+        let id = 1_780_660_800_000 << 20;
+        let (v2, v3) = (encode_v2(7, id, &customer), encode(7, id, &customer));
         let v3 = v3.unwrap();
-        // The key (8 bytes here) is no longer stored, and the update time is a difference.
-        assert!(
-            v3.len() + 10 <= v2.len(),
+        // The id as 4 fixed bytes instead of a 9-byte varint, one flag byte instead of five
+        // option tags, and the update time as a 3-byte difference instead of 5 bytes.
+        assert_eq!(
+            v2.len() - v3.len(),
+            5 + 4 + 2,
             "{} against {}",
             v3.len(),
             v2.len()
         );
+    }
+
+    /// A record moved under another key, its checksum kept, is refused for any difference of
+    /// key; so is one resealed for a key that differs in the business or the id's low half.
+    #[test]
+    fn a_record_under_any_other_key_is_caught() {
+        let id: u64 = 0x0191_2345_6789_0001;
+        let others = [
+            (8, id),
+            (7, id ^ 1),
+            (7, id ^ (1 << 40)),
+            (7, id ^ 0xFFFF_FFFF_0000_0000),
+            (8, id ^ (1 << 40)),
+            (7 ^ (1 << 31), id ^ (1 << 63) ^ (1 << 31)),
+            // Two keys whose CRC-32C collide (found by a reviewer): the low halves differ.
+            (7, 0x0094_cf33_9689_0001),
+        ];
+        let bytes = encode(7, id, &sample()).unwrap();
+        for (business, other) in others {
+            assert!(
+                decode(business, other, &bytes).is_err(),
+                "{business} {other:#x}"
+            );
+            assert!(
+                peek(business, other, &bytes).is_err(),
+                "{business} {other:#x}"
+            );
+            let mut resealed = bytes[..bytes.len() - CRC_LEN].to_vec();
+            let crc = keyed_crc(business, other, &resealed);
+            resealed.extend_from_slice(&crc.to_le_bytes());
+            let differs_below_the_checksum = business != 7 || low_half(other) != low_half(id);
+            assert_eq!(
+                decode(business, other, &resealed).is_err(),
+                differs_below_the_checksum,
+                "{business} {other:#x}"
+            );
+        }
     }
 
     /// `body` (a version-3 record without its checksum) with the checksum it needs under

@@ -729,4 +729,61 @@ mod tests {
             "{refused:?}"
         );
     }
+
+    /// A journal left by a build of format 3 holds its records in layout version 2: they
+    /// replay as they are, and land in the database in the current layout.
+    #[test]
+    fn effects_with_version_2_records_replay() {
+        use redb::ReadableDatabase;
+        let backend: Arc<dyn redb::StorageBackend> =
+            Arc::new(redb::backends::InMemoryBackend::new());
+        let db = open::open(&Source::Backend(backend), 1 << 20, true, None).unwrap();
+        let customer = |n: u64, name: &str| Customer {
+            id: id::encode(n),
+            external_id: Some(format!("ext-{n}")),
+            email: format!("c{n}@x.io"),
+            name: name.to_owned(),
+            phone: None,
+            description: None,
+            metadata: None,
+            status: Status::Active,
+            currency: Some("GHS".to_owned()),
+            created_at: Timestamp::UNIX_EPOCH,
+            updated_at: Timestamp::UNIX_EPOCH,
+        };
+        let (first, second) = (customer(1 << 20, "One"), customer((1 << 20) + 1, "Two"));
+        let renamed = customer(1 << 20, "Renamed");
+        let effects = [
+            Effect::Created {
+                business: "acme".to_owned(),
+                records: vec![
+                    (1 << 20, codec::encode_v2(0, 1 << 20, &first)),
+                    ((1 << 20) + 1, codec::encode_v2(0, (1 << 20) + 1, &second)),
+                ],
+            },
+            Effect::Replaced {
+                business: "acme".to_owned(),
+                n: 1 << 20,
+                record: codec::encode_v2(0, 1 << 20, &renamed),
+            },
+        ];
+        let txn = db.begin_write().unwrap();
+        {
+            let mut tables = WriteTables::open(&txn, 8).unwrap();
+            for effect in &effects {
+                replay(&mut tables, effect).unwrap();
+            }
+            tables.finish().unwrap();
+        }
+        txn.commit().unwrap();
+        let txn = db.begin_read().unwrap();
+        let records = txn.open_table(CUSTOMERS).unwrap();
+        for (n, expected) in [(1 << 20, &renamed), ((1 << 20) + 1, &second)] {
+            let bytes = records.get((1, n)).unwrap().unwrap();
+            assert_eq!(bytes.value()[0], 3, "rewritten in the current layout");
+            assert_eq!(&codec::decode(1, n, bytes.value()).unwrap(), expected);
+        }
+        let report = super::super::verify::verify(&db).unwrap();
+        assert_eq!((report.customers, report.external_id_entries), (2, 2));
+    }
 }

@@ -296,6 +296,71 @@ mod tests {
         }
     }
 
+    /// A format-3 store (layout-2 records) opens as it is, its records read back, and it is
+    /// marked format 4.
+    #[test]
+    fn a_format_3_store_is_marked_format_4_and_its_records_read() {
+        use crate::CustomerStore;
+        let backend: Arc<dyn redb::StorageBackend> =
+            Arc::new(redb::backends::InMemoryBackend::new());
+        let open_store = || {
+            crate::RedbStore::builder()
+                .build(Source::Backend(backend.clone()), None, false)
+                .unwrap()
+        };
+        let created: Vec<Customer> = {
+            let store = open_store();
+            (0..5)
+                .map(|i| {
+                    let new = crate::NewCustomer::new(format!("c{i}@x.io"), "C")
+                        .with_external_id(format!("e{i}"));
+                    store.create("acme", new).unwrap()
+                })
+                .collect()
+        };
+        // As a build of format 3 left it: every record in layout 2.
+        {
+            let db = redb::Database::builder()
+                .create_with_backend(super::super::backend::Shared(backend.clone()))
+                .unwrap();
+            let txn = db.begin_write().unwrap();
+            {
+                let mut customers = txn.open_table(CUSTOMERS).unwrap();
+                for c in &created {
+                    let n = crate::id::decode(&c.id).unwrap();
+                    customers
+                        .insert((1, n), codec::encode_v2(1, n, c).as_slice())
+                        .unwrap();
+                }
+                txn.open_table(META).unwrap().insert(FORMAT_KEY, 3).unwrap();
+            }
+            txn.commit().unwrap();
+        }
+        let store = open_store();
+        let page = store
+            .list("acme", &crate::ListQuery::default().with_limit(10))
+            .unwrap();
+        assert_eq!(page.items, created);
+        for c in &created {
+            let by_email = store.get_by_email("acme", &c.email).unwrap();
+            assert_eq!(by_email.as_ref(), Some(c));
+        }
+        store.verify().unwrap();
+        drop(store);
+        let db = redb::Database::builder()
+            .create_with_backend(super::super::backend::Shared(backend))
+            .unwrap();
+        let version = db
+            .begin_read()
+            .unwrap()
+            .open_table(META)
+            .unwrap()
+            .get(FORMAT_KEY)
+            .unwrap()
+            .map(|v| v.value());
+        assert_eq!(version, Some(FORMAT_VERSION));
+    }
+
     /// A format-1 store (no search indexes, version-1 records) gets its indexes on open.
     #[test]
     fn a_format_1_store_is_upgraded_on_open() {

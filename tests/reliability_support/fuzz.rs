@@ -414,9 +414,11 @@ pub fn decode(data: &[u8]) {
                     record.resize(4, 0);
                 }
                 let body = record.len() - 4;
-                // As the codec seals a record: version 3 checksums its key first.
+                // As the codec seals a record: version 3 checksums its key first. A record
+                // moved under another key (mode 4) is sealed for its old key with mode 8 (as
+                // if moved whole), else for the key it now sits under (as if forged).
                 let crc = if record[0] == 3 {
-                    let (business, id) = key;
+                    let (business, id) = if mode & 12 == 12 { keys[0].0 } else { key };
                     let mut sealed = business.to_le_bytes().to_vec();
                     sealed.extend_from_slice(&id.to_le_bytes());
                     crc32c::crc32c_append(crc32c::crc32c(&sealed), &record[..body])
@@ -434,6 +436,12 @@ pub fn decode(data: &[u8]) {
     let store = fuzz_store(&backend);
     let got = store.get("acme", &target.id);
     corrupt_or("get", &got);
+    // The other customer's record, byte for byte, moved under this key (its checksum as it
+    // was, or resealed for its old key): never taken for this customer.
+    let moved_whole = mode & 4 != 0 && mode & 2 != 0 && bytes.iter().all(|&x| x == 0);
+    if moved_whole && (mode & 1 == 0 || mode & 8 != 0) {
+        assert!(got.is_err(), "a record moved under another key was read");
+    }
     if let Ok(found) = &got {
         let found = found.as_ref().expect("the key holds a record");
         assert_eq!(found.id, target.id, "a record answers for another key");
