@@ -174,6 +174,13 @@ mod tests {
     use crate::model::{Customer, Status};
     use crate::validate::ValidQuery;
 
+    /// The format version `db` keeps.
+    fn format_of(db: &redb::Database) -> Option<u64> {
+        let txn = db.begin_read().unwrap();
+        let version = txn.open_table(META).unwrap().get(FORMAT_KEY).unwrap();
+        version.map(|v| v.value())
+    }
+
     fn customer(i: u64) -> Customer {
         Customer {
             id: crate::id::encode(i),
@@ -350,15 +357,7 @@ mod tests {
         let db = redb::Database::builder()
             .create_with_backend(super::super::backend::Shared(backend))
             .unwrap();
-        let version = db
-            .begin_read()
-            .unwrap()
-            .open_table(META)
-            .unwrap()
-            .get(FORMAT_KEY)
-            .unwrap()
-            .map(|v| v.value());
-        assert_eq!(version, Some(FORMAT_VERSION));
+        assert_eq!(format_of(&db), Some(FORMAT_VERSION));
     }
 
     /// A format-1 store (no search indexes, version-1 records) gets its indexes on open.
@@ -405,14 +404,7 @@ mod tests {
         let report = verify::verify(&db).unwrap();
         assert_eq!((report.customers, report.status_entries), (60, 60));
         assert!(report.gram_postings > 0);
-        let version = db
-            .begin_read()
-            .unwrap()
-            .open_table(META)
-            .unwrap()
-            .get(FORMAT_KEY)
-            .unwrap();
-        assert_eq!(version.map(|v| v.value()), Some(FORMAT_VERSION));
+        assert_eq!(format_of(&db), Some(FORMAT_VERSION));
         let query = ValidQuery {
             email: Some("user4".into()),
             status: None,
