@@ -4,7 +4,8 @@
 //!
 //! ```text
 //! [version: 1 byte = 3] [business handle: varint] [id number's low 32 bits: 4 bytes LE]
-//! [status: 1 byte] [created_at: zigzag varint, seconds] [updated_at - created_at: zigzag varint, seconds]
+//! [status: 1 byte] [created_at: zigzag varint, seconds]
+//! [updated_at - created_at: zigzag varint, seconds]
 //! [flags: 1 byte; which of phone, externalId, description, currency, metadata are present]
 //! [byte length of each text present, varints: email, name, then the flagged ones in order]
 //! [the texts themselves, one after another, UTF-8]
@@ -19,9 +20,11 @@
 //! or in the id's low half fails the comparison, and one that differs only in the id's high
 //! half differs in four consecutive bytes, which CRC-32C always detects (every error burst of
 //! up to 32 bits). That costs about 5 bytes a record against storing the whole id (9 bytes as
-//! a varint). The texts sit together so that one UTF-8 check covers them all; they are decoded borrowed from the page,
-//! and only the returned [`Customer`] allocates. A list filter tests status and email, which
-//! [`peek`] reads without decoding the rest.
+//! a varint).
+//!
+//! The texts sit together so that one UTF-8 check covers them all; they are decoded borrowed
+//! from the page, and only the returned [`Customer`] allocates. A list filter tests status and
+//! email, which [`peek`] reads without decoding the rest.
 //!
 //! The layout is written by hand rather than through serde: in the list walk, postcard's
 //! field-by-field decoding and one UTF-8 check per string were a third of the time (see
