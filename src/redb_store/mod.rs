@@ -831,7 +831,8 @@ impl RedbStore {
     }
 
     /// Runs a read of `business` on the newest snapshot, kept between calls, once the
-    /// business's handle is known; else on a new snapshot that resolves the handle.
+    /// business's handle is known; else on a new snapshot that resolves (and caches) the
+    /// handle, answering `absent` for a business that has none.
     ///
     /// The kept snapshot is as fresh as a new one: it is dropped before any commit becomes
     /// visible (see [`RedbStore::commit_begins`]).
@@ -843,12 +844,20 @@ impl RedbStore {
     ) -> Result<T> {
         validate::business(business)?;
         let cached = self.inner.handles.read().get(business).copied();
-        let Some(handle) = cached else {
-            // The first read of a business resolves (and caches) its handle.
-            return self.read(business, absent, op);
-        };
-        self.run("read", |db| {
-            op(&Snapshot::of(self.latest_lookups(db)?), handle)
+        self.run("read", |db| match cached {
+            Some(handle) => op(&Snapshot::of(self.latest_lookups(db)?), handle),
+            None => {
+                let snapshot = Snapshot::begin(db)?;
+                let Some(handle) = snapshot.handle(business)? else {
+                    return Ok(absent);
+                };
+                // A committed handle never changes, so it may be kept for good.
+                self.inner
+                    .handles
+                    .write()
+                    .insert(business.to_owned(), handle);
+                op(&snapshot, handle)
+            }
         })
     }
 
@@ -865,34 +874,6 @@ impl RedbStore {
 
     fn now(&self) -> jiff::Timestamp {
         self.inner.clock.now()
-    }
-
-    fn read<T>(
-        &self,
-        business: &str,
-        absent: T,
-        op: impl FnOnce(&Snapshot, u32) -> Result<T>,
-    ) -> Result<T> {
-        validate::business(business)?;
-        let cached = self.inner.handles.read().get(business).copied();
-        self.run("read", |db| {
-            let snapshot = Snapshot::begin(db)?;
-            let handle = match cached {
-                Some(handle) => handle,
-                None => match snapshot.handle(business)? {
-                    Some(handle) => {
-                        // A committed handle never changes, so it may be kept for good.
-                        self.inner
-                            .handles
-                            .write()
-                            .insert(business.to_owned(), handle);
-                        handle
-                    }
-                    None => return Ok(absent),
-                },
-            };
-            op(&snapshot, handle)
-        })
     }
 }
 
