@@ -78,6 +78,10 @@ struct Config {
     /// The store is closed cleanly and opened again after the seed writes: the journal is
     /// empty (its file cut to nothing), so the write grows it first and does not checkpoint.
     reopened: bool,
+    /// A read follows the seed writes: it commits the transaction the journal holds them in,
+    /// so the write starts a new one. Without, the write runs in the held transaction (unless
+    /// a checkpoint or the reopen committed it).
+    settled: bool,
 }
 
 /// The customers every point starts with.
@@ -194,6 +198,9 @@ fn setup(config: Config) -> Result<Setup> {
     } else {
         store
     };
+    if config.settled {
+        dump(&store).map_err(|e| e.to_string())?;
+    }
     Ok(Setup {
         db,
         journal,
@@ -306,8 +313,9 @@ struct Reference {
 }
 
 fn reference(write: &Write, config: Config) -> Result<Reference> {
+    // Read from a store of its own: a read commits what the journal holds.
+    let before = dump(&setup(config)?.store).map_err(|e| e.to_string())?;
     let s = setup(config)?;
-    let before = dump(&s.store).map_err(|e| e.to_string())?;
     s.db.count(kind::MUTATING);
     s.journal.count(kind::MUTATING);
     let out = (write.run)(&s.store, &s.seeded).map_err(|e| format!("reference: {e}"))?;
@@ -352,8 +360,8 @@ fn point(
     };
     let after = &reference.after;
     let s = setup(config).map_err(ctx)?;
-    let before = dump(&s.store).map_err(|e| ctx(e.to_string()))?;
-    if before != reference.before {
+    let before = reference.before.clone();
+    if config.settled && dump(&s.store).map_err(|e| ctx(e.to_string()))? != before {
         return Err(ctx("the fresh store differs from the reference's".into()));
     }
     if before == *after {
@@ -523,6 +531,7 @@ const MEMORY_TINY: Config = Config {
     on: Backend::Memory,
     limit: TINY,
     reopened: false,
+    settled: false,
 };
 
 /// A write appends its frame after the seed writes' frames, which the database holds only
@@ -531,6 +540,13 @@ const MEMORY_DEFAULT: Config = Config {
     on: Backend::Memory,
     limit: DEFAULT_JOURNAL_LIMIT,
     reopened: false,
+    settled: false,
+};
+
+/// As [`MEMORY_DEFAULT`], but the write starts a transaction of its own.
+const MEMORY_DEFAULT_SETTLED: Config = Config {
+    settled: true,
+    ..MEMORY_DEFAULT
 };
 
 /// A write first grows the empty journal (writes zeros past its end), then appends.
@@ -549,6 +565,11 @@ const FILE_DEFAULT: Config = Config {
     ..MEMORY_DEFAULT
 };
 
+const FILE_DEFAULT_SETTLED: Config = Config {
+    on: Backend::File,
+    ..MEMORY_DEFAULT_SETTLED
+};
+
 #[test]
 fn one_failing_call_checkpointing_every_write() -> Result<()> {
     sweep(MEMORY_TINY, false, false)
@@ -557,6 +578,7 @@ fn one_failing_call_checkpointing_every_write() -> Result<()> {
 #[test]
 fn one_failing_call_with_the_default_limit() -> Result<()> {
     sweep(MEMORY_DEFAULT, false, false)?;
+    sweep(MEMORY_DEFAULT_SETTLED, false, false)?;
     sweep(MEMORY_DEFAULT_REOPENED, false, false)
 }
 
@@ -568,6 +590,7 @@ fn torn_write_checkpointing_every_write() -> Result<()> {
 #[test]
 fn torn_write_with_the_default_limit() -> Result<()> {
     sweep(MEMORY_DEFAULT, false, true)?;
+    sweep(MEMORY_DEFAULT_SETTLED, false, true)?;
     sweep(MEMORY_DEFAULT_REOPENED, false, true)
 }
 
@@ -576,6 +599,7 @@ fn torn_write_with_the_default_limit() -> Result<()> {
 fn persistent_failure() -> Result<()> {
     sweep(MEMORY_TINY, true, false)?;
     sweep(MEMORY_DEFAULT, true, false)?;
+    sweep(MEMORY_DEFAULT_SETTLED, true, false)?;
     sweep(MEMORY_DEFAULT_REOPENED, true, false)
 }
 
@@ -694,7 +718,8 @@ fn crash_at_every_call_checkpointing_every_write() -> Result<()> {
 
 #[test]
 fn crash_at_every_call_with_the_default_limit() -> Result<()> {
-    crash_at_every_call(FILE_DEFAULT)
+    crash_at_every_call(FILE_DEFAULT)?;
+    crash_at_every_call(FILE_DEFAULT_SETTLED)
 }
 
 /// A frame found in a journal's bytes.

@@ -406,3 +406,36 @@ fn reads_never_miss_a_write_that_returned_before_them() -> TestResult {
     }
     Ok(())
 }
+
+/// A stream of writes that no read separates runs in one held transaction (committed every
+/// so many writes, and by the next read): every write is seen afterwards, and a write outside
+/// the group commit (an API client) does not wait for ever on the held transaction.
+#[test]
+fn writes_held_between_reads_are_all_seen() -> TestResult {
+    const WRITES: usize = 2_500;
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("held.redb");
+    let store = RedbStore::open(&path)?;
+    let mut ids = Vec::with_capacity(WRITES);
+    for i in 0..WRITES {
+        let created = store.create(BIZ, NewCustomer::new(format!("h{i}@x.io"), "H"))?;
+        ids.push(created.id);
+        #[cfg(feature = "server")]
+        if i == WRITES / 2 {
+            store.create_client(BIZ, &customer_store::Scope::ALL)?;
+        }
+    }
+    let walked: Vec<String> = all_customers(&store, BIZ)?
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(walked, ids);
+    // An update of a customer from before the last automatic commit, then a read by email.
+    let updated = store.update(BIZ, &ids[3], CustomerPatch::default().set_name("Renamed"))?;
+    assert_eq!(store.get_by_email(BIZ, "h3@x.io")?, Some(updated));
+    verify_clean(&store, u64::try_from(WRITES)?)?;
+    drop(store);
+    let reopened = RedbStore::open(&path)?;
+    assert_eq!(all_customers(&reopened, BIZ)?.len(), WRITES);
+    Ok(())
+}

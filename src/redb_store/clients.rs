@@ -279,7 +279,7 @@ impl RedbStore {
         let secret = random_hex(SECRET_PREFIX, 32)?;
         let secret_sha256 = sha256(&secret);
         let created_at = self.now().as_second();
-        let client_id = self.run("create API client", |db| {
+        let client_id = self.run_alone("create API client", |db| {
             let err = |e: redb::Error| storage_error("create API client", e);
             let txn = db.begin_write().map_err(|e| err(e.into()))?;
             let client_id = {
@@ -377,7 +377,7 @@ impl RedbStore {
     pub fn revoke_client(&self, client_id: &str) -> Result<ApiClient> {
         let now = self.now().as_second();
         let unknown = || Error::invalid("clientId", "no such API client");
-        self.run("revoke API client", |db| {
+        self.run_alone("revoke API client", |db| {
             let err = |e: redb::Error| storage_error("revoke API client", e);
             let txn = db.begin_write().map_err(|e| err(e.into()))?;
             let client = {

@@ -122,8 +122,9 @@ pub(crate) fn run_batch(
                 }
             }
             // A job spoiled the transaction on its own, without an I/O error: answer it, and
-            // run the others again without it.
-            (Err(error), Some((i, _))) if !needs_reopen(&error) => answers[i] = Some(Err(error)),
+            // run the others again without it (after a reopen, when the transaction held
+            // earlier batches' writes).
+            (Err(_), Some((i, own))) if !needs_reopen(&own) => answers[i] = Some(Err(own)),
             // The transaction failed: every job still waiting gets its error.
             (Err(error), _) => {
                 for &i in &active {

@@ -4,11 +4,16 @@
 //! deleted) as one frame at the journal's end and syncs it (one `fdatasync` of a small write
 //! into space already allocated) before it commits the redb transaction without an fsync of
 //! its own (`Durability::None`). A write is acknowledged only after its frame is on disk and
-//! its transaction is visible. Every transaction also stores the number of its frame (its
+//! its transaction committed or held. Every transaction also stores the number of its frame (its
 //! `lsn`) in `META`, so a durable state of the database always says which frame it ends with.
 //!
+//! The transaction need not be committed at once: it may be held for the next batch
+//! ([`Journal::hold`]) until a read commits it (every read does so first, so a read still sees
+//! every write that returned before it); its frames are durable, and nothing reads it before
+//! it commits.
+//!
 //! Now and then (when the journal has grown past a limit, and when the store closes) a
-//! checkpoint commits an empty transaction durably: the database now holds every frame, and
+//! checkpoint commits the held transaction, or an empty one, durably: the database now holds every frame, and
 //! the journal starts again from its first byte, overwriting the old frames (whose numbers are
 //! all at most the checkpoint's).
 //!
@@ -135,6 +140,15 @@ pub(crate) struct Journal {
     /// a failed commit after an append): no checkpoint or frame may follow until the store
     /// reopens and replays.
     poisoned: bool,
+    /// The write transaction that holds the frames written since the database's last commit,
+    /// not committed yet (see [`Journal::hold`]).
+    held: Option<WriteTransaction>,
+    /// How many effects `held` holds.
+    held_effects: usize,
+    /// Set while a writer has taken `held` ([`Journal::take_held`]) and not yet given it back
+    /// or committed it: if the writer fails, the database lacks acknowledged frames until the
+    /// store reopens, so nothing but the writer's own append may use the journal.
+    lent: bool,
 }
 
 impl std::fmt::Debug for Journal {
@@ -159,7 +173,10 @@ impl Journal {
     /// A storage error (as a redb I/O error, so the store reopens and replays): the frame may
     /// or may not have reached the disk.
     pub(crate) fn append(&mut self, lsn: u64, effects: &[Effect]) -> Result<()> {
-        self.usable()?;
+        // The writer that took the held transaction appends its frame before giving it back.
+        if self.poisoned {
+            return self.usable();
+        }
         let Some(session) = self.session else {
             return Err(Error::Storage {
                 message: "journal: a frame before its session was started".to_owned(),
@@ -216,8 +233,64 @@ impl Journal {
         self.poisoned = true;
     }
 
+    /// Keeps `txn` uncommitted: its frames (`effects` more of them since the database's last
+    /// commit) are on disk, so its writes are durable, but it is not visible yet. The next
+    /// batch runs in it ([`Journal::take_held`]); a read commits it first
+    /// ([`Journal::commit_held`]), as does a checkpoint.
+    ///
+    /// Committing a redb transaction costs about as much CPU as the writes in it; holding one
+    /// across batches that no read separates makes a stream of single writes pay it once.
+    pub(crate) fn hold(&mut self, txn: WriteTransaction, effects: usize) {
+        self.held = Some(txn);
+        self.held_effects += effects;
+        self.lent = false;
+    }
+
+    /// The held transaction, for the next batch to run in; until it is given back
+    /// ([`Journal::hold`]) or committed ([`Journal::released`]), nothing else may use the
+    /// journal.
+    pub(crate) fn take_held(&mut self) -> Option<WriteTransaction> {
+        let txn = self.held.take();
+        self.lent = txn.is_some();
+        txn
+    }
+
+    /// How many effects the held transaction (taken or not) holds.
+    pub(crate) fn held_effects(&self) -> usize {
+        self.held_effects
+    }
+
+    /// Records that the writer committed the transaction it took.
+    pub(crate) fn released(&mut self) {
+        self.held_effects = 0;
+        self.lent = false;
+    }
+
+    /// Whether a transaction is held (and a read must commit it first).
+    pub(crate) fn holds(&self) -> bool {
+        self.held.is_some()
+    }
+
+    /// Commits the held transaction, if any, without an fsync: its frames are durable already.
+    ///
+    /// # Errors
+    ///
+    /// A storage error that reopens the store, when the journal is poisoned or the commit
+    /// fails (the database may then lack acknowledged frames: the reopen replays them).
+    pub(crate) fn commit_held(&mut self) -> Result<()> {
+        self.usable()?;
+        if let Some(txn) = self.held.take() {
+            self.held_effects = 0;
+            txn.commit().map_err(|e| {
+                self.poisoned = true;
+                super::open::force_reopen(storage_error("commit (outcome unknown)", e))
+            })?;
+        }
+        Ok(())
+    }
+
     fn usable(&self) -> Result<()> {
-        if self.poisoned {
+        if self.poisoned || self.lent {
             return Err(super::open::force_reopen(Error::Storage {
                 message: "journal: a frame may be ahead of the database".to_owned(),
                 source: None,
@@ -290,17 +363,34 @@ impl Journal {
             self.position = 0;
             return Ok(());
         }
-        let txn = db
-            .begin_write()
-            .map_err(|e| storage_error("checkpoint", e))?;
-        {
-            let mut meta = txn
-                .open_table(META)
-                .map_err(|e| storage_error("checkpoint", e))?;
-            meta.insert(JOURNAL_LSN_KEY, self.last_lsn)
-                .map_err(|e| storage_error("checkpoint", e))?;
+        // A held transaction becomes the checkpoint's commit. Until that lands, the journal
+        // stays lent: a failure leaves the database without acknowledged writes, and the
+        // store must reopen (and replay) before anything else uses it.
+        let held = self.take_held();
+        let was_held = held.is_some();
+        let committed = (|| {
+            let failed = |e: redb::Error| storage_error("checkpoint", e);
+            let mut txn = match held {
+                Some(txn) => txn,
+                None => db.begin_write().map_err(|e| failed(e.into()))?,
+            };
+            txn.set_durability(redb::Durability::Immediate)
+                .map_err(|e| failed(e.into()))?;
+            txn.open_table(META)
+                .map_err(|e| failed(e.into()))?
+                .insert(JOURNAL_LSN_KEY, self.last_lsn)
+                .map_err(|e| failed(e.into()))?;
+            txn.commit().map_err(|e| failed(e.into()))
+        })();
+        if let Err(error) = committed {
+            return Err(if was_held {
+                self.poisoned = true;
+                super::open::force_reopen(error)
+            } else {
+                error
+            });
         }
-        txn.commit().map_err(|e| storage_error("checkpoint", e))?;
+        self.released();
         self.durable_lsn = self.last_lsn;
         self.position = 0;
         Ok(())
@@ -668,6 +758,9 @@ pub(crate) fn recover(
         limit: limit.max(1),
         buffer: Vec::new(),
         poisoned: false,
+        held: None,
+        held_effects: 0,
+        lent: false,
     };
     if pending.is_empty() {
         // Nothing to replay: the open writes nothing (the first write starts the session).

@@ -20,6 +20,7 @@ use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use parking_lot::RwLock;
 use redb::Database;
@@ -44,6 +45,10 @@ use crate::{Error, Result, id, validate};
 
 /// The cache size of a store opened with default options: 128 MiB.
 pub const DEFAULT_CACHE_SIZE: usize = 128 * 1024 * 1024;
+
+/// The most writes (effects) a transaction held between batches takes before a batch commits
+/// it (see [`Journal::hold`]); it bounds the pages a held transaction keeps dirty.
+const HELD_EFFECTS: usize = 1024;
 
 /// The database, its journal, and a count of how often they were (re)opened.
 struct Slot {
@@ -99,6 +104,9 @@ struct Inner {
     latest: parking_lot::Mutex<Latest>,
     slot: RwLock<Slot>,
     writes: GroupCommit,
+    /// Set when the journal may hold a transaction that reads must commit first (see
+    /// [`RedbStore::settle`]).
+    unsettled: AtomicBool,
 }
 
 /// The point lookups of the newest snapshot, kept between calls so that a get (by id, email
@@ -407,6 +415,7 @@ impl RedbStoreBuilder {
                 slot: RwLock::new(slot),
                 latest: parking_lot::Mutex::new(Latest::default()),
                 writes: GroupCommit::default(),
+                unsettled: AtomicBool::new(false),
             }),
         })
     }
@@ -646,8 +655,27 @@ impl RedbStore {
 
     /// Runs `op` on the database, reopening it first if an earlier I/O error closed it, and
     /// after `op` if it failed with such an error.
+    ///
+    /// A write held by the journal is committed first, so `op` sees every write that returned.
     fn run<T>(&self, context: &str, op: impl FnOnce(&Database) -> Result<T>) -> Result<T> {
-        self.run_with_journal(context, |db, _| op(db))
+        self.run_with_journal(context, |db, journal| {
+            self.settle(journal)?;
+            op(db)
+        })
+    }
+
+    /// [`RedbStore::run`] for `op` that commits a write transaction of its own, outside the
+    /// group commit: the journal stays locked meanwhile, so no group commit holds the write
+    /// lock it waits for.
+    #[cfg(feature = "server")]
+    fn run_alone<T>(&self, context: &str, op: impl FnOnce(&Database) -> Result<T>) -> Result<T> {
+        self.run_with_journal(context, |db, journal| {
+            let mut journal = journal.map(parking_lot::Mutex::lock);
+            if let Some(journal) = journal.as_mut() {
+                self.settle_locked(journal)?;
+            }
+            op(db)
+        })
     }
 
     /// [`RedbStore::run`], giving `op` the journal too.
@@ -710,6 +738,8 @@ impl RedbStore {
         match journal {
             Ok(journal) => {
                 slot.journal = journal.map(parking_lot::Mutex::new);
+                // The open replayed (and committed) every acknowledged write.
+                self.inner.unsettled.store(false, Ordering::Release);
                 Ok(())
             }
             Err(error) => {
@@ -729,6 +759,11 @@ impl RedbStore {
 
     /// Runs a batch of write jobs in one transaction, made durable once: by one journal frame,
     /// or (without a journal) by the commit's own fsync.
+    ///
+    /// With the journal, the batch runs in the transaction the journal holds, if any (see
+    /// [`Journal::hold`]), and the transaction is held again afterwards rather than
+    /// committed, until a read needs it ([`RedbStore::settle`]) or it has taken
+    /// [`HELD_EFFECTS`] writes.
     fn commit_batch(&self, jobs: Vec<Job>) -> Vec<Result<Output>> {
         group::run_batch(jobs, |body| {
             self.run_with_journal("write", |db, journal| {
@@ -736,64 +771,131 @@ impl RedbStore {
                 if let Some(journal) = journal.as_mut() {
                     journal.start_session(db)?;
                     if journal.wants_checkpoint() {
-                        journal.checkpoint(db)?;
+                        self.visible_commit(|| journal.checkpoint(db))?;
                     }
                 }
                 let write_err = |e: redb::Error| open::storage_error("write", e);
-                let mut txn = db.begin_write().map_err(|e| write_err(e.into()))?;
-                if journal.is_some() {
-                    txn.set_durability(redb::Durability::None)
-                        .map_err(|e| write_err(e.into()))?;
-                }
-                let (wrote, effects) = {
-                    let mut tables = WriteTables::open(&txn, self.inner.email_index_tail)?;
-                    if journal.is_some() {
-                        tables.keep_effects();
+                let held = journal.as_mut().and_then(|j| j.take_held());
+                let was_held = held.is_some();
+                // A failure after the held transaction was taken loses acknowledged writes
+                // from the database in memory (the journal keeps them): reopen, replaying.
+                let lost = |error: Error| {
+                    if was_held {
+                        open::force_reopen(error)
+                    } else {
+                        error
                     }
-                    let wrote = body(&mut tables)?;
-                    tables.finish()?;
-                    (wrote, tables.take_effects())
                 };
-                if wrote {
+                let mut txn = match held {
+                    Some(txn) => txn,
+                    None => {
+                        let mut txn = db.begin_write().map_err(|e| write_err(e.into()))?;
+                        if journal.is_some() {
+                            txn.set_durability(redb::Durability::None)
+                                .map_err(|e| write_err(e.into()))?;
+                        }
+                        txn
+                    }
+                };
+                let (wrote, effects) = {
+                    let mut run = || {
+                        let mut tables = WriteTables::open(&txn, self.inner.email_index_tail)?;
+                        if journal.is_some() {
+                            tables.keep_effects();
+                        }
+                        let wrote = body(&mut tables)?;
+                        tables.finish()?;
+                        Ok::<_, Error>((wrote, tables.take_effects()))
+                    };
+                    run().map_err(lost)?
+                };
+                let Some(journal) = journal.as_mut() else {
+                    if wrote {
+                        self.visible_commit(|| {
+                            txn.commit()
+                                .map_err(|e| open::storage_error("commit (outcome unknown)", e))
+                        })?;
+                    }
+                    return Ok(());
+                };
+                if !wrote {
+                    if was_held {
+                        journal.hold(txn, 0);
+                    }
+                    return Ok(());
+                }
+                let Some(effects) = effects else {
                     // A bulk load (more effects than a frame takes) commits durably in the
                     // database instead of journaled.
-                    let direct = journal.is_some() && effects.is_none();
-                    if direct {
-                        txn.set_durability(redb::Durability::Immediate)
-                            .map_err(|e| write_err(e.into()))?;
-                    } else if let Some(journal) = journal.as_mut() {
-                        // The frame is on disk before the transaction is visible to anyone.
-                        let lsn = journal.next_lsn();
-                        txn.open_table(tables::META)
-                            .map_err(|e| write_err(e.into()))?
-                            .insert(tables::JOURNAL_LSN_KEY, lsn)
-                            .map_err(|e| write_err(e.into()))?;
-                        journal.append(lsn, effects.as_deref().unwrap_or_default())?;
-                    }
-                    self.commit_begins();
-                    let committed = txn.commit();
-                    // Landed or not (a failed commit's outcome is unknown), the snapshot kept
-                    // for gets is no longer the newest.
-                    self.new_snapshot();
-                    committed.map_err(|e| {
-                        let error = open::storage_error("commit (outcome unknown)", e);
-                        match journal.as_mut() {
-                            Some(journal) if !direct => {
-                                // The journal holds a frame the database may lack: the store
-                                // must reopen (and replay) before the next write builds on it.
-                                journal.poison();
-                                open::force_reopen(error)
-                            }
-                            _ => error,
-                        }
+                    txn.set_durability(redb::Durability::Immediate)
+                        .map_err(|e| lost(write_err(e.into())))?;
+                    self.visible_commit(|| {
+                        txn.commit()
+                            .map_err(|e| lost(open::storage_error("commit (outcome unknown)", e)))
                     })?;
-                    if direct && let Some(journal) = journal.as_mut() {
-                        journal.durable_now();
-                    }
+                    journal.durable_now();
+                    journal.released();
+                    return Ok(());
+                };
+                // The frame is on disk before the transaction is visible to anyone.
+                let lsn = journal.next_lsn();
+                txn.open_table(tables::META)
+                    .map_err(|e| lost(write_err(e.into())))?
+                    .insert(tables::JOURNAL_LSN_KEY, lsn)
+                    .map_err(|e| lost(write_err(e.into())))?;
+                journal.append(lsn, &effects).map_err(lost)?;
+                if journal.held_effects() + effects.len() < HELD_EFFECTS {
+                    journal.hold(txn, effects.len());
+                    self.inner.unsettled.store(true, Ordering::Release);
+                    return Ok(());
                 }
+                self.visible_commit(|| {
+                    txn.commit().map_err(|e| {
+                        // The journal holds a frame the database may lack: the store must
+                        // reopen (and replay) before the next write builds on it.
+                        journal.poison();
+                        open::force_reopen(open::storage_error("commit (outcome unknown)", e))
+                    })
+                })?;
+                journal.released();
                 Ok(())
             })
         })
+    }
+
+    /// Runs `commit`, a commit that may make writes visible, with the snapshot kept for gets
+    /// dropped before and after it: landed or not (a failed commit's outcome is unknown), the
+    /// kept snapshot is no longer the newest.
+    fn visible_commit<T>(&self, commit: impl FnOnce() -> Result<T>) -> Result<T> {
+        self.commit_begins();
+        let result = commit();
+        self.new_snapshot();
+        result
+    }
+
+    /// Commits the transaction the journal holds, if any, so that a read sees every write
+    /// that returned before it.
+    fn settle(&self, journal: Option<&parking_lot::Mutex<Journal>>) -> Result<()> {
+        if !self.inner.unsettled.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        match journal {
+            Some(journal) => self.settle_locked(&mut journal.lock()),
+            None => Ok(()),
+        }
+    }
+
+    /// [`RedbStore::settle`], with the journal already locked.
+    fn settle_locked(&self, journal: &mut Journal) -> Result<()> {
+        if journal.holds() {
+            self.visible_commit(|| journal.commit_held())?;
+        } else {
+            // Refuses when a failed writer lost the held transaction: the store reopens first.
+            journal.commit_held()?;
+        }
+        // Set again only under the journal's lock, by a writer that holds a transaction.
+        self.inner.unsettled.store(false, Ordering::Release);
+        Ok(())
     }
 
     /// A commit may become visible from now on: gets stop using the kept snapshot.

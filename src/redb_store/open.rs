@@ -280,6 +280,12 @@ fn initialise(db: &Database, progress: Option<&ProgressFn>) -> Result<()> {
                     .map_err(|e| storage_error("open", e))?;
             }
         }
+        version == Some(FORMAT_VERSION)
+    };
+    // No other table may be open here: a panic inside redb's `open_table` (on a damaged
+    // table tree) poisons a lock that dropping an open table takes, and a second panic while
+    // unwinding aborts the process.
+    {
         txn.open_table(BUSINESSES)
             .map_err(|e| storage_error("open", e))?;
         txn.open_table(BUSINESS_STATES)
@@ -294,8 +300,7 @@ fn initialise(db: &Database, progress: Option<&ProgressFn>) -> Result<()> {
             .map_err(|e| storage_error("open", e))?;
         txn.open_table(GRAMS)
             .map_err(|e| storage_error("open", e))?;
-        version == Some(FORMAT_VERSION)
-    };
+    }
     if current {
         // A store of this format needs nothing: leave the file as it is.
         txn.abort().map_err(|e| storage_error("open", e))
