@@ -139,7 +139,7 @@ pub(crate) fn run_batch(
         .collect()
 }
 
-fn not_run() -> Error {
+pub(crate) fn not_run() -> Error {
     Error::Storage {
         message: "the write was not run".to_owned(),
         source: None,

@@ -145,9 +145,11 @@ pub(crate) struct Journal {
     held: Option<WriteTransaction>,
     /// How many effects `held` holds.
     held_effects: usize,
-    /// Set while a writer has taken `held` ([`Journal::take_held`]) and not yet given it back
-    /// or committed it: if the writer fails, the database lacks acknowledged frames until the
-    /// store reopens, so nothing but the writer's own append may use the journal.
+    /// Set while the database may lack a frame: a writer has taken `held`
+    /// ([`Journal::take_held`]), or appended a frame, and has not yet given the transaction
+    /// back or committed it. If the writer fails (or panics), the database lacks those frames
+    /// until the store reopens and replays them, so nothing but the writer's own append may
+    /// use the journal meanwhile.
     lent: bool,
 }
 
@@ -218,6 +220,8 @@ impl Journal {
         }
         self.position = end;
         self.last_lsn = lsn;
+        // The database lacks this frame until its transaction is held or committed.
+        self.lent = true;
         Ok(())
     }
 
@@ -279,12 +283,13 @@ impl Journal {
     /// fails (the database may then lack acknowledged frames: the reopen replays them).
     pub(crate) fn commit_held(&mut self) -> Result<()> {
         self.usable()?;
-        if let Some(txn) = self.held.take() {
-            self.held_effects = 0;
+        // Lent until the commit lands: a panic inside it leaves the journal refusing.
+        if let Some(txn) = self.take_held() {
             txn.commit().map_err(|e| {
                 self.poisoned = true;
                 super::open::force_reopen(storage_error("commit (outcome unknown)", e))
             })?;
+            self.released();
         }
         Ok(())
     }

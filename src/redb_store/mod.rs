@@ -63,10 +63,17 @@ impl Slot {
     /// hold every write and the journal is emptied (a clean close; after an I/O error the
     /// journal is left for the next open to replay).
     fn close(&mut self, checkpoint: bool) {
-        let journal = self.journal.take();
-        if checkpoint && let (Some(db), Some(journal)) = (&self.db, journal) {
+        if let Some(journal) = self.journal.take() {
             let mut journal = journal.into_inner();
-            let _ = catch_unwind(AssertUnwindSafe(|| journal.close(db)));
+            let db = self.db.as_ref();
+            // Dropped here, inside the guard: a transaction the journal holds keeps the
+            // database open, and redb closes it when that transaction goes.
+            let _ = catch_unwind(AssertUnwindSafe(move || {
+                if checkpoint && let Some(db) = db {
+                    let _ = journal.close(db);
+                }
+                drop(journal);
+            }));
         }
         close_quietly(self.db.take());
     }
@@ -658,10 +665,21 @@ impl RedbStore {
     ///
     /// A write held by the journal is committed first, so `op` sees every write that returned.
     fn run<T>(&self, context: &str, op: impl FnOnce(&Database) -> Result<T>) -> Result<T> {
-        self.run_with_journal(context, |db, journal| {
-            self.settle(journal)?;
-            op(db)
-        })
+        let unsettled = std::cell::Cell::new(false);
+        let mut op = Some(op);
+        let mut attempt = || {
+            self.run_with_journal(context, |db, journal| {
+                self.settle(journal).inspect_err(|_| unsettled.set(true))?;
+                op.take().map_or_else(|| Err(group::not_run()), |op| op(db))
+            })
+        };
+        let result = attempt();
+        if unsettled.get() && result.is_err() {
+            // A writer failed with writes held (the store has now reopened, replaying them),
+            // or the commit of the held writes failed: once more, on the reopened database.
+            return attempt();
+        }
+        result
     }
 
     /// [`RedbStore::run`] for `op` that commits a write transaction of its own, outside the

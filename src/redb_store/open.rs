@@ -238,69 +238,61 @@ fn probe_backend(backend: &Shared, redb: &redb::Builder) -> Result<()> {
 /// Writes the format version of a new store and creates every table, or checks the version of
 /// an existing one.
 fn initialise(db: &Database, progress: Option<&ProgressFn>) -> Result<()> {
+    // One table open at a time: a panic inside redb's `open_table` (on a damaged table tree)
+    // poisons a lock that dropping an open table takes, and a second panic while unwinding
+    // aborts the process.
     let txn = db.begin_write().map_err(|e| storage_error("open", e))?;
-    let current = {
-        let mut meta = txn.open_table(META).map_err(|e| storage_error("open", e))?;
-        let version = meta
-            .get(FORMAT_KEY)
-            .map_err(|e| storage_error("open", e))?
-            .map(|v| v.value());
-        match version {
-            Some(FORMAT_VERSION) => {}
-            Some(FORMAT_WITH_POSTCARD_RECORDS) => {
-                // Nothing to convert: this build reads its records as they are.
-                meta.insert(FORMAT_KEY, FORMAT_VERSION)
-                    .map_err(|e| storage_error("open", e))?;
-            }
-            Some(FORMAT_WITHOUT_JOURNAL) => {
-                upgrade::merge_business_states(&txn)?;
-                meta.insert(FORMAT_KEY, FORMAT_VERSION)
-                    .map_err(|e| storage_error("open", e))?;
-            }
-            Some(FORMAT_WITHOUT_SEARCH_INDEXES) => {
-                upgrade::build_search_indexes(&txn, progress)?;
-                upgrade::merge_business_states(&txn)?;
-                meta.insert(FORMAT_KEY, FORMAT_VERSION)
-                    .map_err(|e| storage_error("open", e))?;
-            }
-            Some(other) => {
-                return Err(Error::IncompatibleFormat(format!(
-                    "the file has format version {other}; this build reads version {FORMAT_VERSION}"
-                )));
-            }
-            None => {
-                let foreign = txn
-                    .list_tables()
-                    .map_err(|e| storage_error("open", e))?
-                    .any(|t| redb::TableHandle::name(&t) != redb::TableHandle::name(&META));
-                if foreign {
-                    return Err(incompatible("a redb database of another program"));
-                }
-                meta.insert(FORMAT_KEY, FORMAT_VERSION)
-                    .map_err(|e| storage_error("open", e))?;
+    let version = txn
+        .open_table(META)
+        .map_err(|e| storage_error("open", e))?
+        .get(FORMAT_KEY)
+        .map_err(|e| storage_error("open", e))?
+        .map(|v| v.value());
+    match version {
+        Some(FORMAT_VERSION | FORMAT_WITH_POSTCARD_RECORDS) => {
+            // Nothing to convert in format 3: this build reads its records as they are.
+        }
+        Some(FORMAT_WITHOUT_JOURNAL) => upgrade::merge_business_states(&txn)?,
+        Some(FORMAT_WITHOUT_SEARCH_INDEXES) => {
+            upgrade::build_search_indexes(&txn, progress)?;
+            upgrade::merge_business_states(&txn)?;
+        }
+        Some(other) => {
+            return Err(Error::IncompatibleFormat(format!(
+                "the file has format version {other}; this build reads version {FORMAT_VERSION}"
+            )));
+        }
+        None => {
+            let foreign = txn
+                .list_tables()
+                .map_err(|e| storage_error("open", e))?
+                .any(|t| redb::TableHandle::name(&t) != redb::TableHandle::name(&META));
+            if foreign {
+                return Err(incompatible("a redb database of another program"));
             }
         }
-        version == Some(FORMAT_VERSION)
-    };
-    // No other table may be open here: a panic inside redb's `open_table` (on a damaged
-    // table tree) poisons a lock that dropping an open table takes, and a second panic while
-    // unwinding aborts the process.
-    {
-        txn.open_table(BUSINESSES)
-            .map_err(|e| storage_error("open", e))?;
-        txn.open_table(BUSINESS_STATES)
-            .map_err(|e| storage_error("open", e))?;
-        txn.open_table(CUSTOMERS)
-            .map_err(|e| storage_error("open", e))?;
-        txn.open_table(EMAILS)
-            .map_err(|e| storage_error("open", e))?;
-        txn.open_table(EXTERNAL_IDS)
-            .map_err(|e| storage_error("open", e))?;
-        txn.open_table(STATUSES)
-            .map_err(|e| storage_error("open", e))?;
-        txn.open_table(GRAMS)
+    }
+    let current = version == Some(FORMAT_VERSION);
+    if !current {
+        txn.open_table(META)
+            .map_err(|e| storage_error("open", e))?
+            .insert(FORMAT_KEY, FORMAT_VERSION)
             .map_err(|e| storage_error("open", e))?;
     }
+    txn.open_table(BUSINESSES)
+        .map_err(|e| storage_error("open", e))?;
+    txn.open_table(BUSINESS_STATES)
+        .map_err(|e| storage_error("open", e))?;
+    txn.open_table(CUSTOMERS)
+        .map_err(|e| storage_error("open", e))?;
+    txn.open_table(EMAILS)
+        .map_err(|e| storage_error("open", e))?;
+    txn.open_table(EXTERNAL_IDS)
+        .map_err(|e| storage_error("open", e))?;
+    txn.open_table(STATUSES)
+        .map_err(|e| storage_error("open", e))?;
+    txn.open_table(GRAMS)
+        .map_err(|e| storage_error("open", e))?;
     if current {
         // A store of this format needs nothing: leave the file as it is.
         txn.abort().map_err(|e| storage_error("open", e))

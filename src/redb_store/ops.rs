@@ -3,13 +3,15 @@
 //! the other operations of its group commit are unharmed.
 
 use std::collections::HashMap;
+use std::mem::ManuallyDrop;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use jiff::Timestamp;
-use redb::{ReadableTable, WriteTransaction};
+use redb::{ReadableTable, TableDefinition, WriteTransaction};
 
 use super::group::Output;
 use super::journal::{self, Effect};
-use super::open::storage_error;
+use super::open::{panic_error, storage_error};
 use super::tables::{
     BUSINESS_STATES, BUSINESSES, BusinessState, CUSTOMERS, EMAILS, EXTERNAL_IDS, GRAMS, STATUSES,
 };
@@ -53,15 +55,36 @@ enum Kept {
 
 impl<'txn> WriteTables<'txn> {
     /// Opens every table; new customers join the gram postings `tail_max` at a time.
+    ///
+    /// A panic inside redb's `open_table` (on a damaged table tree) poisons a lock that
+    /// closing an open table takes: the tables opened before it are then leaked rather than
+    /// closed (a second panic, while unwinding, would abort the process), and the panic
+    /// becomes an error.
     pub(crate) fn open(txn: &'txn WriteTransaction, tail_max: u64) -> Result<WriteTables<'txn>> {
+        fn open<'txn, K: redb::Key + 'static, V: redb::Value + 'static>(
+            txn: &'txn WriteTransaction,
+            table: TableDefinition<K, V>,
+        ) -> Result<ManuallyDrop<redb::Table<'txn, K, V>>> {
+            catch_unwind(AssertUnwindSafe(|| txn.open_table(table)))
+                .map_err(|panic| panic_error("write", &*panic))?
+                .map(ManuallyDrop::new)
+                .map_err(write_err)
+        }
+        let businesses = open(txn, BUSINESSES)?;
+        let states = open(txn, BUSINESS_STATES)?;
+        let customers = open(txn, CUSTOMERS)?;
+        let emails = open(txn, EMAILS)?;
+        let external_ids = open(txn, EXTERNAL_IDS)?;
+        let statuses = open(txn, STATUSES)?;
+        let grams = open(txn, GRAMS)?;
         Ok(WriteTables {
-            businesses: txn.open_table(BUSINESSES).map_err(write_err)?,
-            states: txn.open_table(BUSINESS_STATES).map_err(write_err)?,
-            customers: txn.open_table(CUSTOMERS).map_err(write_err)?,
-            emails: txn.open_table(EMAILS).map_err(write_err)?,
-            external_ids: txn.open_table(EXTERNAL_IDS).map_err(write_err)?,
-            statuses: txn.open_table(STATUSES).map_err(write_err)?,
-            grams: txn.open_table(GRAMS).map_err(write_err)?,
+            businesses: ManuallyDrop::into_inner(businesses),
+            states: ManuallyDrop::into_inner(states),
+            customers: ManuallyDrop::into_inner(customers),
+            emails: ManuallyDrop::into_inner(emails),
+            external_ids: ManuallyDrop::into_inner(external_ids),
+            statuses: ManuallyDrop::into_inner(statuses),
+            grams: ManuallyDrop::into_inner(grams),
             changed: Vec::new(),
             tail_max,
             effects: Kept::Nothing,
