@@ -1397,3 +1397,76 @@ fn a_bulk_load_commits_directly_and_survives_a_crash() -> Result<()> {
     store.verify().map_err(|e| format!("verify: {e}"))?;
     Ok(())
 }
+
+/// A panic inside the storage engine at each call (of the journal, then of the database) of a
+/// write that runs in the transaction holding earlier acknowledged writes (the backend panics,
+/// standing in for a panic inside redb): no panic reaches the writer, which gets an error; the
+/// write is absent or applied (its frame may have reached the journal), no earlier write is
+/// lost, and the store works on and reopens to the same state.
+#[test]
+fn a_panic_in_a_write_on_held_writes_loses_none() -> Result<()> {
+    let kinds = kind::MUTATING | kind::READ;
+    let write = || NewCustomer::new("later@x.io", "Later");
+    let before = dump(&setup(MEMORY_DEFAULT_SETTLED)?.store).map_err(|e| e.to_string())?;
+    let applied = {
+        let s = setup(MEMORY_DEFAULT_SETTLED)?;
+        s.store.create("beta", write()).map_err(|e| e.to_string())?;
+        dump(&s.store).map_err(|e| e.to_string())?
+    };
+    let mut points = 0;
+    for target in [Target::Journal, Target::Database] {
+        let calls = {
+            let s = setup(MEMORY_DEFAULT)?;
+            s.target(target).count(kinds);
+            s.store.create("beta", write()).map_err(|e| e.to_string())?;
+            s.target(target).calls()
+        };
+        for at in 0..calls {
+            let ctx = |e: String| format!("a panic at {target:?} call {at} of {calls}: {e}");
+            let s = setup(MEMORY_DEFAULT)?;
+            s.target(target).arm_panic(Plan {
+                kinds,
+                ..Plan::once(at)
+            });
+            let result = catch_unwind(AssertUnwindSafe(|| s.store.create("beta", write())))
+                .map_err(|_| ctx("a panic escaped the write".into()))?;
+            s.target(target).disarm();
+            if let Ok(created) = result {
+                return Err(ctx(format!("Ok({created:?}) despite a panic")));
+            }
+            let now = dump(&s.store).map_err(|e| ctx(e.to_string()))?;
+            if now == before {
+                s.store
+                    .create("beta", write())
+                    .map_err(|e| ctx(format!("the write again: {e}")))?;
+            } else if now != applied {
+                return Err(ctx(format!("neither before nor after the write: {now:#?}")));
+            }
+            let after = dump(&s.store).map_err(|e| ctx(e.to_string()))?;
+            if after != applied {
+                return Err(ctx(format!("after the write again: {after:#?}")));
+            }
+            s.store.verify().map_err(|e| ctx(format!("verify: {e}")))?;
+            let Setup {
+                db,
+                journal,
+                clock,
+                store,
+                ..
+            } = s;
+            catch_unwind(AssertUnwindSafe(|| drop(store)))
+                .map_err(|_| ctx("a panic escaped the close".into()))?;
+            let reopened = open(&db, &journal, &clock, DEFAULT_JOURNAL_LIMIT)
+                .map_err(|e| ctx(format!("reopen: {e}")))?;
+            if dump(&reopened).map_err(|e| ctx(e.to_string()))? != after {
+                return Err(ctx("a reopen shows another state".into()));
+            }
+            points += 1;
+        }
+    }
+    if points == 0 {
+        return Err("the write made no call to panic at".into());
+    }
+    eprintln!("{points} panic points");
+    Ok(())
+}

@@ -204,6 +204,9 @@ impl Journal {
         buffer[..4].copy_from_slice(&payload_len.to_le_bytes());
         buffer[4..8].copy_from_slice(&crc.to_le_bytes());
         let end = self.position + buffer.len() as u64;
+        // Poisoned until the frame is synced: a failure, or a panic, may leave part of it on
+        // disk, and no later frame may follow it before the store reopens.
+        self.poisoned = true;
         let result = self.grow_to(end).and_then(|()| {
             self.file
                 .write(self.position, &buffer)
@@ -214,10 +217,8 @@ impl Journal {
         if buffer.capacity() <= 1 << 20 {
             self.buffer = buffer;
         }
-        if let Err(error) = result {
-            self.poisoned = true;
-            return Err(error);
-        }
+        result?;
+        self.poisoned = false;
         self.position = end;
         self.last_lsn = lsn;
         // The database lacks this frame until its transaction is held or committed.
@@ -978,5 +979,49 @@ mod tests {
         let other = [frame_bytes(7, 4), frame_in_session(7, 2, 5)].concat();
         assert_eq!(lsns(&other), [4]);
         assert_eq!(lsns(&frame_in_session(7, 2, 4)), Vec::<u64>::new());
+    }
+
+    /// From a frame's append, or a take of the held transaction, until the transaction is
+    /// held again or committed, the database may lack acknowledged frames: everything but the
+    /// writer's own append refuses (and asks for a reopen) if the writer never comes back.
+    #[test]
+    fn a_taken_transaction_keeps_the_journal_refusing_until_it_is_back() {
+        let source = super::super::backend::Source::Backend(Arc::new(
+            redb::backends::InMemoryBackend::new(),
+        ));
+        let db = super::super::open::open(&source, 1 << 20, true, None).unwrap();
+        let file: Arc<dyn StorageBackend> = Arc::new(redb::backends::InMemoryBackend::new());
+        let mut journal = recover(&db, file, 1024, 1 << 20).unwrap();
+        journal.start_session(&db).unwrap();
+        let refuses = |journal: &mut Journal| {
+            let refused = journal.commit_held().unwrap_err();
+            assert!(super::super::open::needs_reopen(&refused), "{refused:?}");
+        };
+
+        let mut txn = db.begin_write().unwrap();
+        txn.set_durability(redb::Durability::None).unwrap();
+        journal.append(journal.next_lsn(), &[]).unwrap();
+        refuses(&mut journal);
+        journal.hold(txn, 1);
+        assert!(journal.holds());
+        // Taken by a writer that appends again and gives it back.
+        let txn = journal.take_held().unwrap();
+        refuses(&mut journal);
+        journal.append(journal.next_lsn(), &[]).unwrap();
+        journal.hold(txn, 1);
+        assert_eq!(journal.held_effects(), 2);
+        journal.commit_held().unwrap();
+        assert!(!journal.holds());
+        assert_eq!(journal.held_effects(), 0);
+
+        // A writer that fails after taking it (the transaction is dropped): no read, commit
+        // or checkpoint may use the database until the store reopens.
+        let txn = db.begin_write().unwrap();
+        journal.append(journal.next_lsn(), &[]).unwrap();
+        journal.hold(txn, 1);
+        drop(journal.take_held());
+        refuses(&mut journal);
+        assert!(journal.checkpoint(&db).is_err());
+        assert!(journal.start_session(&db).is_err());
     }
 }
