@@ -48,7 +48,7 @@ pub const DEFAULT_CACHE_SIZE: usize = 128 * 1024 * 1024;
 
 /// The most writes (effects) a transaction held between batches takes before a batch commits
 /// it (see [`Journal::hold`]); it bounds the pages a held transaction keeps dirty.
-const HELD_EFFECTS: usize = 1024;
+const HELD_EFFECTS: usize = 4096;
 
 /// The database, its journal, and a count of how often they were (re)opened.
 struct Slot {
