@@ -69,6 +69,17 @@ pub(crate) fn effects_bytes(effects: &[Effect]) -> usize {
         .sum()
 }
 
+/// How many records `effects` write (a customer created, replaced or deleted is one).
+pub(crate) fn records_in(effects: &[Effect]) -> usize {
+    effects
+        .iter()
+        .map(|effect| match effect {
+            Effect::Created { records, .. } => records.len(),
+            Effect::Replaced { .. } | Effect::Deleted { .. } => 1,
+        })
+        .sum()
+}
+
 /// About how many bytes one record (with its id number) takes in a frame.
 pub(crate) fn record_bytes(record: &[u8]) -> usize {
     record.len() + 12
@@ -143,8 +154,8 @@ pub(crate) struct Journal {
     /// The write transaction that holds the frames written since the database's last commit,
     /// not committed yet (see [`Journal::hold`]).
     held: Option<WriteTransaction>,
-    /// How many effects `held` holds.
-    held_effects: usize,
+    /// How many records `held` writes (see [`records_in`]).
+    held_records: usize,
     /// Set while the database may lack a frame: a writer has taken `held`
     /// ([`Journal::take_held`]), or appended a frame, and has not yet given the transaction
     /// back or committed it. If the writer fails (or panics), the database lacks those frames
@@ -238,16 +249,16 @@ impl Journal {
         self.poisoned = true;
     }
 
-    /// Keeps `txn` uncommitted: its frames (`effects` more of them since the database's last
+    /// Keeps `txn` uncommitted: its frames (`records` more written since the database's last
     /// commit) are on disk, so its writes are durable, but it is not visible yet. The next
     /// batch runs in it ([`Journal::take_held`]); a read commits it first
     /// ([`Journal::commit_held`]), as does a checkpoint.
     ///
     /// Committing a redb transaction costs about as much CPU as the writes in it; holding one
     /// across batches that no read separates makes a stream of single writes pay it once.
-    pub(crate) fn hold(&mut self, txn: WriteTransaction, effects: usize) {
+    pub(crate) fn hold(&mut self, txn: WriteTransaction, records: usize) {
         self.held = Some(txn);
-        self.held_effects += effects;
+        self.held_records += records;
         self.lent = false;
     }
 
@@ -260,14 +271,14 @@ impl Journal {
         txn
     }
 
-    /// How many effects the held transaction (taken or not) holds.
-    pub(crate) fn held_effects(&self) -> usize {
-        self.held_effects
+    /// How many records the held transaction (taken or not) writes.
+    pub(crate) fn held_records(&self) -> usize {
+        self.held_records
     }
 
     /// Records that the writer committed the transaction it took.
     pub(crate) fn released(&mut self) {
-        self.held_effects = 0;
+        self.held_records = 0;
         self.lent = false;
     }
 
@@ -765,7 +776,7 @@ pub(crate) fn recover(
         buffer: Vec::new(),
         poisoned: false,
         held: None,
-        held_effects: 0,
+        held_records: 0,
         lent: false,
     };
     if pending.is_empty() {
@@ -1009,10 +1020,10 @@ mod tests {
         refuses(&mut journal);
         journal.append(journal.next_lsn(), &[]).unwrap();
         journal.hold(txn, 1);
-        assert_eq!(journal.held_effects(), 2);
+        assert_eq!(journal.held_records(), 2);
         journal.commit_held().unwrap();
         assert!(!journal.holds());
-        assert_eq!(journal.held_effects(), 0);
+        assert_eq!(journal.held_records(), 0);
 
         // A writer that fails after taking it (the transaction is dropped): no read, commit
         // or checkpoint may use the database until the store reopens.

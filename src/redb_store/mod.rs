@@ -46,9 +46,9 @@ use crate::{Error, Result, id, validate};
 /// The cache size of a store opened with default options: 128 MiB.
 pub const DEFAULT_CACHE_SIZE: usize = 128 * 1024 * 1024;
 
-/// The most writes (effects) a transaction held between batches takes before a batch commits
-/// it (see [`Journal::hold`]); it bounds the pages a held transaction keeps dirty.
-const HELD_EFFECTS: usize = 4096;
+/// The most records a transaction held between batches writes before a batch commits it
+/// (see [`Journal::hold`]); it bounds the pages a held transaction keeps dirty.
+const HELD_RECORDS: usize = 4096;
 
 /// The database, its journal, and a count of how often they were (re)opened.
 struct Slot {
@@ -781,7 +781,7 @@ impl RedbStore {
     /// With the journal, the batch runs in the transaction the journal holds, if any (see
     /// [`Journal::hold`]), and the transaction is held again afterwards rather than
     /// committed, until a read needs it ([`RedbStore::settle`]) or it has taken
-    /// [`HELD_EFFECTS`] writes.
+    /// [`HELD_RECORDS`] writes.
     fn commit_batch(&self, jobs: Vec<Job>) -> Vec<Result<Output>> {
         group::run_batch(jobs, |body| {
             self.run_with_journal("write", |db, journal| {
@@ -862,8 +862,9 @@ impl RedbStore {
                     .insert(tables::JOURNAL_LSN_KEY, lsn)
                     .map_err(|e| lost(write_err(e.into())))?;
                 journal.append(lsn, &effects).map_err(lost)?;
-                if journal.held_effects() + effects.len() < HELD_EFFECTS {
-                    journal.hold(txn, effects.len());
+                let records = journal::records_in(&effects);
+                if journal.held_records() + records < HELD_RECORDS {
+                    journal.hold(txn, records);
                     self.inner.unsettled.store(true, Ordering::Release);
                     return Ok(());
                 }
