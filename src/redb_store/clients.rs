@@ -324,7 +324,7 @@ impl RedbStore {
     ///
     /// Storage errors; `corrupt` for a client record that does not decode.
     pub fn clients(&self) -> Result<Vec<ApiClient>> {
-        self.run("list API clients", |db| {
+        self.run_unsettled("list API clients", |db| {
             let err = |e: redb::Error| storage_error("list API clients", e);
             let txn = db.begin_read().map_err(|e| err(e.into()))?;
             let table = match txn.open_table(CLIENTS) {
@@ -347,7 +347,7 @@ impl RedbStore {
     ///
     /// Storage errors.
     pub fn has_clients(&self) -> Result<bool> {
-        self.run("list API clients", |db| {
+        self.run_unsettled("list API clients", |db| {
             let err = |e: redb::Error| storage_error("list API clients", e);
             let txn = db.begin_read().map_err(|e| err(e.into()))?;
             match txn.open_table(CLIENTS) {
@@ -425,7 +425,7 @@ impl RedbStore {
         let found = if client_id.is_empty() || client_id.len() > ID_MAX {
             None
         } else {
-            self.run("authenticate", |db| lookup(db, client_id))?
+            self.run_unsettled("authenticate", |db| lookup(db, client_id))?
         };
         let Some(found) = found else {
             return Ok(None);

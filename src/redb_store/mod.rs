@@ -682,6 +682,17 @@ impl RedbStore {
         result
     }
 
+    /// [`RedbStore::run`] for `op` that reads only tables no group commit writes (API
+    /// clients): a write the journal holds is left held.
+    #[cfg(feature = "server")]
+    fn run_unsettled<T>(
+        &self,
+        context: &str,
+        op: impl FnOnce(&Database) -> Result<T>,
+    ) -> Result<T> {
+        self.run_with_journal(context, |db, _| op(db))
+    }
+
     /// [`RedbStore::run`] for `op` that commits a write transaction of its own, outside the
     /// group commit: the journal stays locked meanwhile, so no group commit holds the write
     /// lock it waits for.
