@@ -145,8 +145,9 @@ struct Latest {
 ///
 /// # Guarantees
 ///
-/// - Every write is one redb transaction, durable before it returns `Ok`: the record and all
-///   of its index entries land together or not at all. A store on a file makes writes durable
+/// - Every write runs inside one redb transaction (consecutive writes may share one), durable
+///   before it returns `Ok`: the record and all of its index entries land together or not at
+///   all. A store on a file makes writes durable
 ///   through its journal (`<file>.journal`, beside it: one small synced append per group
 ///   commit); a crash loses nothing acknowledged, and the next open applies the journal.
 ///   The journal is part of the store: move, copy or delete the two files together (a clean
@@ -523,7 +524,10 @@ impl RedbStore {
         // none alive. Compaction moves only what a durable commit holds: checkpoint first.
         self.new_snapshot();
         let checkpointed = match journal {
-            Some(journal) => guarded("compact", || journal.get_mut().checkpoint(db)),
+            // A failed checkpoint may have lost held writes from the database: reopen.
+            Some(journal) => {
+                guarded("compact", || journal.get_mut().checkpoint(db)).map_err(open::force_reopen)
+            }
             None => Ok(()),
         };
         // Each pass moves what it can; repeat until one finds nothing left to move.
@@ -665,19 +669,26 @@ impl RedbStore {
     ///
     /// A write held by the journal is committed first, so `op` sees every write that returned.
     fn run<T>(&self, context: &str, op: impl FnOnce(&Database) -> Result<T>) -> Result<T> {
-        let unsettled = std::cell::Cell::new(false);
         let mut op = Some(op);
-        let mut attempt = || {
+        self.settling(|unsettled| {
             self.run_with_journal(context, |db, journal| {
                 self.settle(journal).inspect_err(|_| unsettled.set(true))?;
                 op.take().map_or_else(|| Err(group::not_run()), |op| op(db))
             })
-        };
-        let result = attempt();
+        })
+    }
+
+    /// Runs `attempt` once more when it failed because its settle did (it marks the cell):
+    /// a writer failed with writes held (the store has now reopened, replaying them), or the
+    /// commit of the held writes failed. The second attempt runs on the reopened database.
+    fn settling<T>(
+        &self,
+        mut attempt: impl FnMut(&std::cell::Cell<bool>) -> Result<T>,
+    ) -> Result<T> {
+        let unsettled = std::cell::Cell::new(false);
+        let result = attempt(&unsettled);
         if unsettled.get() && result.is_err() {
-            // A writer failed with writes held (the store has now reopened, replaying them),
-            // or the commit of the held writes failed: once more, on the reopened database.
-            return attempt();
+            return attempt(&unsettled);
         }
         result
     }
@@ -698,12 +709,16 @@ impl RedbStore {
     /// lock it waits for.
     #[cfg(feature = "server")]
     fn run_alone<T>(&self, context: &str, op: impl FnOnce(&Database) -> Result<T>) -> Result<T> {
-        self.run_with_journal(context, |db, journal| {
-            let mut journal = journal.map(parking_lot::Mutex::lock);
-            if let Some(journal) = journal.as_mut() {
-                self.settle_locked(journal)?;
-            }
-            op(db)
+        let mut op = Some(op);
+        self.settling(|unsettled| {
+            self.run_with_journal(context, |db, journal| {
+                let mut journal = journal.map(parking_lot::Mutex::lock);
+                if let Some(journal) = journal.as_mut() {
+                    self.settle_locked(journal)
+                        .inspect_err(|_| unsettled.set(true))?;
+                }
+                op.take().map_or_else(|| Err(group::not_run()), |op| op(db))
+            })
         })
     }
 

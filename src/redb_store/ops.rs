@@ -3,7 +3,6 @@
 //! the other operations of its group commit are unharmed.
 
 use std::collections::HashMap;
-use std::mem::ManuallyDrop;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use jiff::Timestamp;
@@ -57,34 +56,55 @@ impl<'txn> WriteTables<'txn> {
     /// Opens every table; new customers join the gram postings `tail_max` at a time.
     ///
     /// A panic inside redb's `open_table` (on a damaged table tree) poisons a lock that
-    /// closing an open table takes: the tables opened before it are then leaked rather than
-    /// closed (a second panic, while unwinding, would abort the process), and the panic
-    /// becomes an error.
+    /// closing an open table takes: it becomes an error, and the tables opened before it are
+    /// closed inside a guard (while unwinding, a second panic would abort the process; left
+    /// open, they would keep the write lock taken for good).
     pub(crate) fn open(txn: &'txn WriteTransaction, tail_max: u64) -> Result<WriteTables<'txn>> {
         fn open<'txn, K: redb::Key + 'static, V: redb::Value + 'static>(
             txn: &'txn WriteTransaction,
             table: TableDefinition<K, V>,
-        ) -> Result<ManuallyDrop<redb::Table<'txn, K, V>>> {
+        ) -> Result<redb::Table<'txn, K, V>> {
             catch_unwind(AssertUnwindSafe(|| txn.open_table(table)))
                 .map_err(|panic| panic_error("write", &*panic))?
-                .map(ManuallyDrop::new)
                 .map_err(write_err)
         }
+        fn close<T>(table: T) {
+            let _ = catch_unwind(AssertUnwindSafe(move || drop(table)));
+        }
+        /// The opened table, or (closing the tables opened before it) the error.
+        macro_rules! or_close {
+            ($opened:expr; $($before:ident),*) => {
+                match $opened {
+                    Ok(table) => table,
+                    Err(error) => {
+                        $(close($before);)*
+                        return Err(error);
+                    }
+                }
+            };
+        }
         let businesses = open(txn, BUSINESSES)?;
-        let states = open(txn, BUSINESS_STATES)?;
-        let customers = open(txn, CUSTOMERS)?;
-        let emails = open(txn, EMAILS)?;
-        let external_ids = open(txn, EXTERNAL_IDS)?;
-        let statuses = open(txn, STATUSES)?;
-        let grams = open(txn, GRAMS)?;
+        let states = or_close!(open(txn, BUSINESS_STATES); businesses);
+        let customers = or_close!(open(txn, CUSTOMERS); businesses, states);
+        let emails = or_close!(open(txn, EMAILS); businesses, states, customers);
+        let external_ids =
+            or_close!(open(txn, EXTERNAL_IDS); businesses, states, customers, emails);
+        let statuses = or_close!(
+            open(txn, STATUSES);
+            businesses, states, customers, emails, external_ids
+        );
+        let grams = or_close!(
+            open(txn, GRAMS);
+            businesses, states, customers, emails, external_ids, statuses
+        );
         Ok(WriteTables {
-            businesses: ManuallyDrop::into_inner(businesses),
-            states: ManuallyDrop::into_inner(states),
-            customers: ManuallyDrop::into_inner(customers),
-            emails: ManuallyDrop::into_inner(emails),
-            external_ids: ManuallyDrop::into_inner(external_ids),
-            statuses: ManuallyDrop::into_inner(statuses),
-            grams: ManuallyDrop::into_inner(grams),
+            businesses,
+            states,
+            customers,
+            emails,
+            external_ids,
+            statuses,
+            grams,
             changed: Vec::new(),
             tail_max,
             effects: Kept::Nothing,
