@@ -16,10 +16,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
     // FILE=path: creates into an existing store (e.g. one `compare --keep` left) instead.
     let file = std::env::var_os("FILE");
-    let store = RedbStore::open(
-        file.clone()
-            .map_or_else(|| dir.path().join("create.redb"), Into::into),
-    )?;
+    // TAIL=N: the email index's tail (`RedbStoreBuilder::email_index_tail`).
+    let tail = std::env::var("TAIL").ok().and_then(|t| t.parse().ok());
+    let store = tail
+        .map_or_else(RedbStore::builder, |t| RedbStore::builder().email_index_tail(t))
+        .open(
+            file.clone()
+                .map_or_else(|| dir.path().join("create.redb"), Into::into),
+        )?;
     let preload_n: usize = std::env::var("PRELOAD")
         .ok()
         .and_then(|p| p.parse().ok())
