@@ -19,7 +19,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // TAIL=N: the email index's tail (`RedbStoreBuilder::email_index_tail`).
     let tail = std::env::var("TAIL").ok().and_then(|t| t.parse().ok());
     let store = tail
-        .map_or_else(RedbStore::builder, |t| RedbStore::builder().email_index_tail(t))
+        .map_or_else(RedbStore::builder, |t| {
+            RedbStore::builder().email_index_tail(t)
+        })
         .open(
             file.clone()
                 .map_or_else(|| dir.path().join("create.redb"), Into::into),

@@ -4,8 +4,9 @@
 //! deleted) as one frame at the journal's end and syncs it (one `fdatasync` of a small write
 //! into space already allocated) before it commits the redb transaction without an fsync of
 //! its own (`Durability::None`). A write is acknowledged only after its frame is on disk and
-//! its transaction committed or held. Every transaction also stores the number of its frame (its
-//! `lsn`) in `META`, so a durable state of the database always says which frame it ends with.
+//! its transaction committed or held. Every transaction also stores the number of its frame
+//! (its `lsn`) in `META`, so a durable state of the database always says which frame it ends
+//! with.
 //!
 //! The transaction need not be committed at once: it may be held for the next batch
 //! ([`Journal::hold`]) until a read commits it (every read does so first, so a read still sees
@@ -13,9 +14,9 @@
 //! it commits.
 //!
 //! Now and then (when the journal has grown past a limit, and when the store closes) a
-//! checkpoint commits the held transaction, or an empty one, durably: the database now holds every frame, and
-//! the journal starts again from its first byte, overwriting the old frames (whose numbers are
-//! all at most the checkpoint's).
+//! checkpoint commits the held transaction, or an empty one, durably: the database now holds
+//! every frame, and the journal starts again from its first byte, overwriting the old frames
+//! (whose numbers are all at most the checkpoint's).
 //!
 //! On open, the frames numbered after the database's durable `lsn` are applied again, in
 //! order, through the same write paths, and a checkpoint follows. Replay stops at the first
