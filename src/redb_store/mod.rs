@@ -11,6 +11,7 @@ mod open;
 mod ops;
 mod snapshot;
 mod tables;
+mod tail;
 mod upgrade;
 mod varint;
 mod verify;
@@ -36,6 +37,7 @@ use self::open::{guarded, needs_reopen, panic_error};
 use self::ops::WriteTables;
 pub use self::snapshot::BusinessSummary;
 use self::snapshot::{Lookups, Snapshot};
+use self::tail::TailMemory;
 pub use self::upgrade::{Progress, ProgressFn};
 pub use self::verify::VerifyReport;
 use crate::clock::{Clock, SystemClock};
@@ -114,6 +116,8 @@ struct Inner {
     /// Set when the journal may hold a transaction that reads must commit first (see
     /// [`RedbStore::settle`]).
     unsettled: AtomicBool,
+    /// The waiting emails of businesses with long email-index tails (see `tail`).
+    tails: TailMemory,
 }
 
 /// The point lookups of the newest snapshot, kept between calls so that a get (by id, email
@@ -410,6 +414,10 @@ impl RedbStoreBuilder {
         );
         slot.db = Some(db);
         slot.journal = opened?.map(parking_lot::Mutex::new);
+        let tails = TailMemory::default();
+        if let Some(db) = &slot.db {
+            remember_long_tails(&tails, db, self.email_index_tail, 0)?;
+        }
         Ok(RedbStore {
             inner: Arc::new(Inner {
                 source,
@@ -424,6 +432,7 @@ impl RedbStoreBuilder {
                 latest: parking_lot::Mutex::new(Latest::default()),
                 writes: GroupCommit::default(),
                 unsettled: AtomicBool::new(false),
+                tails,
             }),
         })
     }
@@ -570,7 +579,7 @@ impl RedbStore {
     /// # Ok::<(), customer_store::Error>(())
     /// ```
     pub fn businesses(&self) -> Result<Vec<BusinessSummary>> {
-        self.run("read", |db| Snapshot::begin(db)?.businesses())
+        self.run("read", |db| Snapshot::begin(db, 0)?.businesses())
     }
 
     /// Imports customers in one transaction, all or nothing, as
@@ -660,7 +669,7 @@ impl RedbStore {
         validate::business(business)?;
         let query = validate::list_query(query)?;
         self.latest(business, Page::default(), |snapshot, handle| {
-            snapshot.list(handle, &query, indexed, spare)
+            snapshot.list(handle, &query, indexed, spare, Some(&self.inner.tails))
         })
     }
 
@@ -784,7 +793,21 @@ impl RedbStore {
                 slot.journal = journal.map(parking_lot::Mutex::new);
                 // The open replayed (and committed) every acknowledged write.
                 self.inner.unsettled.store(false, Ordering::Release);
-                Ok(())
+                self.inner.tails.clear();
+                let generation = self.inner.latest.lock().generation;
+                let remembered = slot.db.as_ref().map_or(Ok(()), |db| {
+                    remember_long_tails(
+                        &self.inner.tails,
+                        db,
+                        self.inner.email_index_tail,
+                        generation,
+                    )
+                });
+                if remembered.is_err() {
+                    // The database must be reopened again: the next call does it.
+                    slot.close(false);
+                }
+                remembered
             }
             Err(error) => {
                 // Without its journal the database must not take writes: close it again.
@@ -847,6 +870,11 @@ impl RedbStore {
                         if journal.is_some() {
                             tables.keep_effects();
                         }
+                        tables.keep_tails(ops::Tails {
+                            memory: &self.inner.tails,
+                            db,
+                            generation: self.inner.latest.lock().generation,
+                        });
                         let wrote = body(&mut tables)?;
                         tables.finish()?;
                         Ok::<_, Error>((wrote, tables.take_effects()))
@@ -956,22 +984,23 @@ impl RedbStore {
         latest.generation += 1;
         latest.committing = false;
         latest.lookups = None;
+        self.inner.tails.committed(latest.generation);
     }
 
     /// The point lookups of the newest committed snapshot, kept between calls.
     fn latest_lookups(&self, db: &Database) -> Result<Arc<Lookups>> {
-        let generation = {
+        let (generation, keepable) = {
             let latest = self.inner.latest.lock();
             if let Some(lookups) = &latest.lookups {
                 return Ok(lookups.clone());
             }
-            (!latest.committing).then_some(latest.generation)
+            (latest.generation, !latest.committing)
         };
-        let lookups = Arc::new(Lookups::begin(db)?);
+        let lookups = Arc::new(Lookups::begin(db, generation)?);
         let mut latest = self.inner.latest.lock();
         // Kept only if no commit began or landed since the generation was read: the snapshot
         // may predate it.
-        if !latest.committing && Some(latest.generation) == generation {
+        if keepable && !latest.committing && latest.generation == generation {
             latest.lookups = Some(lookups.clone());
         }
         Ok(lookups)
@@ -994,7 +1023,8 @@ impl RedbStore {
         self.run("read", |db| match cached {
             Some(handle) => op(&Snapshot::of(self.latest_lookups(db)?), handle),
             None => {
-                let snapshot = Snapshot::begin(db)?;
+                let generation = self.inner.latest.lock().generation;
+                let snapshot = Snapshot::begin(db, generation)?;
                 let Some(handle) = snapshot.handle(business)? else {
                     return Ok(absent);
                 };
@@ -1021,6 +1051,34 @@ impl RedbStore {
 
     fn now(&self) -> jiff::Timestamp {
         self.inner.clock.now()
+    }
+}
+
+/// Keeps in `tails` the waiting emails of the businesses whose email-index tail is long (it
+/// grew long with them in memory, before the store closed), so that their email-filtered
+/// pages need not read every waiting record; `generation` is the store's commit generation,
+/// with no commit under way. A business that does not fit, or a read that fails, is left to
+/// read its records (its next write folds its tail).
+///
+/// # Errors
+///
+/// An I/O error, after which redb refuses every call until the database is reopened.
+fn remember_long_tails(
+    tails: &TailMemory,
+    db: &Database,
+    tail_max: u64,
+    generation: u64,
+) -> Result<()> {
+    match guarded("open", || ops::long_tails(db, tail_max)) {
+        Ok(long) => {
+            for tail in long {
+                tails.start(tail.handle, generation, tail.start, &tail.emails);
+            }
+            Ok(())
+        }
+        Err(error) if needs_reopen(&error) => Err(error),
+        // A damaged page: its business's pages read their records (and report it).
+        Err(_) => Ok(()),
     }
 }
 

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use jiff::Timestamp;
-use redb::{ReadableTable, TableDefinition, WriteTransaction};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 
 use super::group::Output;
 use super::journal::{self, Effect};
@@ -15,6 +15,7 @@ use super::tables::{
     BUSINESS_STATES, BUSINESSES, BusinessState, CUSTOMERS, EMAILS, EXTERNAL_IDS, GRAMS, STATUSES,
 };
 use super::tables::{business_check, checked_handle};
+use super::tail::{self, TailMemory};
 use super::{codec, grams};
 use crate::model::{Customer, Status};
 use crate::validate::{ValidNew, ValidPatch, email_key, whole_seconds};
@@ -37,8 +38,19 @@ pub(crate) struct WriteTables<'txn> {
     /// stored state), written back once by [`WriteTables::finish`].
     changed: Vec<(u32, BusinessState, Option<BusinessState>)>,
     tail_max: u64,
+    /// The memory of long tails, when the store keeps one (not during a replay).
+    tails: Option<Tails<'txn>>,
     /// What the transaction's jobs changed, for the journal (kept only when there is one).
     effects: Kept,
+}
+
+/// What a writer needs to keep businesses' waiting emails in memory (see `tail`).
+pub(crate) struct Tails<'a> {
+    pub memory: &'a TailMemory,
+    /// The database, for its newest committed snapshot.
+    pub db: &'a Database,
+    /// The store's commit generation: no commit lands while a batch runs.
+    pub generation: u64,
 }
 
 /// The effects a transaction keeps for the journal.
@@ -107,8 +119,53 @@ impl<'txn> WriteTables<'txn> {
             grams,
             changed: Vec::new(),
             tail_max,
+            tails: None,
             effects: Kept::Nothing,
         })
+    }
+
+    /// Keeps long tails' waiting emails in `tails` from now on.
+    pub(crate) fn keep_tails(&mut self, tails: Tails<'txn>) {
+        self.tails = Some(tails);
+    }
+
+    /// Notes that customer `n` of `handle` now has `email`, for the tail's memory.
+    fn remember_email(&self, handle: u32, n: u64, email: &str) {
+        if let Some(tails) = &self.tails {
+            tails.memory.add(handle, n, &email_key(email));
+        }
+    }
+
+    /// Starts keeping `handle`'s waiting emails in memory: those of the newest committed
+    /// snapshot and of this transaction (whose tail starts at `start`). Returns whether it did
+    /// (the budget allowing).
+    fn keep_waiting(&self, handle: u32, start: u64) -> Result<bool> {
+        let Some(tails) = &self.tails else {
+            return Ok(false);
+        };
+        let read_err = |e: redb::Error| storage_error("read", e);
+        let snapshot = tails.db.begin_read().map_err(|e| read_err(e.into()))?;
+        let committed_start = match snapshot.open_table(BUSINESS_STATES) {
+            Ok(states) => states
+                .get(handle)
+                .map_err(|e| read_err(e.into()))?
+                .map_or(0, |g| BusinessState::from_row(g.value()).tail_start),
+            Err(redb::TableError::TableDoesNotExist(_)) => 0,
+            Err(e) => return Err(read_err(e.into())),
+        };
+        let mut emails = Vec::new();
+        let committed = snapshot
+            .open_table(CUSTOMERS)
+            .map_err(|e| read_err(e.into()))?;
+        waiting_emails(&committed, handle, committed_start, &mut emails)?;
+        drop(committed);
+        waiting_emails(&self.customers, handle, start, &mut emails)?;
+        Ok(tails.memory.start(
+            handle,
+            tails.generation,
+            committed_start.min(start),
+            &emails,
+        ))
     }
 
     /// Keeps what the jobs change from now on, for the journal, up to what one frame takes.
@@ -350,7 +407,15 @@ impl<'txn> WriteTables<'txn> {
         let mut state = self.state(handle)?;
         let start = state.tail_start;
         state.tail_waiting += added;
-        if state.tail_waiting < self.tail_max {
+        let kept = self.tails.as_ref().is_some_and(|t| t.memory.keeps(handle));
+        let most = if kept {
+            self.tail_max.saturating_mul(tail::LONG_TAIL_FACTOR)
+        } else {
+            self.tail_max
+        };
+        // A tail that reaches its length is folded, unless its emails can be kept in memory
+        // from now on (it may then grow longer).
+        if state.tail_waiting < most || (!kept && self.keep_waiting(handle, start)?) {
             return self.set_state(handle, state);
         }
         let mut postings = grams::NewPostings::default();
@@ -372,6 +437,9 @@ impl<'txn> WriteTables<'txn> {
         postings.write(&mut self.grams)?;
         state.tail_start = next_start;
         state.tail_waiting = 0;
+        if let Some(tails) = &self.tails {
+            tails.memory.folded(handle, next_start);
+        }
         self.set_state(handle, state)
     }
 
@@ -522,6 +590,67 @@ pub(crate) fn create(
     Ok(created)
 }
 
+/// Appends the (lower-cased) email of every customer of `handle` from id `start` on, as
+/// `customers` holds them; a damaged record is left out (it is never a match).
+fn waiting_emails(
+    customers: &impl ReadableTable<(u32, u64), &'static [u8]>,
+    handle: u32,
+    start: u64,
+    out: &mut Vec<(u64, String)>,
+) -> Result<()> {
+    for entry in customers
+        .range((handle, start)..=(handle, u64::MAX))
+        .map_err(write_err)?
+    {
+        let (key, value) = entry.map_err(write_err)?;
+        let n = key.value().1;
+        if let Ok(head) = codec::peek(handle, n, value.value()) {
+            out.push((n, email_key(head.email)));
+        }
+    }
+    Ok(())
+}
+
+/// The businesses whose email-index tail is longer than `tail_max` in the newest committed
+/// snapshot of `db` (their waiting emails were kept in memory when the store last ran), each
+/// with its tail's first id and its waiting emails.
+///
+/// # Errors
+///
+/// Storage errors.
+pub(crate) fn long_tails(db: &Database, tail_max: u64) -> Result<Vec<LongTail>> {
+    let read_err = |e: redb::Error| storage_error("read", e);
+    let snapshot = db.begin_read().map_err(|e| read_err(e.into()))?;
+    let states = snapshot
+        .open_table(BUSINESS_STATES)
+        .map_err(|e| read_err(e.into()))?;
+    let customers = snapshot
+        .open_table(CUSTOMERS)
+        .map_err(|e| read_err(e.into()))?;
+    let mut out = Vec::new();
+    for entry in states.iter().map_err(|e| read_err(e.into()))? {
+        let (handle, row) = entry.map_err(|e| read_err(e.into()))?;
+        let state = BusinessState::from_row(row.value());
+        if state.tail_waiting > tail_max {
+            let mut emails = Vec::new();
+            waiting_emails(&customers, handle.value(), state.tail_start, &mut emails)?;
+            out.push(LongTail {
+                handle: handle.value(),
+                start: state.tail_start,
+                emails,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// A business's long email-index tail (see [`long_tails`]).
+pub(crate) struct LongTail {
+    pub handle: u32,
+    pub start: u64,
+    pub emails: Vec<(u64, String)>,
+}
+
 /// Writes new customer `n`: the record and its index entries (counted by [`finish_new`]).
 fn insert_new(
     tables: &mut WriteTables<'_>,
@@ -529,6 +658,7 @@ fn insert_new(
     n: u64,
     customer: &Customer,
 ) -> Result<()> {
+    tables.remember_email(handle, n, &customer.email);
     tables.put_record(handle, n, customer)?;
     tables.put_email(handle, n, &customer.email)?;
     tables.put_external_id(handle, n, customer.external_id.as_deref())?;
@@ -649,6 +779,8 @@ fn replace(
         tables.put_email(handle, n, &new.email)?;
         if n < tables.state(handle)?.tail_start {
             tables.change_postings(handle, n, Some(&old.email), Some(&new.email))?;
+        } else {
+            tables.remember_email(handle, n, &new.email);
         }
     }
     if external_id_changed {

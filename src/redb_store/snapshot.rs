@@ -14,6 +14,7 @@ use super::tables::checked_handle;
 use super::tables::{
     BUSINESS_STATES, BUSINESSES, BusinessState, CUSTOMERS, EMAILS, EXTERNAL_IDS, GRAMS, STATUSES,
 };
+use super::tail::TailMemory;
 use super::{codec, grams};
 use crate::model::{Customer, Page, Status};
 use crate::validate::{ValidQuery, email_key};
@@ -53,8 +54,8 @@ pub(crate) struct Snapshot {
 
 impl Snapshot {
     /// A new snapshot of `db`.
-    pub(crate) fn begin(db: &Database) -> Result<Snapshot> {
-        Ok(Snapshot::of(Arc::new(Lookups::begin(db)?)))
+    pub(crate) fn begin(db: &Database, generation: u64) -> Result<Snapshot> {
+        Ok(Snapshot::of(Arc::new(Lookups::begin(db, generation)?)))
     }
 
     /// The snapshot of `lookups` (the store keeps the newest one between calls), with the
@@ -112,6 +113,7 @@ impl Snapshot {
         query: &ValidQuery,
         indexed: bool,
         spare: Vec<Customer>,
+        tails: Option<&TailMemory>,
     ) -> Result<Page> {
         let mut page = Collector::new(query, spare);
         let start = match query.cursor.as_deref().map(id::resume_after) {
@@ -140,17 +142,47 @@ impl Snapshot {
             }
             Driver::Status(code) => self.by_status(customers, handle, code, start, &mut page)?,
             Driver::Grams(ref grams) => {
-                let tail = self.tail_start(handle)?;
                 if self.by_grams(customers, handle, grams, start, &mut page)? {
-                    scan(customers, handle, start.max(tail), &mut page)?;
+                    self.waiting(customers, handle, query, start, tails, &mut page)?;
                 }
             }
-            Driver::TailOnly => {
-                let tail = self.tail_start(handle)?;
-                scan(customers, handle, start.max(tail), &mut page)?;
-            }
+            Driver::TailOnly => self.waiting(customers, handle, query, start, tails, &mut page)?,
         }
         Ok(page.finish())
+    }
+
+    /// Offers the customers not yet in the gram postings, from `start` on: those the tail's
+    /// memory names as candidates for the email term when it can answer for this snapshot,
+    /// else every one.
+    fn waiting(
+        &self,
+        customers: &Customers,
+        handle: u32,
+        query: &ValidQuery,
+        start: u64,
+        tails: Option<&TailMemory>,
+        page: &mut Collector<'_>,
+    ) -> Result<()> {
+        let tail = self.tail_start(handle)?;
+        let term_grams = query.email.as_deref().map(grams::grams);
+        let candidates = match (tails, term_grams) {
+            (Some(tails), Some(term_grams)) if !term_grams.is_empty() => {
+                tails.candidates(handle, self.lookups.generation, tail, start, &term_grams)
+            }
+            _ => None,
+        };
+        let Some(candidates) = candidates else {
+            return scan(customers, handle, start.max(tail), page).map(drop);
+        };
+        for n in candidates {
+            // The memory is a superset: an id a rolled-back write left names no record.
+            if let Some(bytes) = customers.get((handle, n)).map_err(read_err)?
+                && !page.offer(handle, n, bytes.value())?
+            {
+                break;
+            }
+        }
+        Ok(())
     }
 
     /// The running state of business `handle` (counts, the email index's tail).
@@ -279,6 +311,9 @@ impl Snapshot {
 /// lookup needs neither a new read transaction nor a table open while nothing commits.
 pub(crate) struct Lookups {
     txn: ReadTransaction,
+    /// The store's commit generation when the snapshot began: it holds every commit up to it
+    /// (and perhaps later ones).
+    generation: u64,
     customers: OnceLock<Customers>,
     emails: OnceLock<ReadOnlyTable<(u32, &'static str), u64>>,
     external_ids: OnceLock<ReadOnlyTable<(u32, &'static str), u64>>,
@@ -299,10 +334,11 @@ fn opened<'c, K: Key + 'static, V: Value + 'static>(
 }
 
 impl Lookups {
-    /// The lookups of a new snapshot of `db`.
-    pub(crate) fn begin(db: &Database) -> Result<Lookups> {
+    /// The lookups of a new snapshot of `db`, begun at commit generation `generation`.
+    pub(crate) fn begin(db: &Database, generation: u64) -> Result<Lookups> {
         Ok(Lookups {
             txn: db.begin_read().map_err(read_err)?,
+            generation,
             customers: OnceLock::new(),
             emails: OnceLock::new(),
             external_ids: OnceLock::new(),

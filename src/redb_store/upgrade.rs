@@ -267,7 +267,7 @@ mod tests {
                 "{old} is left"
             );
         }
-        let summary = Snapshot::begin(&db).unwrap().businesses().unwrap();
+        let summary = Snapshot::begin(&db, 0).unwrap().businesses().unwrap();
         assert_eq!((summary[0].active, summary[0].blocked), (40, 20));
         drop((txn, db));
 
@@ -411,9 +411,9 @@ mod tests {
             limit: 100,
             cursor: None,
         };
-        let page = Snapshot::begin(&db)
+        let page = Snapshot::begin(&db, 0)
             .unwrap()
-            .list(1, &query, true, Vec::new())
+            .list(1, &query, true, Vec::new(), None)
             .unwrap();
         let found: Vec<String> = page.items.iter().map(|c| c.email.clone()).collect();
         assert_eq!(
@@ -438,9 +438,9 @@ mod tests {
             limit: 100,
             cursor: None,
         };
-        let page = Snapshot::begin(&db)
+        let page = Snapshot::begin(&db, 0)
             .unwrap()
-            .list(1, &blocked, true, Vec::new())
+            .list(1, &blocked, true, Vec::new(), None)
             .unwrap();
         assert_eq!(page.items.len(), 20);
     }

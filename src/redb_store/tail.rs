@@ -1,0 +1,280 @@
+//! The email index's tail, kept in memory: for each business with a long tail, the grams of
+//! the emails its waiting customers have had, so that an email-filtered page finds its
+//! candidates among them without reading every waiting record.
+//!
+//! New customers wait outside the gram postings until a fold (see `grams`). A page filtered by
+//! email reads every waiting record, so the tail must stay short (1,024 by default), and a fold
+//! every 1,024 creates is most of a create's CPU. With this memory, a business's tail may grow
+//! [`LONG_TAIL_FACTOR`] times longer: a filtered page takes its tail candidates from here and
+//! checks each against the snapshot's record, as it does the postings' candidates.
+//!
+//! The memory is a superset: a write adds the grams of the email it sets (before its commit,
+//! so before any snapshot holds it), and nothing is removed until a fold replaces the whole
+//! list. Ids that a rolled-back write left are candidates that the record check drops. It may
+//! serve a snapshot only if it holds every email of that snapshot's waiting customers:
+//! - built from the newest committed snapshot (generation `g`) and the writer's open
+//!   transaction, it serves snapshots of generation `g` on (older ones read the records);
+//! - after a fold, it starts empty from the fold's first waiting id, and serves only snapshots
+//!   taken after the fold's commit (until that lands, none);
+//! - a snapshot whose first waiting id is below the memory's start (a fold in it was rolled
+//!   back) reads the records.
+//!
+//! A store reopened after an error starts with no memory; businesses get theirs again as they
+//! write.
+
+use std::collections::HashMap;
+
+use parking_lot::Mutex;
+
+use super::grams;
+
+/// How many times longer than the configured tail a business's tail may grow once its waiting
+/// emails are in memory.
+pub(crate) const LONG_TAIL_FACTOR: u64 = 16;
+
+/// The most postings (id in a gram's list) the memory holds across businesses, about 8 bytes
+/// each: beyond it, businesses keep the configured tail and read their waiting records.
+const BUDGET_POSTINGS: usize = 4 << 20;
+
+/// From which snapshots a business's memory may be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Since {
+    /// Snapshots of this generation on.
+    Generation(u64),
+    /// None yet: a fold that is not yet committed replaced the list.
+    NextCommit,
+}
+
+/// One business's waiting emails, as grams.
+#[derive(Debug)]
+struct Waiting {
+    since: Since,
+    /// The first waiting id when the list was started; ids below it are not listed.
+    from: u64,
+    /// Each gram's ids, in order, each once.
+    grams: HashMap<u32, Vec<u64>>,
+    postings: usize,
+}
+
+impl Waiting {
+    fn add(&mut self, n: u64, lower_email: &str) -> usize {
+        let mut added = 0;
+        for gram in grams::grams(lower_email) {
+            let ids = self.grams.entry(gram).or_default();
+            // New customers come in id order; an older one (its email changed) is inserted.
+            match ids.last() {
+                Some(&last) if last >= n => {
+                    if let Err(at) = ids.binary_search(&n) {
+                        ids.insert(at, n);
+                        added += 1;
+                    }
+                }
+                _ => {
+                    ids.push(n);
+                    added += 1;
+                }
+            }
+        }
+        self.postings += added;
+        added
+    }
+}
+
+/// The waiting emails of the businesses with long tails.
+#[derive(Debug, Default)]
+pub(crate) struct TailMemory {
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    businesses: HashMap<u32, Waiting>,
+    postings: usize,
+}
+
+impl TailMemory {
+    /// Forgets everything (the store reopened its database).
+    pub(crate) fn clear(&self) {
+        let mut state = self.state.lock();
+        state.businesses.clear();
+        state.postings = 0;
+    }
+
+    /// Whether `handle`'s waiting emails are kept (its tail may then be long).
+    pub(crate) fn keeps(&self, handle: u32) -> bool {
+        self.state.lock().businesses.contains_key(&handle)
+    }
+
+    /// Starts keeping `handle`'s waiting emails, from `from` on: `emails` are every email of
+    /// its waiting customers in the newest committed snapshot, of generation `generation`,
+    /// and in the writer's open transaction. Returns `false` (keeping nothing) when the budget
+    /// does not allow it.
+    pub(crate) fn start(
+        &self,
+        handle: u32,
+        generation: u64,
+        from: u64,
+        emails: &[(u64, String)],
+    ) -> bool {
+        let mut state = self.state.lock();
+        let needed: usize = emails.iter().map(|(_, e)| e.len()).sum();
+        if state.postings + needed > BUDGET_POSTINGS {
+            return false;
+        }
+        let mut waiting = Waiting {
+            since: Since::Generation(generation),
+            from,
+            grams: HashMap::new(),
+            postings: 0,
+        };
+        for (n, email) in emails {
+            if *n >= from {
+                waiting.add(*n, email);
+            }
+        }
+        state.postings += waiting.postings;
+        if let Some(old) = state.businesses.insert(handle, waiting) {
+            state.postings -= old.postings;
+        }
+        true
+    }
+
+    /// Adds customer `n`'s (lower-cased) email, set by a write not yet committed.
+    pub(crate) fn add(&self, handle: u32, n: u64, lower_email: &str) {
+        let mut state = self.state.lock();
+        let State {
+            businesses,
+            postings,
+        } = &mut *state;
+        if let Some(waiting) = businesses.get_mut(&handle)
+            && n >= waiting.from
+        {
+            *postings += waiting.add(n, lower_email);
+        }
+    }
+
+    /// A fold of `handle`'s tail, not yet committed, moved the waiting customers into the
+    /// postings: the list starts again, empty, from `from`, for snapshots after that commit.
+    pub(crate) fn folded(&self, handle: u32, from: u64) {
+        let mut state = self.state.lock();
+        let State {
+            businesses,
+            postings,
+        } = &mut *state;
+        if let Some(waiting) = businesses.get_mut(&handle) {
+            *postings -= waiting.postings;
+            *waiting = Waiting {
+                since: Since::NextCommit,
+                from,
+                grams: HashMap::new(),
+                postings: 0,
+            };
+        }
+    }
+
+    /// A commit landed (or may have) and the generation is now `generation`: lists replaced by
+    /// a fold serve the snapshots from now on.
+    pub(crate) fn committed(&self, generation: u64) {
+        let mut state = self.state.lock();
+        for waiting in state.businesses.values_mut() {
+            if waiting.since == Since::NextCommit {
+                waiting.since = Since::Generation(generation);
+            }
+        }
+    }
+
+    /// The ids from `start` on (in order, each once) that may hold an email with every one of
+    /// `term_grams`, among `handle`'s customers waiting in a snapshot of `generation` whose
+    /// tail starts at `tail`; `None` when the memory cannot answer for that snapshot (the
+    /// records must be read).
+    pub(crate) fn candidates(
+        &self,
+        handle: u32,
+        generation: u64,
+        tail: u64,
+        start: u64,
+        term_grams: &[u32],
+    ) -> Option<Vec<u64>> {
+        let state = self.state.lock();
+        let waiting = state.businesses.get(&handle)?;
+        match waiting.since {
+            Since::Generation(since) if since <= generation && waiting.from <= tail => {}
+            _ => return None,
+        }
+        let from = start.max(tail);
+        let mut lists = Vec::with_capacity(term_grams.len());
+        for gram in term_grams {
+            match waiting.grams.get(gram) {
+                Some(list) => lists.push(list.as_slice()),
+                // No waiting email has this gram.
+                None => return Some(Vec::new()),
+            }
+        }
+        // The rarest gram's ids that every other gram has too.
+        lists.sort_unstable_by_key(|l| l.len());
+        let (rarest, others) = lists.split_first()?;
+        let first = rarest.partition_point(|&n| n < from);
+        Some(
+            rarest[first..]
+                .iter()
+                .copied()
+                .filter(|n| others.iter().all(|l| l.binary_search(n).is_ok()))
+                .collect(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn emails(list: &[(u64, &str)]) -> Vec<(u64, String)> {
+        list.iter().map(|&(n, e)| (n, e.to_owned())).collect()
+    }
+
+    #[test]
+    fn a_list_serves_only_the_snapshots_it_is_complete_for() {
+        let memory = TailMemory::default();
+        let grams = grams::grams("qzvk");
+        assert!(memory.start(1, 5, 10, &emails(&[(10, "a.qzvk@x.io"), (11, "b@x.io")])));
+        assert!(memory.keeps(1));
+        // Older than the snapshot it was built from: the records must be read.
+        assert_eq!(memory.candidates(1, 4, 10, 0, &grams), None);
+        assert_eq!(memory.candidates(1, 5, 10, 0, &grams), Some(vec![10]));
+        // Another business has no list.
+        assert_eq!(memory.candidates(2, 5, 10, 0, &grams), None);
+        // A write adds its email before it commits; an email that changes is listed again.
+        memory.add(1, 12, "c.qzvk@x.io");
+        memory.add(1, 10, "a.qzvk.again@x.io");
+        assert_eq!(memory.candidates(1, 5, 10, 0, &grams), Some(vec![10, 12]));
+        assert_eq!(memory.candidates(1, 5, 10, 11, &grams), Some(vec![12]));
+        // A gram no waiting email has: no candidate at all.
+        assert_eq!(
+            memory.candidates(1, 5, 10, 0, &grams::grams("zzz")),
+            Some(vec![])
+        );
+
+        // A fold (not yet committed) starts the list again: no snapshot may use it.
+        memory.folded(1, 13);
+        assert_eq!(memory.candidates(1, 5, 10, 0, &grams), None);
+        assert_eq!(memory.candidates(1, 9, 13, 0, &grams), None);
+        memory.add(1, 13, "d.qzvk@x.io");
+        memory.committed(7);
+        // Snapshots before the fold's commit read their records; those after use the list.
+        assert_eq!(memory.candidates(1, 6, 13, 0, &grams), None);
+        assert_eq!(memory.candidates(1, 7, 13, 0, &grams), Some(vec![13]));
+        // A snapshot whose tail starts before the list (the fold did not land) reads records.
+        assert_eq!(memory.candidates(1, 8, 10, 0, &grams), None);
+        memory.clear();
+        assert!(!memory.keeps(1));
+    }
+
+    #[test]
+    fn the_budget_bounds_the_lists() {
+        let memory = TailMemory::default();
+        let long = "x".repeat(BUDGET_POSTINGS + 1);
+        assert!(!memory.start(1, 0, 0, &emails(&[(0, &long)])));
+        assert!(!memory.keeps(1));
+        assert!(memory.start(1, 0, 0, &emails(&[(0, "a@x.io")])));
+    }
+}
