@@ -25,8 +25,10 @@ pub(crate) const BLOCK_IDS: usize = 128;
 
 /// How many new customers wait outside the postings before they are folded in, by default.
 ///
-/// A create then writes no posting at all; every `DEFAULT_EMAIL_INDEX_TAIL` creates, one fold rewrites each
-/// touched gram's last block once. A query reads at most this many extra records.
+/// A create then writes no posting at all; every `DEFAULT_EMAIL_INDEX_TAIL` creates, one fold
+/// rewrites each touched gram's last block once. A query reads at most this many extra records,
+/// or, for a business whose waiting emails are kept in memory (and whose tail may then be 16
+/// times longer), the waiting records that have every gram of its term.
 pub const DEFAULT_EMAIL_INDEX_TAIL: u64 = 1024;
 
 /// The gram length in bytes; shorter terms are answered by a scan.

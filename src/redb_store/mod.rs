@@ -258,7 +258,10 @@ impl RedbStoreBuilder {
     /// in one batch (default [`DEFAULT_EMAIL_INDEX_TAIL`], at least 1).
     ///
     /// A larger tail makes creates cheaper and email-filtered lists read more records; the
-    /// answers are the same either way.
+    /// answers are the same either way. Once a business's tail reaches this length, the
+    /// store keeps its waiting emails' grams in memory (within a fixed budget across
+    /// businesses) and lets the tail grow 16 times longer: filtered lists then read only the
+    /// waiting records whose emails have every gram of the term.
     #[must_use]
     pub fn email_index_tail(mut self, customers: u64) -> Self {
         self.email_index_tail = customers.max(1);
@@ -1069,7 +1072,13 @@ fn remember_long_tails(
     tail_max: u64,
     generation: u64,
 ) -> Result<()> {
-    match guarded("open", || ops::long_tails(db, tail_max)) {
+    // Counted as the emails are gathered, before `start` counts their grams.
+    let mut promised = 0u64;
+    let room = |waiting: u64| {
+        promised = promised.saturating_add(waiting);
+        tails.has_room(promised)
+    };
+    match guarded("open", || ops::long_tails(db, tail_max, room)) {
         Ok(long) => {
             for tail in long {
                 tails.start(tail.handle, generation, tail.start, &tail.emails);

@@ -132,8 +132,15 @@ impl<'txn> WriteTables<'txn> {
     /// Notes that customer `n` of `handle` now has `email`, for the tail's memory.
     fn remember_email(&self, handle: u32, n: u64, email: &str) {
         if let Some(tails) = &self.tails {
-            tails.memory.add(handle, n, &email_key(email));
+            // Deleted and re-emailed customers stay listed: twice the long tail at most.
+            let most = self.long_tail().saturating_mul(2);
+            tails.memory.add(handle, n, &email_key(email), most);
         }
+    }
+
+    /// How long a business's tail may grow while its waiting emails are kept in memory.
+    fn long_tail(&self) -> u64 {
+        self.tail_max.saturating_mul(tail::LONG_TAIL_FACTOR)
     }
 
     /// Starts keeping `handle`'s waiting emails in memory: those of the newest committed
@@ -409,13 +416,20 @@ impl<'txn> WriteTables<'txn> {
         state.tail_waiting += added;
         let kept = self.tails.as_ref().is_some_and(|t| t.memory.keeps(handle));
         let most = if kept {
-            self.tail_max.saturating_mul(tail::LONG_TAIL_FACTOR)
+            self.long_tail()
         } else {
             self.tail_max
         };
         // A tail that reaches its length is folded, unless its emails can be kept in memory
-        // from now on (it may then grow longer).
-        if state.tail_waiting < most || (!kept && self.keep_waiting(handle, start)?) {
+        // from now on (it may then grow up to the long tail).
+        let keep = !kept
+            && state.tail_waiting < self.long_tail()
+            && self
+                .tails
+                .as_ref()
+                .is_some_and(|t| t.memory.has_room(state.tail_waiting.saturating_mul(2)))
+            && self.keep_waiting(handle, start)?;
+        if state.tail_waiting < most || keep {
             return self.set_state(handle, state);
         }
         let mut postings = grams::NewPostings::default();
@@ -618,7 +632,11 @@ fn waiting_emails(
 /// # Errors
 ///
 /// Storage errors.
-pub(crate) fn long_tails(db: &Database, tail_max: u64) -> Result<Vec<LongTail>> {
+pub(crate) fn long_tails(
+    db: &Database,
+    tail_max: u64,
+    mut room: impl FnMut(u64) -> bool,
+) -> Result<Vec<LongTail>> {
     let read_err = |e: redb::Error| storage_error("read", e);
     let snapshot = db.begin_read().map_err(|e| read_err(e.into()))?;
     let states = snapshot
@@ -631,7 +649,11 @@ pub(crate) fn long_tails(db: &Database, tail_max: u64) -> Result<Vec<LongTail>> 
     for entry in states.iter().map_err(|e| read_err(e.into()))? {
         let (handle, row) = entry.map_err(|e| read_err(e.into()))?;
         let state = BusinessState::from_row(row.value());
-        if state.tail_waiting > tail_max {
+        // A tail longer than a kept one may be, or beyond the budget, folds at its next write.
+        if state.tail_waiting > tail_max
+            && state.tail_waiting < tail_max.saturating_mul(tail::LONG_TAIL_FACTOR)
+            && room(state.tail_waiting)
+        {
             let mut emails = Vec::new();
             waiting_emails(&customers, handle.value(), state.tail_start, &mut emails)?;
             out.push(LongTail {

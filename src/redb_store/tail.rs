@@ -19,8 +19,11 @@
 //! - a snapshot whose first waiting id is below the memory's start (a fold in it was rolled
 //!   back) reads the records.
 //!
-//! A store reopened after an error starts with no memory; businesses get theirs again as they
-//! write.
+//! The memory is bounded: [`BUDGET_POSTINGS`] across businesses, and a business's list drops
+//! (its tail then folds at its next write) when it passes the budget or holds more than twice
+//! the ids its long tail may have (deleted or re-emailed customers stay listed). At open, and
+//! after a reopen, the businesses whose tail is long get their list again from the committed
+//! snapshot, within the budget.
 
 use std::collections::HashMap;
 
@@ -54,6 +57,8 @@ struct Waiting {
     /// Each gram's ids, in order, each once.
     grams: HashMap<u32, Vec<u64>>,
     postings: usize,
+    /// How many emails were added since the list started.
+    emails: u64,
 }
 
 impl Waiting {
@@ -76,9 +81,14 @@ impl Waiting {
             }
         }
         self.postings += added;
+        self.emails += 1;
         added
     }
 }
+
+/// About how many postings one email adds (its grams), for a budget check before the emails
+/// are read.
+pub(crate) const POSTINGS_PER_EMAIL: usize = 32;
 
 /// The waiting emails of the businesses with long tails.
 #[derive(Debug, Default)]
@@ -105,6 +115,16 @@ impl TailMemory {
         self.state.lock().businesses.contains_key(&handle)
     }
 
+    /// Whether about `emails` more emails fit in the budget.
+    pub(crate) fn has_room(&self, emails: u64) -> bool {
+        let emails = usize::try_from(emails).unwrap_or(usize::MAX);
+        self.state
+            .lock()
+            .postings
+            .saturating_add(emails.saturating_mul(POSTINGS_PER_EMAIL))
+            <= BUDGET_POSTINGS
+    }
+
     /// Starts keeping `handle`'s waiting emails, from `from` on: `emails` are every email of
     /// its waiting customers in the newest committed snapshot, of generation `generation`,
     /// and in the writer's open transaction. Returns `false` (keeping nothing) when the budget
@@ -126,6 +146,7 @@ impl TailMemory {
             from,
             grams: HashMap::new(),
             postings: 0,
+            emails: 0,
         };
         for (n, email) in emails {
             if *n >= from {
@@ -139,17 +160,25 @@ impl TailMemory {
         true
     }
 
-    /// Adds customer `n`'s (lower-cased) email, set by a write not yet committed.
-    pub(crate) fn add(&self, handle: u32, n: u64, lower_email: &str) {
+    /// Adds customer `n`'s (lower-cased) email, set by a write not yet committed. The list
+    /// drops (the business's tail then folds at its next write) when the budget is spent or
+    /// it has taken more than `most_emails`.
+    pub(crate) fn add(&self, handle: u32, n: u64, lower_email: &str, most_emails: u64) {
         let mut state = self.state.lock();
         let State {
             businesses,
             postings,
         } = &mut *state;
-        if let Some(waiting) = businesses.get_mut(&handle)
-            && n >= waiting.from
-        {
-            *postings += waiting.add(n, lower_email);
+        let Some(waiting) = businesses.get_mut(&handle) else {
+            return;
+        };
+        if n < waiting.from {
+            return;
+        }
+        *postings += waiting.add(n, lower_email);
+        if *postings > BUDGET_POSTINGS || waiting.emails > most_emails {
+            *postings -= waiting.postings;
+            businesses.remove(&handle);
         }
     }
 
@@ -168,6 +197,7 @@ impl TailMemory {
                 from,
                 grams: HashMap::new(),
                 postings: 0,
+                emails: 0,
             };
         }
     }
@@ -244,8 +274,8 @@ mod tests {
         // Another business has no list.
         assert_eq!(memory.candidates(2, 5, 10, 0, &grams), None);
         // A write adds its email before it commits; an email that changes is listed again.
-        memory.add(1, 12, "c.qzvk@x.io");
-        memory.add(1, 10, "a.qzvk.again@x.io");
+        memory.add(1, 12, "c.qzvk@x.io", 100);
+        memory.add(1, 10, "a.qzvk.again@x.io", 100);
         assert_eq!(memory.candidates(1, 5, 10, 0, &grams), Some(vec![10, 12]));
         assert_eq!(memory.candidates(1, 5, 10, 11, &grams), Some(vec![12]));
         // A gram no waiting email has: no candidate at all.
@@ -258,7 +288,7 @@ mod tests {
         memory.folded(1, 13);
         assert_eq!(memory.candidates(1, 5, 10, 0, &grams), None);
         assert_eq!(memory.candidates(1, 9, 13, 0, &grams), None);
-        memory.add(1, 13, "d.qzvk@x.io");
+        memory.add(1, 13, "d.qzvk@x.io", 100);
         memory.committed(7);
         // Snapshots before the fold's commit read their records; those after use the list.
         assert_eq!(memory.candidates(1, 6, 13, 0, &grams), None);
@@ -276,5 +306,12 @@ mod tests {
         assert!(!memory.start(1, 0, 0, &emails(&[(0, &long)])));
         assert!(!memory.keeps(1));
         assert!(memory.start(1, 0, 0, &emails(&[(0, "a@x.io")])));
+        assert!(memory.has_room(1));
+        assert!(!memory.has_room(u64::MAX));
+        // A list that takes more emails than its tail may hold drops.
+        memory.add(1, 1, "b@x.io", 2);
+        assert!(memory.keeps(1));
+        memory.add(1, 2, "c@x.io", 2);
+        assert!(!memory.keeps(1));
     }
 }
