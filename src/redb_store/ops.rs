@@ -134,7 +134,7 @@ impl<'txn> WriteTables<'txn> {
         if let Some(tails) = &self.tails {
             // Deleted and re-emailed customers stay listed: twice the long tail at most.
             let most = self.long_tail().saturating_mul(2);
-            tails.memory.add(handle, n, &email_key(email), most);
+            tails.memory.add(handle, n, email, most);
         }
     }
 
