@@ -7,7 +7,7 @@
 #![cfg(feature = "fault-injection")]
 
 use std::ops::Bound;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
@@ -22,6 +22,8 @@ struct Gate {
     shut: Mutex<bool>,
     opened: Condvar,
     waiting: AtomicUsize,
+    /// Every sync fails while set.
+    fail: AtomicBool,
 }
 
 impl Gate {
@@ -54,6 +56,9 @@ impl StorageBackend for Gate {
             shut = self.opened.wait(shut).expect("lock");
         }
         drop(shut);
+        if self.fail.load(Ordering::SeqCst) {
+            return Err(std::io::Error::other("the sync failed"));
+        }
         self.inner.sync_data()
     }
     fn write(&self, offset: u64, data: &[u8]) -> Result<(), std::io::Error> {
@@ -221,5 +226,55 @@ fn a_corrupt_tail_record_does_not_block_creates() -> Result<(), Box<dyn std::err
     }
     store.create("globex", NewCustomer::new("z@x.io", "Z"))?;
     assert_eq!(store.verify().unwrap_err().code(), "corrupt");
+    Ok(())
+}
+
+/// A batch runs while the frame of the batch before it syncs, on top of its writes, but is
+/// answered only once that frame is on disk: a create refused because an earlier create took
+/// its email is not told so before that create is durable, and is told of a failure instead
+/// when the sync fails.
+#[test]
+fn a_refusal_behind_a_pending_sync_waits_for_it() -> Result<(), Box<dyn std::error::Error>> {
+    for fails in [false, true] {
+        let gate = Arc::new(Gate::default());
+        let store = RedbStore::builder()
+            .open_backend_with_journal(Arc::new(InMemoryBackend::new()), gate.clone())?;
+        store.create("acme", NewCustomer::new("first@x.io", "F"))?;
+
+        gate.shut();
+        let s = store.clone();
+        let taker = std::thread::spawn(move || s.create("acme", NewCustomer::new("dup@x.io", "A")));
+        while gate.waiting.load(Ordering::SeqCst) == 0 {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let s = store.clone();
+        let refused =
+            std::thread::spawn(move || s.create("acme", NewCustomer::new("DUP@x.io", "B")));
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(!taker.is_finished(), "answered before its frame is on disk");
+        assert!(
+            !refused.is_finished(),
+            "refused before the taker's frame is on disk"
+        );
+
+        gate.fail.store(fails, Ordering::SeqCst);
+        gate.open();
+        let taker = taker.join().map_err(|_| "taker panicked")?;
+        let refused = refused.join().map_err(|_| "refused panicked")?;
+        gate.fail.store(false, Ordering::SeqCst);
+        if fails {
+            assert!(taker.unwrap_err().is_storage());
+            assert!(refused.unwrap_err().is_storage(), "not a refusal");
+        } else {
+            let taker = taker?;
+            let refused = refused.unwrap_err();
+            assert_eq!(refused.code(), "email_taken");
+            assert_eq!(refused.existing_id(), Some(taker.id.as_str()));
+        }
+        // The store recovers (reopening after the failed sync) and goes on.
+        store.create("acme", NewCustomer::new("after@x.io", "After"))?;
+        assert!(store.get_by_email("acme", "after@x.io")?.is_some());
+        assert!(store.get_by_email("acme", "first@x.io")?.is_some());
+    }
     Ok(())
 }

@@ -5,6 +5,11 @@
 //! hands each job its own result. Writers that queued meanwhile form the next batch. A single
 //! writer therefore commits alone, as before; sixteen writers share fsyncs.
 //!
+//! A commit may leave its batch's durability pending (the store's journal frame is written
+//! but not yet synced). The leader then gives up the lead before it waits for the sync, so the
+//! next batch runs its writes while this one's frame syncs, and answers its batch only after
+//! the sync; a failed sync answers every job of the batch with its error.
+//!
 //! Each job checks all of its rules before its first write, so a job that fails (validation,
 //! conflict, not found) has written nothing and the others in the batch commit unharmed.
 //!
@@ -18,6 +23,7 @@
 use std::collections::HashMap;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::thread::Thread;
 use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
@@ -59,18 +65,36 @@ struct State {
     queue: Vec<(u64, Job)>,
     leading: bool,
     next_ticket: u64,
+    /// Every ticket below this one was taken into a batch (the queue is in ticket order).
+    taken: u64,
     results: HashMap<u64, Result<Output>>,
-    /// How many jobs the last batch took.
-    last_batch: usize,
+    /// The thread of every job not yet answered, to wake exactly the writers concerned: those
+    /// of a batch when it is answered, and the first queued one when the lead is free.
+    threads: HashMap<u64, Thread>,
+    /// How many jobs wait for their batch's sync: their writers cannot queue again until it
+    /// ends, so a gathering leader does not wait for them.
+    syncing: usize,
 }
 
 /// The queue of writes waiting for a commit.
 #[derive(Default)]
 pub(crate) struct GroupCommit {
     state: Mutex<State>,
-    finished: Condvar,
     /// Told when a job is queued (a gathering leader waits on it).
     arrived: Condvar,
+}
+
+impl State {
+    /// Wakes the writer of the first queued job, if any, to take the free lead.
+    fn wake_next_leader(&self) {
+        if let Some(thread) = self
+            .queue
+            .first()
+            .and_then(|(ticket, _)| self.threads.get(ticket))
+        {
+            thread.unpark();
+        }
+    }
 }
 
 /// Whether a job's error spoils the transaction it ran in (a refusal does not: it wrote
@@ -149,54 +173,89 @@ pub(crate) fn not_run() -> Error {
 impl GroupCommit {
     /// Queues `job` and returns its result once the batch that holds it has committed.
     ///
-    /// `commit` runs a batch; it is called on whichever waiting thread leads.
-    pub(crate) fn submit(
+    /// `commit` runs a batch; it is called on whichever waiting thread leads. It may return
+    /// what is still pending for the batch's results to be durable: `durable` is then called
+    /// with it after the lead has passed on, and the batch is answered after it (every job
+    /// with its error if it fails).
+    pub(crate) fn submit<P>(
         &self,
         job: Job,
-        commit: impl Fn(Vec<Job>) -> Vec<Result<Output>>,
+        commit: impl Fn(Vec<Job>) -> (Vec<Result<Output>>, Option<P>),
+        durable: impl Fn(P) -> Result<()>,
     ) -> Result<Output> {
         let mut state = self.state.lock();
         let ticket = state.next_ticket;
         state.next_ticket += 1;
         state.queue.push((ticket, job));
+        state.threads.insert(ticket, std::thread::current());
         self.arrived.notify_one();
         loop {
             if let Some(result) = state.results.remove(&ticket) {
+                state.threads.remove(&ticket);
                 return result;
             }
-            if state.leading {
-                self.finished.wait(&mut state);
+            // A job already taken waits for its batch's answer; a queued one for the lead.
+            // Woken by `unpark` (which a `park` after it still sees); a spurious wake loops.
+            if state.leading || ticket < state.taken {
+                drop(state);
+                std::thread::park();
+                state = self.state.lock();
                 continue;
             }
             state.leading = true;
-            // Writers that just shared a batch come back together: when the last batch had
-            // company, wait a moment (a fraction of an fsync) for them to queue again, so that
-            // the next fsync carries them all. A lone writer never waits.
-            if state.last_batch > 1 {
-                let deadline = Instant::now() + GATHER;
-                while state.queue.len() < state.last_batch
-                    && !self.arrived.wait_until(&mut state, deadline).timed_out()
-                {}
-            }
+            // Writers come back together: wait a moment (a fraction of an fsync) for every
+            // writer inside `submit` that is not waiting for a sync to queue, so that the next
+            // fsync carries them all. A lone writer never waits.
+            let deadline = Instant::now() + GATHER;
+            while state.queue.len() < state.threads.len().saturating_sub(state.syncing)
+                && !self.arrived.wait_until(&mut state, deadline).timed_out()
+            {}
             let take = state.queue.len().min(MAX_BATCH);
-            state.last_batch = take;
             let batch: Vec<(u64, Job)> = state.queue.drain(..take).collect();
+            if let Some(&(last, _)) = batch.last() {
+                state.taken = last + 1;
+            }
             drop(state);
 
             let (tickets, jobs): (Vec<u64>, Vec<Job>) = batch.into_iter().unzip();
             // A panic must not leave `leading` set: every later writer would wait for ever.
-            let mut results =
-                catch_unwind(AssertUnwindSafe(|| commit(jobs))).unwrap_or_else(|panic| {
+            let (mut results, pending) = catch_unwind(AssertUnwindSafe(|| commit(jobs)))
+                .unwrap_or_else(|panic| {
                     let error = panic_error("write", &*panic);
-                    tickets.iter().map(|_| Err(error.clone())).collect()
+                    (tickets.iter().map(|_| Err(error.clone())).collect(), None)
                 });
             // A batch always answers every job; pad defensively so no waiter hangs.
             results.resize_with(tickets.len(), || Err(not_run()));
 
-            state = self.state.lock();
-            state.results.extend(tickets.into_iter().zip(results));
-            state.leading = false;
-            self.finished.notify_all();
+            if let Some(pending) = pending {
+                // The next batch may run while this one's writes become durable.
+                state = self.state.lock();
+                state.leading = false;
+                state.syncing += tickets.len();
+                state.wake_next_leader();
+                drop(state);
+                let durable = catch_unwind(AssertUnwindSafe(|| durable(pending)))
+                    .unwrap_or_else(|panic| Err(panic_error("write", &*panic)));
+                if let Err(error) = durable {
+                    for result in &mut results {
+                        *result = Err(error.clone());
+                    }
+                }
+                state = self.state.lock();
+                state.syncing -= tickets.len();
+            } else {
+                state = self.state.lock();
+                state.leading = false;
+                state.wake_next_leader();
+            }
+            for (answered, result) in tickets.into_iter().zip(results) {
+                if answered != ticket
+                    && let Some(thread) = state.threads.get(&answered)
+                {
+                    thread.unpark();
+                }
+                state.results.insert(answered, result);
+            }
         }
     }
 }

@@ -2,8 +2,10 @@
 //!
 //! A group commit writes what its jobs changed (the effects: records created, replaced,
 //! deleted) as one frame at the journal's end and syncs it (one `fdatasync` of a small write
-//! into space already allocated) before it commits the redb transaction without an fsync of
-//! its own (`Durability::None`). A write is acknowledged only after its frame is on disk and
+//! into space already allocated) before the redb transaction, committed without an fsync of
+//! its own (`Durability::None`), becomes visible. The sync runs outside the journal's lock
+//! ([`Syncer`]), while the next batch runs its writes; a frame is written only after every
+//! frame before it is on disk. A write is acknowledged only after its frame is on disk and
 //! its transaction committed or held. Every transaction also stores the number of its frame
 //! (its `lsn`) in `META`, so a durable state of the database always says which frame it ends
 //! with.
@@ -37,7 +39,9 @@
 //! handle 0 and their id number, with their own checksum).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+use parking_lot::Mutex;
 use redb::{Database, ReadableDatabase, StorageBackend, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
@@ -135,6 +139,8 @@ fn io_error(context: &str, error: std::io::Error) -> Error {
 /// The open journal of a store.
 pub(crate) struct Journal {
     file: Arc<dyn StorageBackend>,
+    /// Syncs the frames written, outside the journal's lock (see [`Syncer`]).
+    syncer: Arc<Syncer>,
     nonce: u64,
     /// The session of this open's frames, once one is started (see [`Journal::start_session`]).
     session: Option<u64>,
@@ -180,17 +186,23 @@ impl Journal {
         self.last_lsn + 1
     }
 
-    /// Writes frame `lsn` with `effects` at the journal's end and syncs it.
+    /// Writes frame `lsn` with `effects` at the journal's end, once every frame before it is
+    /// on disk. The frame itself is synced later, outside the journal's lock
+    /// ([`Journal::pending`]), so that the next batch runs while it syncs; nothing may see its
+    /// writes, or hear of them, before then.
     ///
     /// # Errors
     ///
-    /// A storage error (as a redb I/O error, so the store reopens and replays): the frame may
-    /// or may not have reached the disk.
+    /// A storage error (as a redb I/O error, so the store reopens and replays): the frame, or
+    /// an earlier one, may or may not have reached the disk.
     pub(crate) fn append(&mut self, lsn: u64, effects: &[Effect]) -> Result<()> {
         // The writer that took the held transaction appends its frame before giving it back.
-        if self.poisoned {
+        if self.poisoned || self.syncer.failed() {
             return self.usable();
         }
+        // No frame follows one that may not be on disk: after a crash, a torn frame with an
+        // intact one after it would read as an acknowledged write that was damaged.
+        self.sync()?;
         let Some(session) = self.session else {
             return Err(Error::Storage {
                 message: "journal: a frame before its session was started".to_owned(),
@@ -216,13 +228,13 @@ impl Journal {
         buffer[..4].copy_from_slice(&payload_len.to_le_bytes());
         buffer[4..8].copy_from_slice(&crc.to_le_bytes());
         let end = self.position + buffer.len() as u64;
-        // Poisoned until the frame is synced: a failure, or a panic, may leave part of it on
-        // disk, and no later frame may follow it before the store reopens.
+        // Poisoned until the frame is written: a failure, or a panic, may leave part of it on
+        // disk, and no later frame may follow it before the store reopens. (A failed sync
+        // poisons the syncer.)
         self.poisoned = true;
         let result = self.grow_to(end).and_then(|()| {
             self.file
                 .write(self.position, &buffer)
-                .and_then(|()| self.file.sync_data())
                 .map_err(|e| io_error("journal: write", e))
         });
         // A large frame (an import's batch) does not keep its buffer for the store's life.
@@ -233,9 +245,29 @@ impl Journal {
         self.poisoned = false;
         self.position = end;
         self.last_lsn = lsn;
+        self.syncer.wrote(lsn);
         // The database lacks this frame until its transaction is held or committed.
         self.lent = true;
         Ok(())
+    }
+
+    /// Makes every frame written so far durable (waiting for a sync under way, or syncing).
+    ///
+    /// # Errors
+    ///
+    /// A storage error that reopens the store, when this or an earlier sync failed: the
+    /// journal then refuses everything until the store reopens and replays.
+    pub(crate) fn sync(&self) -> Result<()> {
+        self.syncer.through(self.last_lsn)
+    }
+
+    /// What makes the frames written so far durable, to be waited for outside the journal's
+    /// lock: the writes of a batch are acknowledged only after [`PendingSync::wait`].
+    pub(crate) fn pending(&self) -> PendingSync {
+        PendingSync {
+            syncer: self.syncer.clone(),
+            lsn: self.last_lsn,
+        }
     }
 
     /// Records that a durable commit of the database, made without a frame, holds every frame
@@ -296,6 +328,8 @@ impl Journal {
     /// fails (the database may then lack acknowledged frames: the reopen replays them).
     pub(crate) fn commit_held(&mut self) -> Result<()> {
         self.usable()?;
+        // Nothing becomes visible before its frame is on disk.
+        self.sync()?;
         // Lent until the commit lands: a panic inside it leaves the journal refusing.
         if let Some(txn) = self.take_held() {
             txn.commit().map_err(|e| {
@@ -308,7 +342,7 @@ impl Journal {
     }
 
     fn usable(&self) -> Result<()> {
-        if self.poisoned || self.lent {
+        if self.poisoned || self.lent || self.syncer.failed() {
             return Err(super::open::force_reopen(Error::Storage {
                 message: "journal: a frame may be ahead of the database".to_owned(),
                 source: None,
@@ -375,6 +409,7 @@ impl Journal {
     /// A storage error if the commit fails; the journal is then left as it was.
     pub(crate) fn checkpoint(&mut self, db: &Database) -> Result<()> {
         self.usable()?;
+        self.sync()?;
         if self.durable_lsn == self.last_lsn {
             // Nothing since the last durable commit (and no commit to grow the file with,
             // after a compaction).
@@ -425,6 +460,91 @@ impl Journal {
             self.capacity = 0;
         }
         Ok(())
+    }
+}
+
+/// Syncs the journal's file for the frames written so far, one `fdatasync` at a time, outside
+/// the journal's lock: while one batch's frame syncs, the next batch runs its writes (it
+/// appends its own frame only after that sync, see [`Journal::append`]).
+///
+/// A failed sync is final for this open of the journal: every later sync, append, commit of
+/// the held transaction and checkpoint refuses until the store reopens and replays (after a
+/// failed `fdatasync`, a later one may succeed although the data was lost).
+pub(crate) struct Syncer {
+    file: Arc<dyn StorageBackend>,
+    /// The newest frame written in full (not necessarily on disk).
+    written: AtomicU64,
+    /// Set for good when a sync failed (read without waiting for a sync under way).
+    failed: AtomicBool,
+    /// The newest frame known to be on disk; locked for the length of each sync.
+    synced: Mutex<u64>,
+}
+
+impl Syncer {
+    fn new(file: Arc<dyn StorageBackend>, lsn: u64) -> Syncer {
+        Syncer {
+            file,
+            written: AtomicU64::new(lsn),
+            failed: AtomicBool::new(false),
+            synced: Mutex::new(lsn),
+        }
+    }
+
+    fn wrote(&self, lsn: u64) {
+        self.written.store(lsn, Ordering::Release);
+    }
+
+    fn failed(&self) -> bool {
+        self.failed.load(Ordering::Acquire)
+    }
+
+    /// Returns once frame `lsn` and those before it are on disk; syncs if no sync that began
+    /// after they were written has ended yet (the lock makes callers wait for one under way).
+    fn through(&self, lsn: u64) -> Result<()> {
+        let mut synced = self.synced.lock();
+        if self.failed() {
+            return Err(sync_failed());
+        }
+        if *synced >= lsn {
+            return Ok(());
+        }
+        let target = self.written.load(Ordering::Acquire);
+        match self.file.sync_data() {
+            Ok(()) => {
+                *synced = (*synced).max(target);
+                Ok(())
+            }
+            Err(error) => {
+                self.failed.store(true, Ordering::Release);
+                Err(io_error("journal: sync", error))
+            }
+        }
+    }
+}
+
+fn sync_failed() -> Error {
+    super::open::force_reopen(Error::Storage {
+        message: "journal: a sync failed; the store reopens".to_owned(),
+        source: None,
+    })
+}
+
+/// The frames of a batch, to be made durable before the batch is answered (see
+/// [`Journal::pending`]).
+pub(crate) struct PendingSync {
+    syncer: Arc<Syncer>,
+    lsn: u64,
+}
+
+impl PendingSync {
+    /// Waits until the batch's frames (and every frame before them) are on disk.
+    ///
+    /// # Errors
+    ///
+    /// A storage error that reopens the store, when a sync failed: the batch's writes may or
+    /// may not have reached the disk.
+    pub(crate) fn wait(self) -> Result<()> {
+        self.syncer.through(self.lsn)
     }
 }
 
@@ -766,6 +886,7 @@ pub(crate) fn recover(
         )));
     }
     let mut journal = Journal {
+        syncer: Arc::new(Syncer::new(file.clone(), durable_lsn)),
         file,
         nonce: meta.nonce.unwrap_or_else(new_id),
         session: None,
@@ -1035,5 +1156,95 @@ mod tests {
         refuses(&mut journal);
         assert!(journal.checkpoint(&db).is_err());
         assert!(journal.start_session(&db).is_err());
+    }
+
+    /// A backend that records the order of writes and syncs, and can fail its syncs.
+    #[derive(Debug, Default)]
+    struct Recording {
+        inner: redb::backends::InMemoryBackend,
+        log: parking_lot::Mutex<Vec<&'static str>>,
+        fail_sync: std::sync::atomic::AtomicBool,
+    }
+
+    impl StorageBackend for Recording {
+        fn len(&self) -> std::io::Result<u64> {
+            self.inner.len()
+        }
+        fn read(&self, offset: u64, out: &mut [u8]) -> std::io::Result<()> {
+            self.inner.read(offset, out)
+        }
+        fn set_len(&self, len: u64) -> std::io::Result<()> {
+            self.inner.set_len(len)
+        }
+        fn sync_data(&self) -> std::io::Result<()> {
+            self.log.lock().push("sync");
+            if self.fail_sync.load(Ordering::SeqCst) {
+                return Err(std::io::Error::other("sync refused"));
+            }
+            self.inner.sync_data()
+        }
+        fn write(&self, offset: u64, data: &[u8]) -> std::io::Result<()> {
+            // Zeros that grow the file are not frames.
+            if data.iter().any(|&b| b != 0) {
+                self.log.lock().push("frame");
+            }
+            self.inner.write(offset, data)
+        }
+    }
+
+    /// A frame is written only after the frames before it are on disk; a batch's frame is
+    /// synced when its pending sync is waited for, or before anything commits it.
+    #[test]
+    fn frames_are_synced_in_order_and_before_any_commit() {
+        let source = super::super::backend::Source::Backend(Arc::new(
+            redb::backends::InMemoryBackend::new(),
+        ));
+        let db = super::super::open::open(&source, 1 << 20, true, None).unwrap();
+        let file = Arc::new(Recording::default());
+        let mut journal = recover(&db, file.clone(), 1024, 1 << 20).unwrap();
+        journal.start_session(&db).unwrap();
+        let log = |file: &Recording| std::mem::take(&mut *file.log.lock());
+
+        let txn = db.begin_write().unwrap();
+        journal.append(journal.next_lsn(), &[]).unwrap();
+        journal.hold(txn, 1);
+        let first = journal.pending();
+        assert_eq!(log(&file), ["frame"], "written, not yet synced");
+        // The next frame waits for the first one's sync.
+        let txn = journal.take_held().unwrap();
+        journal.append(journal.next_lsn(), &[]).unwrap();
+        journal.hold(txn, 1);
+        assert_eq!(log(&file), ["sync", "frame"]);
+        // The first batch is durable already; the second needs a sync of its own.
+        first.wait().unwrap();
+        assert_eq!(log(&file), Vec::<&str>::new());
+        journal.pending().wait().unwrap();
+        assert_eq!(log(&file), ["sync"]);
+        journal.pending().wait().unwrap();
+        assert_eq!(log(&file), Vec::<&str>::new(), "nothing new to sync");
+
+        // A commit of held writes syncs first when their frame is not on disk yet.
+        let txn = journal.take_held().unwrap();
+        journal.append(journal.next_lsn(), &[]).unwrap();
+        journal.hold(txn, 1);
+        journal.commit_held().unwrap();
+        assert_eq!(log(&file), ["frame", "sync"]);
+
+        // A failed sync is final: the batch waiting for it, later appends, commits and
+        // checkpoints all refuse (asking for a reopen), even once syncs work again.
+        let txn = db.begin_write().unwrap();
+        journal.append(journal.next_lsn(), &[]).unwrap();
+        journal.hold(txn, 1);
+        file.fail_sync.store(true, Ordering::SeqCst);
+        let failed = journal.pending().wait().unwrap_err();
+        assert!(super::super::open::needs_reopen(&failed), "{failed:?}");
+        file.fail_sync.store(false, Ordering::SeqCst);
+        let again = journal.pending().wait().unwrap_err();
+        assert!(super::super::open::needs_reopen(&again), "{again:?}");
+        assert!(journal.commit_held().is_err());
+        assert!(journal.checkpoint(&db).is_err());
+        let txn = journal.take_held().unwrap();
+        assert!(journal.append(journal.next_lsn(), &[]).is_err());
+        drop(txn);
     }
 }

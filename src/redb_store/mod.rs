@@ -33,6 +33,9 @@ pub use self::grams::DEFAULT_EMAIL_INDEX_TAIL;
 use self::group::{GroupCommit, Job, Output};
 pub use self::journal::DEFAULT_JOURNAL_LIMIT;
 use self::journal::Journal;
+
+/// A batch's frames still to be synced, and the database's generation they were written in.
+type Pending = (journal::PendingSync, u64);
 use self::open::{guarded, needs_reopen, panic_error};
 use self::ops::WriteTables;
 pub use self::snapshot::BusinessSummary;
@@ -822,9 +825,20 @@ impl RedbStore {
 
     /// Runs a write job in the next group commit and returns its own result.
     fn write(&self, job: Job) -> Result<Output> {
-        self.inner
-            .writes
-            .submit(job, |jobs| self.commit_batch(jobs))
+        self.inner.writes.submit(
+            job,
+            |jobs| self.commit_batch(jobs),
+            |pending| self.durable(pending),
+        )
+    }
+
+    /// Waits until a batch's journal frames are on disk (see [`Journal::pending`]). A failed
+    /// sync reopens the store, which replays what reached the disk.
+    fn durable(&self, (pending, generation): (journal::PendingSync, u64)) -> Result<()> {
+        pending.wait().inspect_err(|_| {
+            // A failed reopen is retried by the next call.
+            let _ = self.reopen(generation);
+        })
     }
 
     /// Runs a batch of write jobs in one transaction, made durable once: by one journal frame,
@@ -834,7 +848,25 @@ impl RedbStore {
     /// [`Journal::hold`]), and the transaction is held again afterwards rather than
     /// committed, until a read needs it ([`RedbStore::settle`]) or it has taken
     /// [`HELD_RECORDS`] writes.
-    fn commit_batch(&self, jobs: Vec<Job>) -> Vec<Result<Output>> {
+    ///
+    /// The batch's journal frame is written but not yet synced when this returns: its writes
+    /// are acknowledged only once the returned [`journal::PendingSync`] has been waited for,
+    /// which the group commit does after handing the lead to the next batch.
+    fn commit_batch(&self, jobs: Vec<Job>) -> (Vec<Result<Output>>, Option<Pending>) {
+        let results = self.run_batch(jobs);
+        // Every batch waits for the frames written before its answers, its own or not: a job
+        // refused on the strength of an earlier batch's write is answered only once that
+        // write is durable.
+        let slot = self.inner.slot.read();
+        let pending = slot
+            .journal
+            .as_ref()
+            .map(|journal| (journal.lock().pending(), slot.generation));
+        (results, pending)
+    }
+
+    /// [`RedbStore::commit_batch`] without the wait for the frames' sync.
+    fn run_batch(&self, jobs: Vec<Job>) -> Vec<Result<Output>> {
         group::run_batch(jobs, |body| {
             self.run_with_journal("write", |db, journal| {
                 let mut journal = journal.map(parking_lot::Mutex::lock);
@@ -901,7 +933,8 @@ impl RedbStore {
                 }
                 let Some(effects) = effects else {
                     // A bulk load (more effects than a frame takes) commits durably in the
-                    // database instead of journaled.
+                    // database instead of journaled (the frames before it on disk first).
+                    journal.sync().map_err(lost)?;
                     txn.set_durability(redb::Durability::Immediate)
                         .map_err(|e| lost(write_err(e.into())))?;
                     self.visible_commit(|| {
@@ -925,6 +958,8 @@ impl RedbStore {
                     self.inner.unsettled.store(true, Ordering::Release);
                     return Ok(());
                 }
+                // Nothing becomes visible before its frame is on disk.
+                journal.sync().map_err(lost)?;
                 self.visible_commit(|| {
                     txn.commit().map_err(|e| {
                         // The journal holds a frame the database may lack: the store must
