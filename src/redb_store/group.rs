@@ -85,11 +85,13 @@ pub(crate) struct GroupCommit {
 }
 
 impl State {
-    /// Wakes the writer of the first queued job, if any, to take the free lead.
-    fn wake_next_leader(&self) {
+    /// Wakes the writer of the first queued job other than the caller's (`own`), if any, to
+    /// take the free lead.
+    fn wake_next_leader(&self, own: u64) {
         if let Some(thread) = self
             .queue
-            .first()
+            .iter()
+            .find(|(ticket, _)| *ticket != own)
             .and_then(|(ticket, _)| self.threads.get(ticket))
         {
             thread.unpark();
@@ -232,7 +234,7 @@ impl GroupCommit {
                 state = self.state.lock();
                 state.leading = false;
                 state.syncing += tickets.len();
-                state.wake_next_leader();
+                state.wake_next_leader(ticket);
                 drop(state);
                 let durable = catch_unwind(AssertUnwindSafe(|| durable(pending)))
                     .unwrap_or_else(|panic| Err(panic_error("write", &*panic)));
@@ -246,7 +248,7 @@ impl GroupCommit {
             } else {
                 state = self.state.lock();
                 state.leading = false;
-                state.wake_next_leader();
+                state.wake_next_leader(ticket);
             }
             for (answered, result) in tickets.into_iter().zip(results) {
                 if answered != ticket

@@ -38,6 +38,7 @@
 //! session, the frame number and the effects. Records inside effects use the record encoding of `codec` (bound to business
 //! handle 0 and their id number, with their own checksum).
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -509,7 +510,10 @@ impl Syncer {
             return Ok(());
         }
         let target = self.written.load(Ordering::Acquire);
-        match self.file.sync_data() {
+        // A panic inside the backend is a failed sync: its outcome is unknown.
+        let synced_now = catch_unwind(AssertUnwindSafe(|| self.file.sync_data()))
+            .unwrap_or_else(|_| Err(std::io::Error::other("the sync panicked")));
+        match synced_now {
             Ok(()) => {
                 *synced = (*synced).max(target);
                 Ok(())
@@ -543,8 +547,13 @@ impl PendingSync {
     ///
     /// A storage error that reopens the store, when a sync failed: the batch's writes may or
     /// may not have reached the disk.
-    pub(crate) fn wait(self) -> Result<()> {
+    pub(crate) fn wait(&self) -> Result<()> {
         self.syncer.through(self.lsn)
+    }
+
+    /// Whether these frames are `journal`'s (not an earlier open's, replaced by a reopen).
+    pub(crate) fn is_of(&self, journal: &Journal) -> bool {
+        Arc::ptr_eq(&self.syncer, &journal.syncer)
     }
 }
 
@@ -930,6 +939,8 @@ pub(crate) fn recover(
     journal.session = Some(session);
     journal.last_lsn = last_lsn;
     journal.durable_lsn = last_lsn;
+    // The replay committed durably: nothing before it is left to sync.
+    journal.syncer = Arc::new(Syncer::new(journal.file.clone(), last_lsn));
     Ok(journal)
 }
 

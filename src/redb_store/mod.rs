@@ -32,10 +32,7 @@ pub use self::clients::{ApiClient, ClientCredentials, Scope};
 pub use self::grams::DEFAULT_EMAIL_INDEX_TAIL;
 use self::group::{GroupCommit, Job, Output};
 pub use self::journal::DEFAULT_JOURNAL_LIMIT;
-use self::journal::Journal;
-
-/// A batch's frames still to be synced, and the database's generation they were written in.
-type Pending = (journal::PendingSync, u64);
+use self::journal::{Journal, PendingSync};
 use self::open::{guarded, needs_reopen, panic_error};
 use self::ops::WriteTables;
 pub use self::snapshot::BusinessSummary;
@@ -833,11 +830,21 @@ impl RedbStore {
     }
 
     /// Waits until a batch's journal frames are on disk (see [`Journal::pending`]). A failed
-    /// sync reopens the store, which replays what reached the disk.
-    fn durable(&self, (pending, generation): (journal::PendingSync, u64)) -> Result<()> {
+    /// sync reopens the store (unless it reopened already), which replays what reached the
+    /// disk.
+    fn durable(&self, pending: PendingSync) -> Result<()> {
         pending.wait().inspect_err(|_| {
-            // A failed reopen is retried by the next call.
-            let _ = self.reopen(generation);
+            let slot = self.inner.slot.read();
+            let generation = slot.generation;
+            let current = slot
+                .journal
+                .as_ref()
+                .is_some_and(|journal| pending.is_of(&journal.lock()));
+            drop(slot);
+            if current {
+                // A failed reopen is retried by the next call.
+                let _ = self.reopen(generation);
+            }
         })
     }
 
@@ -852,126 +859,132 @@ impl RedbStore {
     /// The batch's journal frame is written but not yet synced when this returns: its writes
     /// are acknowledged only once the returned [`journal::PendingSync`] has been waited for,
     /// which the group commit does after handing the lead to the next batch.
-    fn commit_batch(&self, jobs: Vec<Job>) -> (Vec<Result<Output>>, Option<Pending>) {
-        let results = self.run_batch(jobs);
+    fn commit_batch(&self, jobs: Vec<Job>) -> (Vec<Result<Output>>, Option<PendingSync>) {
         // Every batch waits for the frames written before its answers, its own or not: a job
         // refused on the strength of an earlier batch's write is answered only once that
-        // write is durable.
-        let slot = self.inner.slot.read();
-        let pending = slot
-            .journal
-            .as_ref()
-            .map(|journal| (journal.lock().pending(), slot.generation));
-        (results, pending)
-    }
-
-    /// [`RedbStore::commit_batch`] without the wait for the frames' sync.
-    fn run_batch(&self, jobs: Vec<Job>) -> Vec<Result<Output>> {
-        group::run_batch(jobs, |body| {
+        // write is durable. The wait is taken from the journal the batch ran against, under
+        // its lock (a reopen may replace the journal as soon as the batch lets go of it).
+        let pending = std::cell::RefCell::new(None);
+        let results = group::run_batch(jobs, |body| {
             self.run_with_journal("write", |db, journal| {
                 let mut journal = journal.map(parking_lot::Mutex::lock);
-                if let Some(journal) = journal.as_mut() {
-                    journal.start_session(db)?;
-                    if journal.wants_checkpoint() {
-                        self.visible_commit(|| journal.checkpoint(db))?;
-                    }
+                let result = self.run_journaled(db, &mut journal, body);
+                if let Some(journal) = &journal {
+                    *pending.borrow_mut() = Some(journal.pending());
                 }
-                let write_err = |e: redb::Error| open::storage_error("write", e);
-                let held = journal.as_mut().and_then(|j| j.take_held());
-                let was_held = held.is_some();
-                // A failure after the held transaction was taken loses acknowledged writes
-                // from the database in memory (the journal keeps them): reopen, replaying.
-                let lost = |error: Error| {
-                    if was_held {
-                        open::force_reopen(error)
-                    } else {
-                        error
-                    }
-                };
-                let mut txn = match held {
-                    Some(txn) => txn,
-                    None => {
-                        let mut txn = db.begin_write().map_err(|e| write_err(e.into()))?;
-                        if journal.is_some() {
-                            txn.set_durability(redb::Durability::None)
-                                .map_err(|e| write_err(e.into()))?;
-                        }
-                        txn
-                    }
-                };
-                let (wrote, effects) = {
-                    let mut run = || {
-                        let mut tables = WriteTables::open(&txn, self.inner.email_index_tail)?;
-                        if journal.is_some() {
-                            tables.keep_effects();
-                        }
-                        tables.keep_tails(ops::Tails {
-                            memory: &self.inner.tails,
-                            db,
-                            generation: self.inner.latest.lock().generation,
-                        });
-                        let wrote = body(&mut tables)?;
-                        tables.finish()?;
-                        Ok::<_, Error>((wrote, tables.take_effects()))
-                    };
-                    run().map_err(lost)?
-                };
-                let Some(journal) = journal.as_mut() else {
-                    if wrote {
-                        self.visible_commit(|| {
-                            txn.commit()
-                                .map_err(|e| open::storage_error("commit (outcome unknown)", e))
-                        })?;
-                    }
-                    return Ok(());
-                };
-                if !wrote {
-                    if was_held {
-                        journal.hold(txn, 0);
-                    }
-                    return Ok(());
-                }
-                let Some(effects) = effects else {
-                    // A bulk load (more effects than a frame takes) commits durably in the
-                    // database instead of journaled (the frames before it on disk first).
-                    journal.sync().map_err(lost)?;
-                    txn.set_durability(redb::Durability::Immediate)
-                        .map_err(|e| lost(write_err(e.into())))?;
-                    self.visible_commit(|| {
-                        txn.commit()
-                            .map_err(|e| lost(open::storage_error("commit (outcome unknown)", e)))
-                    })?;
-                    journal.durable_now();
-                    journal.released();
-                    return Ok(());
-                };
-                // The frame is on disk before the transaction is visible to anyone.
-                let lsn = journal.next_lsn();
-                txn.open_table(tables::META)
-                    .map_err(|e| lost(write_err(e.into())))?
-                    .insert(tables::JOURNAL_LSN_KEY, lsn)
-                    .map_err(|e| lost(write_err(e.into())))?;
-                journal.append(lsn, &effects).map_err(lost)?;
-                let records = journal::records_in(&effects);
-                if journal.held_records() + records < HELD_RECORDS {
-                    journal.hold(txn, records);
-                    self.inner.unsettled.store(true, Ordering::Release);
-                    return Ok(());
-                }
-                // Nothing becomes visible before its frame is on disk.
-                journal.sync().map_err(lost)?;
-                self.visible_commit(|| {
-                    txn.commit().map_err(|e| {
-                        // The journal holds a frame the database may lack: the store must
-                        // reopen (and replay) before the next write builds on it.
-                        journal.poison();
-                        open::force_reopen(open::storage_error("commit (outcome unknown)", e))
-                    })
-                })?;
-                journal.released();
-                Ok(())
+                result
             })
-        })
+        });
+        (results, pending.into_inner())
+    }
+
+    /// One attempt of a batch's transaction, with the journal (if any) locked.
+    fn run_journaled(
+        &self,
+        db: &Database,
+        journal: &mut Option<parking_lot::MutexGuard<'_, Journal>>,
+        body: &mut group::Body<'_>,
+    ) -> Result<()> {
+        if let Some(journal) = journal.as_mut() {
+            journal.start_session(db)?;
+            if journal.wants_checkpoint() {
+                self.visible_commit(|| journal.checkpoint(db))?;
+            }
+        }
+        let write_err = |e: redb::Error| open::storage_error("write", e);
+        let held = journal.as_mut().and_then(|j| j.take_held());
+        let was_held = held.is_some();
+        // A failure after the held transaction was taken loses acknowledged writes
+        // from the database in memory (the journal keeps them): reopen, replaying.
+        let lost = |error: Error| {
+            if was_held {
+                open::force_reopen(error)
+            } else {
+                error
+            }
+        };
+        let mut txn = match held {
+            Some(txn) => txn,
+            None => {
+                let mut txn = db.begin_write().map_err(|e| write_err(e.into()))?;
+                if journal.is_some() {
+                    txn.set_durability(redb::Durability::None)
+                        .map_err(|e| write_err(e.into()))?;
+                }
+                txn
+            }
+        };
+        let (wrote, effects) = {
+            let mut run = || {
+                let mut tables = WriteTables::open(&txn, self.inner.email_index_tail)?;
+                if journal.is_some() {
+                    tables.keep_effects();
+                }
+                tables.keep_tails(ops::Tails {
+                    memory: &self.inner.tails,
+                    db,
+                    generation: self.inner.latest.lock().generation,
+                });
+                let wrote = body(&mut tables)?;
+                tables.finish()?;
+                Ok::<_, Error>((wrote, tables.take_effects()))
+            };
+            run().map_err(lost)?
+        };
+        let Some(journal) = journal.as_mut() else {
+            if wrote {
+                self.visible_commit(|| {
+                    txn.commit()
+                        .map_err(|e| open::storage_error("commit (outcome unknown)", e))
+                })?;
+            }
+            return Ok(());
+        };
+        if !wrote {
+            if was_held {
+                journal.hold(txn, 0);
+            }
+            return Ok(());
+        }
+        let Some(effects) = effects else {
+            // A bulk load (more effects than a frame takes) commits durably in the
+            // database instead of journaled (the frames before it on disk first).
+            journal.sync().map_err(lost)?;
+            txn.set_durability(redb::Durability::Immediate)
+                .map_err(|e| lost(write_err(e.into())))?;
+            self.visible_commit(|| {
+                txn.commit()
+                    .map_err(|e| lost(open::storage_error("commit (outcome unknown)", e)))
+            })?;
+            journal.durable_now();
+            journal.released();
+            return Ok(());
+        };
+        // The frame is on disk before the transaction is visible to anyone.
+        let lsn = journal.next_lsn();
+        txn.open_table(tables::META)
+            .map_err(|e| lost(write_err(e.into())))?
+            .insert(tables::JOURNAL_LSN_KEY, lsn)
+            .map_err(|e| lost(write_err(e.into())))?;
+        journal.append(lsn, &effects).map_err(lost)?;
+        let records = journal::records_in(&effects);
+        if journal.held_records() + records < HELD_RECORDS {
+            journal.hold(txn, records);
+            self.inner.unsettled.store(true, Ordering::Release);
+            return Ok(());
+        }
+        // Nothing becomes visible before its frame is on disk.
+        journal.sync().map_err(lost)?;
+        self.visible_commit(|| {
+            txn.commit().map_err(|e| {
+                // The journal holds a frame the database may lack: the store must
+                // reopen (and replay) before the next write builds on it.
+                journal.poison();
+                open::force_reopen(open::storage_error("commit (outcome unknown)", e))
+            })
+        })?;
+        journal.released();
+        Ok(())
     }
 
     /// Runs `commit`, a commit that may make writes visible, with the snapshot kept for gets
