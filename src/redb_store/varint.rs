@@ -13,6 +13,12 @@ pub(crate) fn put(out: &mut Vec<u8>, mut v: u64) {
 /// Reads the varint at `*pos` and moves `*pos` past it; `None` when the bytes end first or the
 /// value does not fit in a `u64`.
 pub(crate) fn get(bytes: &[u8], pos: &mut usize) -> Option<u64> {
+    // Most varints of a record (its lengths, its handle) are one byte.
+    let first = *bytes.get(*pos)?;
+    if first < 0x80 {
+        *pos += 1;
+        return Some(u64::from(first));
+    }
     let mut v = 0u64;
     for shift in (0..64).step_by(7) {
         let b = *bytes.get(*pos)?;
