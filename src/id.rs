@@ -29,15 +29,10 @@ pub(crate) fn encode(n: u64) -> String {
 /// Renders an id number as its public text into `out`, replacing what it held.
 ///
 /// The hot path of every read: the digits come from three independent `u32` chains of six
-/// (and one) base-36 digits, and the text goes in with one copy. The text is built in a
-/// word-aligned buffer: the UTF-8 check then takes its fast path (two words at a time), which
-/// from an unaligned start it takes for none of the 19 bytes.
+/// (and one) base-36 digits, and the text goes in with one copy after the ASCII check.
 pub(crate) fn encode_into(n: u64, out: &mut String) {
     const HEAD: usize = PREFIX.len() + 1;
-    #[repr(align(8))]
-    struct Aligned([u8; HEAD + DIGITS]);
-    let mut aligned = Aligned([LEAD; HEAD + DIGITS]);
-    let text = &mut aligned.0;
+    let mut text = [LEAD; HEAD + DIGITS];
     text[..PREFIX.len()].copy_from_slice(PREFIX.as_bytes());
     // 36^6 < 2^32, and n / 36^12 < 36: three chunks cover the 13 digits.
     const CHUNK: u64 = 36u64.pow(6);
@@ -52,10 +47,10 @@ pub(crate) fn encode_into(n: u64, out: &mut String) {
         }
     }
     out.clear();
-    match std::str::from_utf8(text) {
-        Ok(text) => out.push_str(text),
+    match crate::text::utf8(&text) {
+        Some(text) => out.push_str(text),
         // Not reached: every byte comes from PREFIX, LEAD or ALPHABET, all ASCII.
-        Err(_) => out.extend(text.iter().map(|&b| char::from(b))),
+        None => out.extend(text.iter().map(|&b| char::from(b))),
     }
 }
 

@@ -67,6 +67,7 @@ mod redb_store;
 #[cfg(feature = "server")]
 pub mod server;
 mod store;
+mod text;
 mod validate;
 
 pub use crate::clock::{Clock, ManualClock, SystemClock};

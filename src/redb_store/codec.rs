@@ -36,6 +36,7 @@ use serde::Deserialize;
 #[cfg(test)]
 use serde::Serialize;
 
+use super::keyed_crc::keyed_crc;
 use super::varint;
 use crate::model::{Customer, Metadata, MetadataValue, Status};
 use crate::{Error, Result};
@@ -156,17 +157,6 @@ fn low_half(id: u64) -> u32 {
     (id & 0xFFFF_FFFF) as u32
 }
 
-/// The checksum of a version-3 record: its key, then its bytes.
-fn keyed_crc(business: u32, id: u64, body: &[u8]) -> u32 {
-    /// Word-aligned, so that the CRC takes the key's first eight bytes in one step.
-    #[repr(align(8))]
-    struct Key([u8; 12]);
-    let mut key = Key([0; 12]);
-    key.0[..4].copy_from_slice(&business.to_le_bytes());
-    key.0[4..].copy_from_slice(&id.to_le_bytes());
-    crc32c::crc32c_append(crc32c::crc32c(&key.0), body)
-}
-
 /// Encodes `customer` as the record stored under `(business, id)`.
 ///
 /// # Errors
@@ -231,8 +221,10 @@ struct Layout<'a> {
     created_at: i64,
     updated_at: i64,
     flags: u8,
-    /// The byte length of each text; `None` for an absent one.
-    lens: [Option<usize>; TEXTS],
+    /// Bit `i` set when text `i` is present (email and name always are).
+    present: u32,
+    /// Where each text ends in `text`; an absent one ends where the text before it does.
+    ends: [usize; TEXTS],
     /// The texts, one after another.
     text: &'a [u8],
     /// What follows the texts: the metadata, when flagged.
@@ -254,20 +246,18 @@ impl<'a> Layout<'a> {
         if flags & !KNOWN_FLAGS != 0 {
             return None;
         }
-        let mut lens = [None; TEXTS];
-        let mut total = 0usize;
-        for (i, len) in lens.iter_mut().enumerate() {
-            let present = match i.checked_sub(2) {
-                None => true,
-                Some(optional) => flags & OPTIONAL_TEXTS[optional] != 0,
-            };
-            if present {
-                let n = usize::try_from(varint::get(payload, &mut pos)?).ok()?;
-                total = total.checked_add(n)?;
-                *len = Some(n);
+        // Email and name, then the optional texts in the order of their flag bits.
+        let present = (u32::from(flags) << 2 | 0b11) & ((1 << TEXTS) - 1);
+        let mut ends = [0; TEXTS];
+        let mut end = 0usize;
+        for (i, slot) in ends.iter_mut().enumerate() {
+            if present & (1 << i) != 0 {
+                let len = usize::try_from(varint::get(payload, &mut pos)?).ok()?;
+                end = end.checked_add(len)?;
             }
+            *slot = end;
         }
-        let end = pos.checked_add(total)?;
+        let (text, rest) = payload.get(pos..)?.split_at_checked(end)?;
         Some(Layout {
             business,
             id_low,
@@ -275,9 +265,10 @@ impl<'a> Layout<'a> {
             created_at,
             updated_at,
             flags,
-            lens,
-            text: payload.get(pos..end)?,
-            rest: payload.get(end..)?,
+            present,
+            ends,
+            text,
+            rest,
         })
     }
 
@@ -294,30 +285,39 @@ impl<'a> Layout<'a> {
 
     /// The email, the first text (checked alone).
     fn email(&self) -> Option<&'a str> {
-        std::str::from_utf8(self.text.get(..self.lens[0]?)?).ok()
+        crate::text::utf8(self.text.get(..self.ends[0])?)
     }
 
-    /// Every field, the texts checked as UTF-8 in one pass; the key as [`Layout::key`] gives
-    /// it, for the caller to compare.
+    /// The texts, checked as UTF-8 in one pass: email, name, phone, externalId, description,
+    /// currency.
+    fn texts(&self) -> Option<[Option<&'a str>; TEXTS]> {
+        let text = crate::text::utf8(self.text)?;
+        let mut texts = [None; TEXTS];
+        let mut start = 0;
+        for (i, (slot, &end)) in texts.iter_mut().zip(&self.ends).enumerate() {
+            if self.present & (1 << i) != 0 {
+                // A cut inside a character is `None`.
+                *slot = Some(text.get(start..end)?);
+            }
+            start = end;
+        }
+        Some(texts)
+    }
+
+    /// The metadata pairs, when flagged; `None` when they do not decode or bytes are left over.
+    #[allow(clippy::type_complexity)]
+    fn metadata(&self) -> Option<Option<Vec<(&'a str, StoredValue<'a>)>>> {
+        if self.flags & HAS_METADATA == 0 {
+            return self.rest.is_empty().then_some(None);
+        }
+        let (pairs, left) = postcard::take_from_bytes(self.rest).ok()?;
+        left.is_empty().then_some(Some(pairs))
+    }
+
+    /// Every field; the key as [`Layout::key`] gives it, for the caller to compare.
     fn record(self, id: u64) -> Option<StoredRecord<'a>> {
         let (business, id) = self.key(id);
-        let text = std::str::from_utf8(self.text).ok()?;
-        let mut texts = [None; TEXTS];
-        let mut at = 0;
-        for (slot, len) in texts.iter_mut().zip(self.lens) {
-            if let Some(len) = len {
-                let end = at + len;
-                *slot = Some(text.get(at..end)?);
-                at = end;
-            }
-        }
-        let metadata = if self.flags & HAS_METADATA != 0 {
-            let (pairs, left) = postcard::take_from_bytes(self.rest).ok()?;
-            left.is_empty().then_some(Some(pairs))?
-        } else {
-            self.rest.is_empty().then_some(None)?
-        };
-        let [email, name, phone, external_id, description, currency] = texts;
+        let [email, name, phone, external_id, description, currency] = self.texts()?;
         Some(StoredRecord {
             business,
             id,
@@ -330,7 +330,7 @@ impl<'a> Layout<'a> {
             external_id,
             description,
             currency,
-            metadata,
+            metadata: self.metadata()?,
         })
     }
 }
@@ -447,6 +447,11 @@ struct Checked<'a> {
 /// decodes it without allocating for its strings.
 fn check(business: u32, id: u64, bytes: &[u8]) -> Result<Checked<'_>> {
     let (version, payload) = open_envelope(business, id, bytes)?;
+    check_payload(business, id, version, payload)
+}
+
+/// [`check`] after the checksum: the payload of a record of `version`.
+fn check_payload(business: u32, id: u64, version: u8, payload: &[u8]) -> Result<Checked<'_>> {
     let record = decode_payload(business, id, version, payload)?;
     check_key(business, id, (record.business, record.id))?;
     let status =
@@ -527,38 +532,89 @@ pub(crate) fn decode_into(
     into: &mut Customer,
     spares: &mut Spares,
 ) -> Result<()> {
-    let Checked {
-        record,
-        status,
-        created_at,
-        updated_at,
-    } = check(business, id, bytes)?;
-    // Every field, by name: a field added to `Customer` fails to compile here until it is set.
-    let Customer {
-        id: into_id,
-        external_id: into_external_id,
-        email: into_email,
-        name: into_name,
-        phone: into_phone,
-        description: into_description,
-        metadata: into_metadata,
-        status: into_status,
-        currency: into_currency,
-        created_at: into_created_at,
-        updated_at: into_updated_at,
-    } = into;
-    crate::id::encode_into(id, into_id);
-    spares.reuse_opt(into_external_id, record.external_id);
-    reuse(into_email, record.email);
-    reuse(into_name, record.name);
-    spares.reuse_opt(into_phone, record.phone);
-    spares.reuse_opt(into_description, record.description);
-    spares.reuse_metadata(into_metadata, record.metadata);
-    *into_status = status;
-    spares.reuse_opt(into_currency, record.currency);
-    *into_created_at = created_at;
-    *into_updated_at = updated_at;
+    let (version, payload) = open_envelope(business, id, bytes)?;
+    if version != VERSION {
+        let Checked {
+            record,
+            status,
+            created_at,
+            updated_at,
+        } = check_payload(business, id, version, payload)?;
+        let texts = [
+            Some(record.email),
+            Some(record.name),
+            record.phone,
+            record.external_id,
+            record.description,
+            record.currency,
+        ];
+        let fields = Fields {
+            status,
+            created_at,
+            updated_at,
+            texts,
+            metadata: record.metadata,
+        };
+        fields.write(id, into, spares);
+        return Ok(());
+    }
+    // Version 3, the list walk's hot path: from the layout straight to the customer.
+    let does_not_decode = || corrupt(business, id, "does not decode");
+    let layout = Layout::read(payload).ok_or_else(does_not_decode)?;
+    check_key(business, id, layout.key(id))?;
+    let fields = Fields {
+        status: Status::from_code(layout.status)
+            .ok_or_else(|| corrupt(business, id, "unknown status"))?,
+        created_at: timestamp(business, id, layout.created_at)?,
+        updated_at: timestamp(business, id, layout.updated_at)?,
+        texts: layout.texts().ok_or_else(does_not_decode)?,
+        metadata: layout.metadata().ok_or_else(does_not_decode)?,
+    };
+    fields.write(id, into, spares);
     Ok(())
+}
+
+/// A record's fields once every check passed, its texts still borrowed from the page.
+struct Fields<'a> {
+    status: Status,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+    /// Email, name, phone, externalId, description, currency (the first two always present).
+    texts: [Option<&'a str>; TEXTS],
+    metadata: Option<Vec<(&'a str, StoredValue<'a>)>>,
+}
+
+impl Fields<'_> {
+    /// Sets every field of `into`, the customer numbered `id`.
+    fn write(self, id: u64, into: &mut Customer, spares: &mut Spares) {
+        let [email, name, phone, external_id, description, currency] = self.texts;
+        // Every field, by name: a field added to `Customer` fails to compile here until it is
+        // set.
+        let Customer {
+            id: into_id,
+            external_id: into_external_id,
+            email: into_email,
+            name: into_name,
+            phone: into_phone,
+            description: into_description,
+            metadata: into_metadata,
+            status: into_status,
+            currency: into_currency,
+            created_at: into_created_at,
+            updated_at: into_updated_at,
+        } = into;
+        crate::id::encode_into(id, into_id);
+        spares.reuse_opt(into_external_id, external_id);
+        reuse(into_email, email.unwrap_or_default());
+        reuse(into_name, name.unwrap_or_default());
+        spares.reuse_opt(into_phone, phone);
+        spares.reuse_opt(into_description, description);
+        spares.reuse_metadata(into_metadata, self.metadata);
+        *into_status = self.status;
+        spares.reuse_opt(into_currency, currency);
+        *into_created_at = self.created_at;
+        *into_updated_at = self.updated_at;
+    }
 }
 
 fn reuse(into: &mut String, value: &str) {

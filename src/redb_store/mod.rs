@@ -7,6 +7,7 @@ mod codec;
 mod grams;
 mod group;
 mod journal;
+mod keyed_crc;
 mod open;
 mod ops;
 mod snapshot;

@@ -12,13 +12,19 @@ pub(crate) fn put(out: &mut Vec<u8>, mut v: u64) {
 
 /// Reads the varint at `*pos` and moves `*pos` past it; `None` when the bytes end first or the
 /// value does not fit in a `u64`.
+#[inline]
 pub(crate) fn get(bytes: &[u8], pos: &mut usize) -> Option<u64> {
-    // Most varints of a record (its lengths, its handle) are one byte.
+    // Most varints of a record (its lengths, its handle) are one byte: inlined where read.
     let first = *bytes.get(*pos)?;
     if first < 0x80 {
         *pos += 1;
         return Some(u64::from(first));
     }
+    get_long(bytes, pos)
+}
+
+/// [`get`] of a varint of more than one byte.
+fn get_long(bytes: &[u8], pos: &mut usize) -> Option<u64> {
     let mut v = 0u64;
     for shift in (0..64).step_by(7) {
         let b = *bytes.get(*pos)?;
