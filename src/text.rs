@@ -3,7 +3,8 @@
 //! The list walk checks every record's texts (about 70 bytes) and renders every id (19 bytes)
 //! as UTF-8. `std::str::from_utf8` goes a byte at a time until its input is word-aligned and
 //! again over the last bytes, which for texts this short is most of them; `<[u8]>::is_ascii`
-//! reads whole words from the first byte to the last, aligned or not. Callgrind over two walks
+//! reads whole words from the first byte to the last, aligned or not (inputs shorter than a
+//! word a byte at a time). Callgrind over two walks
 //! of the 210,000 customers `compare --customers 200000` leaves: 1,122.6 M instructions with
 //! `from_utf8`, 1,065.9 M with this (-5%).
 
