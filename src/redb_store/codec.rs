@@ -61,8 +61,8 @@ enum StoredValue<'a> {
     Bool(bool),
 }
 
-/// A record's fields, borrowed from its bytes: what `decode` and `peek` decode every version to
-/// (`decode_into` reads version 3 without it).
+/// A record of version 1 or 2, its fields borrowed from its bytes (version 3 is read through
+/// [`Layout`]).
 #[derive(Deserialize)]
 #[cfg_attr(test, derive(Serialize))]
 struct StoredRecord<'a> {
@@ -321,26 +321,6 @@ impl<'a> Layout<'a> {
         let (pairs, left) = postcard::take_from_bytes(self.rest).ok()?;
         left.is_empty().then_some(Some(pairs))
     }
-
-    /// Every field; the key as [`Layout::key`] gives it, for the caller to compare.
-    fn record(self, id: u64) -> Option<StoredRecord<'a>> {
-        let (business, id) = self.key(id);
-        let [email, name, phone, external_id, description, currency] = self.texts()?;
-        Some(StoredRecord {
-            business,
-            id,
-            status: self.status,
-            email: email?,
-            created_at: self.created_at,
-            updated_at: self.updated_at,
-            name: name?,
-            phone,
-            external_id,
-            description,
-            currency,
-            metadata: self.metadata()?,
-        })
-    }
 }
 
 fn corrupt(business: u32, id: u64, what: &str) -> Error {
@@ -424,6 +404,8 @@ pub(crate) fn peek(business: u32, id: u64, bytes: &[u8]) -> Result<Head<'_>> {
     Ok(Head { status, email })
 }
 
+/// Decodes the payload of a record of version 1 or 2 (postcard throughout); version 3 is read
+/// through [`Layout`].
 fn decode_payload<'a>(
     business: u32,
     id: u64,
@@ -432,9 +414,6 @@ fn decode_payload<'a>(
 ) -> Result<StoredRecord<'a>> {
     let does_not_decode = |_| corrupt(business, id, "does not decode");
     match version {
-        VERSION => Layout::read(payload)
-            .and_then(|layout| layout.record(id))
-            .ok_or_else(|| corrupt(business, id, "does not decode")),
         VERSION_2 => postcard::from_bytes(payload).map_err(does_not_decode),
         VERSION_1 => postcard::from_bytes::<StoredRecordV1<'_>>(payload)
             .map(StoredRecord::from)
@@ -443,32 +422,58 @@ fn decode_payload<'a>(
     }
 }
 
-/// A record that passed every check, its strings still borrowed from the page.
-struct Checked<'a> {
-    record: StoredRecord<'a>,
+/// A record's fields once every check passed, its texts still borrowed from the page.
+struct Fields<'a> {
     status: Status,
     created_at: Timestamp,
     updated_at: Timestamp,
+    /// Email, name, phone, externalId, description, currency (the first two always present).
+    texts: [Option<&'a str>; TEXTS],
+    metadata: Option<Vec<(&'a str, StoredValue<'a>)>>,
 }
 
-/// Checks the record stored under `(business, id)` (checksum, key, status, timestamps) and
-/// decodes it without allocating for its strings.
-fn check(business: u32, id: u64, bytes: &[u8]) -> Result<Checked<'_>> {
+/// Checks the record stored under `(business, id)` (checksum, key, status, timestamps, texts,
+/// metadata) and decodes it without allocating for its strings. Version 3, what every read
+/// meets in the end, goes straight from its layout to the fields.
+fn check(business: u32, id: u64, bytes: &[u8]) -> Result<Fields<'_>> {
+    let does_not_decode = || corrupt(business, id, "does not decode");
     let (version, payload) = open_envelope(business, id, bytes)?;
-    check_payload(business, id, version, payload)
-}
-
-/// [`check`] after the checksum: the payload of a record of `version`.
-fn check_payload(business: u32, id: u64, version: u8, payload: &[u8]) -> Result<Checked<'_>> {
-    let record = decode_payload(business, id, version, payload)?;
-    check_key(business, id, (record.business, record.id))?;
-    let status =
-        Status::from_code(record.status).ok_or_else(|| corrupt(business, id, "unknown status"))?;
-    Ok(Checked {
-        status,
-        created_at: timestamp(business, id, record.created_at)?,
-        updated_at: timestamp(business, id, record.updated_at)?,
-        record,
+    let (found, status, created_at, updated_at, texts, metadata) = if version == VERSION {
+        let layout = Layout::read(payload).ok_or_else(does_not_decode)?;
+        (
+            layout.key(id),
+            layout.status,
+            layout.created_at,
+            layout.updated_at,
+            layout.texts().ok_or_else(does_not_decode)?,
+            layout.metadata().ok_or_else(does_not_decode)?,
+        )
+    } else {
+        let record = decode_payload(business, id, version, payload)?;
+        let texts = [
+            Some(record.email),
+            Some(record.name),
+            record.phone,
+            record.external_id,
+            record.description,
+            record.currency,
+        ];
+        (
+            (record.business, record.id),
+            record.status,
+            record.created_at,
+            record.updated_at,
+            texts,
+            record.metadata,
+        )
+    };
+    check_key(business, id, found)?;
+    Ok(Fields {
+        status: Status::from_code(status).ok_or_else(|| corrupt(business, id, "unknown status"))?,
+        created_at: timestamp(business, id, created_at)?,
+        updated_at: timestamp(business, id, updated_at)?,
+        texts,
+        metadata,
     })
 }
 
@@ -495,24 +500,20 @@ fn owned_value(value: StoredValue<'_>) -> MetadataValue {
 /// [`Error::Corrupt`] when the bytes fail the checksum, do not decode, or belong to another
 /// key.
 pub(crate) fn decode(business: u32, id: u64, bytes: &[u8]) -> Result<Customer> {
-    let Checked {
-        record,
-        status,
-        created_at,
-        updated_at,
-    } = check(business, id, bytes)?;
+    let fields = check(business, id, bytes)?;
+    let [email, name, phone, external_id, description, currency] = fields.texts;
     Ok(Customer {
         id: crate::id::encode(id),
-        external_id: record.external_id.map(str::to_owned),
-        email: record.email.to_owned(),
-        name: record.name.to_owned(),
-        phone: record.phone.map(str::to_owned),
-        description: record.description.map(str::to_owned),
-        metadata: record.metadata.map(owned_metadata),
-        status,
-        currency: record.currency.map(str::to_owned),
-        created_at,
-        updated_at,
+        external_id: external_id.map(str::to_owned),
+        email: email.unwrap_or_default().to_owned(),
+        name: name.unwrap_or_default().to_owned(),
+        phone: phone.map(str::to_owned),
+        description: description.map(str::to_owned),
+        metadata: fields.metadata.map(owned_metadata),
+        status: fields.status,
+        currency: currency.map(str::to_owned),
+        created_at: fields.created_at,
+        updated_at: fields.updated_at,
     })
 }
 
@@ -540,56 +541,8 @@ pub(crate) fn decode_into(
     into: &mut Customer,
     spares: &mut Spares,
 ) -> Result<()> {
-    let (version, payload) = open_envelope(business, id, bytes)?;
-    if version != VERSION {
-        let Checked {
-            record,
-            status,
-            created_at,
-            updated_at,
-        } = check_payload(business, id, version, payload)?;
-        let texts = [
-            Some(record.email),
-            Some(record.name),
-            record.phone,
-            record.external_id,
-            record.description,
-            record.currency,
-        ];
-        let fields = Fields {
-            status,
-            created_at,
-            updated_at,
-            texts,
-            metadata: record.metadata,
-        };
-        fields.write(id, into, spares);
-        return Ok(());
-    }
-    // Version 3, the list walk's hot path: from the layout straight to the customer.
-    let does_not_decode = || corrupt(business, id, "does not decode");
-    let layout = Layout::read(payload).ok_or_else(does_not_decode)?;
-    check_key(business, id, layout.key(id))?;
-    let fields = Fields {
-        status: Status::from_code(layout.status)
-            .ok_or_else(|| corrupt(business, id, "unknown status"))?,
-        created_at: timestamp(business, id, layout.created_at)?,
-        updated_at: timestamp(business, id, layout.updated_at)?,
-        texts: layout.texts().ok_or_else(does_not_decode)?,
-        metadata: layout.metadata().ok_or_else(does_not_decode)?,
-    };
-    fields.write(id, into, spares);
+    check(business, id, bytes)?.write(id, into, spares);
     Ok(())
-}
-
-/// A record's fields once every check passed, its texts still borrowed from the page.
-struct Fields<'a> {
-    status: Status,
-    created_at: Timestamp,
-    updated_at: Timestamp,
-    /// Email, name, phone, externalId, description, currency (the first two always present).
-    texts: [Option<&'a str>; TEXTS],
-    metadata: Option<Vec<(&'a str, StoredValue<'a>)>>,
 }
 
 impl Fields<'_> {
