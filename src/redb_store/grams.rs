@@ -318,7 +318,7 @@ impl NewPostings {
 
     /// Appends every gathered posting; each id must be above every id already in its gram.
     pub(crate) fn write(mut self, blocks: &mut Blocks<'_>) -> Result<()> {
-        self.entries.sort_unstable();
+        sort_postings(&mut self.entries);
         let mut ids = Vec::new();
         for group in self.entries.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
             let (handle, gram, _) = group[0];
@@ -327,6 +327,57 @@ impl NewPostings {
             append(blocks, handle, gram, &ids)?;
         }
         Ok(())
+    }
+}
+
+/// Sorts postings into (business, gram, id) order.
+///
+/// Callers add them in (business, id) order (a walk of the records), so within one business
+/// a stable sort by gram alone is enough, and a radix sort does it in two linear passes where a
+/// comparison sort took about half of a fold. Entries in any other order take the comparison
+/// sort.
+fn sort_postings(entries: &mut [(u32, u32, u64)]) {
+    let in_walk_order = entries
+        .windows(2)
+        .all(|pair| (pair[0].0, pair[0].2) <= (pair[1].0, pair[1].2));
+    if !in_walk_order {
+        entries.sort_unstable();
+        return;
+    }
+    let mut scratch = Vec::new();
+    for business in entries.chunk_by_mut(|a, b| a.0 == b.0) {
+        radix_sort_by_gram(business, &mut scratch);
+    }
+}
+
+/// Sorts `entries` by gram, keeping the order of entries with equal grams (an LSD radix sort,
+/// `RADIX_BITS` bits a pass, as many passes as the largest gram needs: two for trigrams).
+fn radix_sort_by_gram(entries: &mut [(u32, u32, u64)], scratch: &mut Vec<(u32, u32, u64)>) {
+    const RADIX_BITS: u32 = 12;
+    const DIGITS: usize = 1 << RADIX_BITS;
+    let largest = entries.iter().map(|e| e.1).max().unwrap_or(0);
+    let mut shift = 0;
+    while shift < u32::BITS && largest >> shift != 0 {
+        let digit = |gram: u32| ((gram >> shift) as usize) & (DIGITS - 1);
+        let mut next = vec![0usize; DIGITS];
+        for entry in entries.iter() {
+            next[digit(entry.1)] += 1;
+        }
+        let mut start = 0;
+        for slot in &mut next {
+            let count = *slot;
+            *slot = start;
+            start += count;
+        }
+        scratch.clear();
+        scratch.resize(entries.len(), (0, 0, 0));
+        for &entry in entries.iter() {
+            let at = &mut next[digit(entry.1)];
+            scratch[*at] = entry;
+            *at += 1;
+        }
+        entries.copy_from_slice(scratch);
+        shift += RADIX_BITS;
     }
 }
 
@@ -390,6 +441,30 @@ impl<'t> PostingCursor<'t> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// The radix sort of postings in walk order, and the fallback for any other order,
+        /// both give what a plain sort gives.
+        #[test]
+        fn postings_sort_like_a_plain_sort(
+            mut entries in proptest::collection::vec((0u32..3, proptest::num::u32::ANY, 0u64..50), 0..300),
+            walk_order in proptest::bool::ANY,
+            small_grams in proptest::bool::ANY,
+        ) {
+            if small_grams {
+                for entry in &mut entries {
+                    entry.1 &= 0x00FF_FFFF;
+                }
+            }
+            if walk_order {
+                entries.sort_by_key(|&(business, _, id)| (business, id));
+            }
+            let mut expected = entries.clone();
+            expected.sort_unstable();
+            sort_postings(&mut entries);
+            proptest::prop_assert_eq!(entries, expected);
+        }
+    }
 
     #[test]
     fn grams_are_byte_windows() {
