@@ -261,3 +261,68 @@ impl GroupCommit {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use std::collections::HashSet;
+
+    /// More writers than a batch takes: every writer gets exactly one answer, its own (each
+    /// answer names its batch and place, so a misrouted one would repeat), no batch is larger
+    /// than `MAX_BATCH`, and every job is run once.
+    #[test]
+    fn every_writer_gets_its_own_answer_when_batches_overflow() {
+        const WRITERS: usize = MAX_BATCH + 200;
+        let group = GroupCommit::default();
+        let batches = AtomicUsize::new(0);
+        let jobs_run = AtomicUsize::new(0);
+        let largest = AtomicUsize::new(0);
+        let started = AtomicUsize::new(0);
+        let answers: Vec<String> = std::thread::scope(|scope| {
+            let writers: Vec<_> = (0..WRITERS)
+                .map(|_| {
+                    scope.spawn(|| {
+                        started.fetch_add(1, Ordering::SeqCst);
+                        let job: Job = Box::new(|_| Err(not_run()));
+                        let commit = |jobs: Vec<Job>| {
+                            let batch = batches.fetch_add(1, Ordering::SeqCst);
+                            jobs_run.fetch_add(jobs.len(), Ordering::SeqCst);
+                            largest.fetch_max(jobs.len(), Ordering::SeqCst);
+                            // The first batch lingers until the others have queued behind it.
+                            if batch == 0 {
+                                while started.load(Ordering::SeqCst) < WRITERS {
+                                    std::thread::sleep(Duration::from_millis(1));
+                                }
+                                std::thread::sleep(Duration::from_millis(50));
+                            }
+                            let answers = (0..jobs.len())
+                                .map(|place| {
+                                    Err(Error::Storage {
+                                        message: format!("{batch}:{place}"),
+                                        source: None,
+                                    })
+                                })
+                                .collect();
+                            (answers, Some(()))
+                        };
+                        match group.submit(job, commit, |()| Ok(())) {
+                            Err(Error::Storage { message, .. }) => message,
+                            _ => panic!("the answer is not the one the batch gave"),
+                        }
+                    })
+                })
+                .collect();
+            writers
+                .into_iter()
+                .map(|w| w.join().expect("writer"))
+                .collect()
+        });
+        assert_eq!(answers.len(), WRITERS);
+        assert_eq!(answers.iter().collect::<HashSet<_>>().len(), WRITERS);
+        assert_eq!(jobs_run.load(Ordering::SeqCst), WRITERS);
+        assert_eq!(largest.load(Ordering::SeqCst), MAX_BATCH);
+        assert!(batches.load(Ordering::SeqCst) >= 2);
+    }
+}
