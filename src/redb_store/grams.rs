@@ -334,8 +334,9 @@ impl NewPostings {
 ///
 /// Callers add them in (business, id) order (a walk of the records), so within one business
 /// a stable sort by gram alone is enough, and a radix sort does it in two linear passes where a
-/// comparison sort took about half of a fold. Entries in any other order take the comparison
-/// sort.
+/// comparison sort took about half of a fold. A business with few postings (an upgrade's
+/// chunk may hold many small businesses), and entries in any other order, take the
+/// comparison sort.
 fn sort_postings(entries: &mut [(u32, u32, u64)]) {
     let in_walk_order = entries
         .windows(2)
@@ -344,40 +345,69 @@ fn sort_postings(entries: &mut [(u32, u32, u64)]) {
         entries.sort_unstable();
         return;
     }
-    let mut scratch = Vec::new();
+    let mut radix = RadixScratch::default();
     for business in entries.chunk_by_mut(|a, b| a.0 == b.0) {
-        radix_sort_by_gram(business, &mut scratch);
+        if business.len() < RADIX_MIN {
+            business.sort_unstable();
+        } else {
+            radix.sort_by_gram(business);
+        }
     }
 }
 
-/// Sorts `entries` by gram, keeping the order of entries with equal grams (an LSD radix sort,
-/// `RADIX_BITS` bits a pass, as many passes as the largest gram needs: two for trigrams).
-fn radix_sort_by_gram(entries: &mut [(u32, u32, u64)], scratch: &mut Vec<(u32, u32, u64)>) {
-    const RADIX_BITS: u32 = 12;
-    const DIGITS: usize = 1 << RADIX_BITS;
-    let largest = entries.iter().map(|e| e.1).max().unwrap_or(0);
-    let mut shift = 0;
-    while shift < u32::BITS && largest >> shift != 0 {
-        let digit = |gram: u32| ((gram >> shift) as usize) & (DIGITS - 1);
-        let mut next = vec![0usize; DIGITS];
-        for entry in entries.iter() {
-            next[digit(entry.1)] += 1;
+/// The fewest postings of one business that take the radix sort: below it, the fixed cost of
+/// its passes (a prefix sum over every digit) outweighs a comparison sort.
+const RADIX_MIN: usize = 2048;
+
+/// Bits of the gram a radix pass sorts by.
+const RADIX_BITS: u32 = 12;
+
+/// The buffers of a radix sort, kept from one business to the next.
+struct RadixScratch {
+    /// Where each digit's next entry goes.
+    next: Vec<usize>,
+    moved: Vec<(u32, u32, u64)>,
+}
+
+impl Default for RadixScratch {
+    fn default() -> Self {
+        RadixScratch {
+            next: vec![0; 1 << RADIX_BITS],
+            moved: Vec::new(),
         }
-        let mut start = 0;
-        for slot in &mut next {
-            let count = *slot;
-            *slot = start;
-            start += count;
+    }
+}
+
+impl RadixScratch {
+    /// Sorts `entries` by gram, keeping the order of entries with equal grams (an LSD radix
+    /// sort, [`RADIX_BITS`] bits a pass, as many passes as the largest gram needs: two for
+    /// trigrams).
+    fn sort_by_gram(&mut self, entries: &mut [(u32, u32, u64)]) {
+        let mask = (1usize << RADIX_BITS) - 1;
+        let largest = entries.iter().map(|e| e.1).max().unwrap_or(0);
+        self.moved.clear();
+        self.moved.resize(entries.len(), (0, 0, 0));
+        let mut shift = 0;
+        while shift < u32::BITS && largest >> shift != 0 {
+            let digit = |gram: u32| ((gram >> shift) as usize) & mask;
+            self.next.fill(0);
+            for entry in entries.iter() {
+                self.next[digit(entry.1)] += 1;
+            }
+            let mut start = 0;
+            for slot in &mut self.next {
+                let count = *slot;
+                *slot = start;
+                start += count;
+            }
+            for &entry in entries.iter() {
+                let at = &mut self.next[digit(entry.1)];
+                self.moved[*at] = entry;
+                *at += 1;
+            }
+            entries.copy_from_slice(&self.moved);
+            shift += RADIX_BITS;
         }
-        scratch.clear();
-        scratch.resize(entries.len(), (0, 0, 0));
-        for &entry in entries.iter() {
-            let at = &mut next[digit(entry.1)];
-            scratch[*at] = entry;
-            *at += 1;
-        }
-        entries.copy_from_slice(scratch);
-        shift += RADIX_BITS;
     }
 }
 
@@ -442,19 +472,23 @@ impl<'t> PostingCursor<'t> {
 mod tests {
     use super::*;
 
+    /// Gram masks: all 32 bits (three radix passes), trigrams (two), one pass, none.
+    const GRAM_MASKS: [u32; 4] = [u32::MAX, 0x00FF_FFFF, 0x0FFF, 0];
+
     proptest::proptest! {
-        /// The radix sort of postings in walk order, and the fallback for any other order,
-        /// both give what a plain sort gives.
+        /// Postings in walk order or in any order, few or enough for the radix sort, sort as a
+        /// plain sort does.
         #[test]
         fn postings_sort_like_a_plain_sort(
-            mut entries in proptest::collection::vec((0u32..3, proptest::num::u32::ANY, 0u64..50), 0..300),
+            mut entries in proptest::collection::vec(
+                (0u32..3, proptest::num::u32::ANY, 0u64..5000),
+                0..(3 * RADIX_MIN),
+            ),
             walk_order in proptest::bool::ANY,
-            small_grams in proptest::bool::ANY,
+            mask in 0..GRAM_MASKS.len(),
         ) {
-            if small_grams {
-                for entry in &mut entries {
-                    entry.1 &= 0x00FF_FFFF;
-                }
+            for entry in &mut entries {
+                entry.1 &= GRAM_MASKS[mask];
             }
             if walk_order {
                 entries.sort_by_key(|&(business, _, id)| (business, id));
@@ -462,6 +496,27 @@ mod tests {
             let mut expected = entries.clone();
             expected.sort_unstable();
             sort_postings(&mut entries);
+            proptest::prop_assert_eq!(entries, expected);
+        }
+
+        /// The radix sort alone, on one business's postings of any size, in id order: the
+        /// order of a plain sort, and ids still ascending within each gram.
+        #[test]
+        fn radix_sort_keeps_ids_in_order(
+            mut entries in proptest::collection::vec(
+                (proptest::num::u32::ANY, 0u64..300),
+                0..600,
+            ),
+            mask in 0..GRAM_MASKS.len(),
+        ) {
+            let mut entries: Vec<(u32, u32, u64)> = entries
+                .drain(..)
+                .map(|(gram, id)| (7, gram & GRAM_MASKS[mask], id))
+                .collect();
+            entries.sort_by_key(|&(_, _, id)| id);
+            let mut expected = entries.clone();
+            expected.sort_unstable();
+            RadixScratch::default().sort_by_gram(&mut entries);
             proptest::prop_assert_eq!(entries, expected);
         }
     }

@@ -264,65 +264,79 @@ impl GroupCommit {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use super::*;
-    use std::collections::HashSet;
 
-    /// More writers than a batch takes: every writer gets exactly one answer, its own (each
-    /// answer names its batch and place, so a misrouted one would repeat), no batch is larger
-    /// than `MAX_BATCH`, and every job is run once.
+    /// Tells which writer a job is: dropping the job leaves the writer's number behind.
+    struct Tag {
+        writer: usize,
+        dropped: Arc<Mutex<Vec<usize>>>,
+    }
+
+    impl Drop for Tag {
+        fn drop(&mut self) {
+            self.dropped.lock().push(self.writer);
+        }
+    }
+
+    /// More writers than a batch takes: every writer gets exactly its own answer (the batch
+    /// answers each job with the number of the writer that queued it), no batch is larger
+    /// than `MAX_BATCH`, every job is run once, and the batch after a lingering one is full.
     #[test]
     fn every_writer_gets_its_own_answer_when_batches_overflow() {
         const WRITERS: usize = MAX_BATCH + 200;
         let group = GroupCommit::default();
+        let dropped = Arc::new(Mutex::new(Vec::new()));
         let batches = AtomicUsize::new(0);
         let jobs_run = AtomicUsize::new(0);
         let largest = AtomicUsize::new(0);
-        let started = AtomicUsize::new(0);
-        let answers: Vec<String> = std::thread::scope(|scope| {
-            let writers: Vec<_> = (0..WRITERS)
-                .map(|_| {
-                    scope.spawn(|| {
-                        started.fetch_add(1, Ordering::SeqCst);
-                        let job: Job = Box::new(|_| Err(not_run()));
-                        let commit = |jobs: Vec<Job>| {
-                            let batch = batches.fetch_add(1, Ordering::SeqCst);
-                            jobs_run.fetch_add(jobs.len(), Ordering::SeqCst);
-                            largest.fetch_max(jobs.len(), Ordering::SeqCst);
-                            // The first batch lingers until the others have queued behind it.
-                            if batch == 0 {
-                                while started.load(Ordering::SeqCst) < WRITERS {
-                                    std::thread::sleep(Duration::from_millis(1));
-                                }
-                                std::thread::sleep(Duration::from_millis(50));
-                            }
-                            let answers = (0..jobs.len())
-                                .map(|place| {
-                                    Err(Error::Storage {
-                                        message: format!("{batch}:{place}"),
-                                        source: None,
-                                    })
-                                })
-                                .collect();
-                            (answers, Some(()))
-                        };
-                        match group.submit(job, commit, |()| Ok(())) {
-                            Err(Error::Storage { message, .. }) => message,
-                            _ => panic!("the answer is not the one the batch gave"),
-                        }
+        let commit = |jobs: Vec<Job>| {
+            let batch = batches.fetch_add(1, Ordering::SeqCst);
+            jobs_run.fetch_add(jobs.len(), Ordering::SeqCst);
+            largest.fetch_max(jobs.len(), Ordering::SeqCst);
+            // The first batch lingers until every other writer has queued behind it (or, if
+            // some writer never came, a deadline: the assertions then fail).
+            if batch == 0 {
+                let deadline = Instant::now() + Duration::from_secs(30);
+                while group.state.lock().threads.len() < WRITERS && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            }
+            let answers = jobs
+                .into_iter()
+                .map(|job| {
+                    drop(job);
+                    let writer = dropped.lock().pop();
+                    Err(Error::Storage {
+                        message: format!("{writer:?}"),
+                        source: None,
                     })
                 })
                 .collect();
-            writers
-                .into_iter()
-                .map(|w| w.join().expect("writer"))
-                .collect()
+            (answers, Some(()))
+        };
+        std::thread::scope(|scope| {
+            for writer in 0..WRITERS {
+                let (group, commit, dropped) = (&group, &commit, dropped.clone());
+                scope.spawn(move || {
+                    let tag = Tag { writer, dropped };
+                    let job: Job = Box::new(move |_| {
+                        let _ = &tag;
+                        Err(not_run())
+                    });
+                    match group.submit(job, commit, |()| Ok(())) {
+                        Err(Error::Storage { message, .. }) => {
+                            assert_eq!(message, format!("{:?}", Some(writer)));
+                        }
+                        _ => panic!("writer {writer} got an answer no batch gave"),
+                    }
+                });
+            }
         });
-        assert_eq!(answers.len(), WRITERS);
-        assert_eq!(answers.iter().collect::<HashSet<_>>().len(), WRITERS);
         assert_eq!(jobs_run.load(Ordering::SeqCst), WRITERS);
         assert_eq!(largest.load(Ordering::SeqCst), MAX_BATCH);
-        assert!(batches.load(Ordering::SeqCst) >= 2);
+        assert!(batches.load(Ordering::SeqCst) >= 3);
     }
 }
