@@ -31,7 +31,6 @@ use foldhash::fast::RandomState;
 use parking_lot::Mutex;
 
 use super::grams;
-use crate::validate::email_key;
 
 /// How many times longer than the configured tail a business's tail may grow once its waiting
 /// emails are in memory.
@@ -163,10 +162,10 @@ impl TailMemory {
         true
     }
 
-    /// Adds customer `n`'s email, set by a write not yet committed (lower-cased here, only for
-    /// a business whose list is kept). The list drops (the business's tail then folds at its
-    /// next write) when the budget is spent or it has taken more than `most_emails`.
-    pub(crate) fn add(&self, handle: u32, n: u64, email: &str, most_emails: u64) {
+    /// Adds customer `n`'s lower-cased email, set by a write not yet committed. The list drops
+    /// (the business's tail then folds at its next write) when the budget is spent or it has
+    /// taken more than `most_emails`.
+    pub(crate) fn add(&self, handle: u32, n: u64, lower_email: &str, most_emails: u64) {
         let mut state = self.state.lock();
         let State {
             businesses,
@@ -178,7 +177,7 @@ impl TailMemory {
         if n < waiting.from {
             return;
         }
-        *postings += waiting.add(n, &email_key(email));
+        *postings += waiting.add(n, lower_email);
         if *postings > BUDGET_POSTINGS || waiting.emails > most_emails {
             *postings -= waiting.postings;
             businesses.remove(&handle);
