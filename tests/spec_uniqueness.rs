@@ -418,6 +418,79 @@ fn create_many_creates_every_item_in_order() -> TestResult {
     Ok(())
 }
 
+/// A batch's index entries are written sorted by key, not in item order: every item must
+/// still be found by its own email (in any case) and externalId, among stored customers whose
+/// keys fall between the batch's.
+#[test]
+fn create_many_indexes_every_item_under_its_own_keys() -> TestResult {
+    let store = RedbStore::in_memory()?;
+    let stored: Vec<_> = (0..300)
+        .map(|i| {
+            NewCustomer::new(format!("m{:03}@x.io", i * 2), "Stored")
+                .with_external_id(format!("k{:03}", i * 2))
+        })
+        .collect();
+    let stored = store.create_many(BIZ, stored)?;
+    // Keys in descending and scattered order, interleaved with the stored ones; every third
+    // item without an externalId; emails in upper case.
+    let batch: Vec<NewCustomer> = (0..300)
+        .map(|i| {
+            let k = (299 - i) * 7 % 300 * 2 + 1;
+            let new = NewCustomer::new(format!("M{k:03}@X.IO"), format!("New {i}"));
+            if i % 3 == 0 {
+                new
+            } else {
+                new.with_external_id(format!("k{k:03}"))
+            }
+        })
+        .collect();
+    let created = store.create_many(BIZ, batch.clone())?;
+    for (item, customer) in batch
+        .iter()
+        .chain(&stored_items(&stored))
+        .zip(created.iter().chain(&stored))
+    {
+        let by_email = store.get_by_email(BIZ, &item.email.to_lowercase())?;
+        assert_eq!(
+            by_email.as_ref().map(|c| &c.id),
+            Some(&customer.id),
+            "{}",
+            item.email
+        );
+        if let Some(external_id) = &item.external_id {
+            let by_external_id = store.get_by_external_id(BIZ, external_id)?;
+            assert_eq!(
+                by_external_id.map(|c| c.id),
+                Some(customer.id.clone()),
+                "{external_id}"
+            );
+        }
+    }
+    let report = verify_clean(&store, 600)?;
+    assert_eq!(report.external_id_entries, 300 + 200, "{report:?}");
+    // Each new key is taken now, in any case.
+    let error = expect_code(
+        store.create(BIZ, NewCustomer::new("m001@x.io", "Again")),
+        "email_taken",
+    );
+    assert!(error.existing_id().is_some());
+    Ok(())
+}
+
+/// The items that created `customers` (their email and externalId).
+fn stored_items(customers: &[customer_store::Customer]) -> Vec<NewCustomer> {
+    customers
+        .iter()
+        .map(|c| {
+            let new = NewCustomer::new(c.email.clone(), c.name.clone());
+            match &c.external_id {
+                Some(external_id) => new.with_external_id(external_id.clone()),
+                None => new,
+            }
+        })
+        .collect()
+}
+
 #[test]
 fn create_many_is_all_or_nothing() -> TestResult {
     let store = RedbStore::in_memory()?;
