@@ -52,7 +52,7 @@ impl Output {
 
 /// One write, run inside the batch's transaction; it may be run again in a later transaction
 /// if another job of its batch spoiled the first.
-pub(crate) type Job = Box<dyn FnMut(&mut WriteTables<'_>) -> Result<Output> + Send>;
+pub(crate) type Job = Box<dyn FnMut(&mut WriteTables<'_, '_>) -> Result<Output> + Send>;
 
 /// The longest a leader waits for the writers of the last batch to queue again.
 const GATHER: Duration = Duration::from_micros(200);
@@ -106,7 +106,7 @@ fn spoils_transaction(error: &Error) -> bool {
 }
 
 /// The body a transaction runs: all remaining jobs, in order. Returns whether any wrote.
-pub(crate) type Body<'a> = dyn FnMut(&mut WriteTables<'_>) -> Result<bool> + 'a;
+pub(crate) type Body<'a> = dyn FnMut(&mut WriteTables<'_, '_>) -> Result<bool> + 'a;
 
 /// Runs `jobs` through `in_transaction`, which opens a transaction, runs the body it is given
 /// on the tables, and commits when the body returns `Ok(true)`.

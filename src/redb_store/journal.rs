@@ -46,6 +46,7 @@ use parking_lot::Mutex;
 use redb::{Database, ReadableDatabase, StorageBackend, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
+use super::held::{HeldTransaction, OpenTables};
 use super::open::storage_error;
 use super::ops::{self, WriteTables};
 use super::tables::{JOURNAL_LSN_KEY, JOURNAL_NONCE_KEY, JOURNAL_SESSION_KEY, META};
@@ -161,7 +162,7 @@ pub(crate) struct Journal {
     poisoned: bool,
     /// The write transaction that holds the frames written since the database's last commit,
     /// not committed yet (see [`Journal::hold`]).
-    held: Option<WriteTransaction>,
+    held: Option<HeldTransaction>,
     /// How many records `held` writes (see [`records_in`]).
     held_records: usize,
     /// Set while the database may lack a frame: a writer has taken `held`
@@ -290,7 +291,7 @@ impl Journal {
     ///
     /// Committing a redb transaction costs about as much CPU as the writes in it; holding one
     /// across batches that no read separates makes a stream of single writes pay it once.
-    pub(crate) fn hold(&mut self, txn: WriteTransaction, records: usize) {
+    pub(crate) fn hold(&mut self, txn: HeldTransaction, records: usize) {
         self.held = Some(txn);
         self.held_records += records;
         self.lent = false;
@@ -299,7 +300,7 @@ impl Journal {
     /// The held transaction, for the next batch to run in; until it is given back
     /// ([`Journal::hold`]) or committed ([`Journal::released`]), nothing else may use the
     /// journal.
-    pub(crate) fn take_held(&mut self) -> Option<WriteTransaction> {
+    pub(crate) fn take_held(&mut self) -> Option<HeldTransaction> {
         let txn = self.held.take();
         self.lent = txn.is_some();
         txn
@@ -332,8 +333,8 @@ impl Journal {
         // Nothing becomes visible before its frame is on disk.
         self.sync()?;
         // Lent until the commit lands: a panic inside it leaves the journal refusing.
-        if let Some(txn) = self.take_held() {
-            txn.commit().map_err(|e| {
+        if let Some(held) = self.take_held() {
+            held.into_transaction().commit().map_err(|e| {
                 self.poisoned = true;
                 super::open::force_reopen(storage_error("commit (outcome unknown)", e))
             })?;
@@ -425,7 +426,7 @@ impl Journal {
         let committed = (|| {
             let failed = |e: redb::Error| storage_error("checkpoint", e);
             let mut txn = match held {
-                Some(txn) => txn,
+                Some(held) => held.into_transaction(),
                 None => db.begin_write().map_err(|e| failed(e.into()))?,
             };
             txn.set_durability(redb::Durability::Immediate)
@@ -919,7 +920,8 @@ pub(crate) fn recover(
     // One durable commit: the replayed frames, and the new session (before its first frame).
     let txn = db.begin_write().map_err(|e| storage_error("replay", e))?;
     {
-        let mut tables = WriteTables::open(&txn, tail_max)?;
+        let mut open = OpenTables::open(&txn)?;
+        let mut tables = WriteTables::new(&mut open, tail_max);
         for frame in &pending {
             for effect in &frame.effects {
                 ops::replay(&mut tables, effect).map_err(|e| match e {
@@ -1146,7 +1148,7 @@ mod tests {
         txn.set_durability(redb::Durability::None).unwrap();
         journal.append(journal.next_lsn(), &[]).unwrap();
         refuses(&mut journal);
-        journal.hold(txn, 1);
+        journal.hold(HeldTransaction::begin(txn).unwrap(), 1);
         assert!(journal.holds());
         // Taken by a writer that appends again and gives it back.
         let txn = journal.take_held().unwrap();
@@ -1162,7 +1164,7 @@ mod tests {
         // or checkpoint may use the database until the store reopens.
         let txn = db.begin_write().unwrap();
         journal.append(journal.next_lsn(), &[]).unwrap();
-        journal.hold(txn, 1);
+        journal.hold(HeldTransaction::begin(txn).unwrap(), 1);
         drop(journal.take_held());
         refuses(&mut journal);
         assert!(journal.checkpoint(&db).is_err());
@@ -1218,7 +1220,7 @@ mod tests {
 
         let txn = db.begin_write().unwrap();
         journal.append(journal.next_lsn(), &[]).unwrap();
-        journal.hold(txn, 1);
+        journal.hold(HeldTransaction::begin(txn).unwrap(), 1);
         let first = journal.pending();
         assert_eq!(log(&file), ["frame"], "written, not yet synced");
         // The next frame waits for the first one's sync.
@@ -1245,7 +1247,7 @@ mod tests {
         // checkpoints all refuse (asking for a reopen), even once syncs work again.
         let txn = db.begin_write().unwrap();
         journal.append(journal.next_lsn(), &[]).unwrap();
-        journal.hold(txn, 1);
+        journal.hold(HeldTransaction::begin(txn).unwrap(), 1);
         file.fail_sync.store(true, Ordering::SeqCst);
         let failed = journal.pending().wait().unwrap_err();
         assert!(super::super::open::needs_reopen(&failed), "{failed:?}");

@@ -6,6 +6,7 @@ mod clients;
 mod codec;
 mod grams;
 mod group;
+mod held;
 mod journal;
 mod keyed_crc;
 mod open;
@@ -32,6 +33,7 @@ use self::backend::{JournalPlace, Source};
 pub use self::clients::{ApiClient, ClientCredentials, Scope};
 pub use self::grams::DEFAULT_EMAIL_INDEX_TAIL;
 use self::group::{GroupCommit, Job, Output};
+use self::held::HeldTransaction;
 pub use self::journal::DEFAULT_JOURNAL_LIMIT;
 use self::journal::{Journal, PendingSync};
 use self::open::{guarded, needs_reopen, panic_error};
@@ -904,20 +906,20 @@ impl RedbStore {
                 error
             }
         };
-        let mut txn = match held {
-            Some(txn) => txn,
+        let mut held = match held {
+            Some(held) => held,
             None => {
                 let mut txn = db.begin_write().map_err(|e| write_err(e.into()))?;
                 if journal.is_some() {
                     txn.set_durability(redb::Durability::None)
                         .map_err(|e| write_err(e.into()))?;
                 }
-                txn
+                HeldTransaction::begin(txn)?
             }
         };
-        let (wrote, effects) = {
-            let mut run = || {
-                let mut tables = WriteTables::open(&txn, self.inner.email_index_tail)?;
+        let (wrote, effects) = held
+            .tables(|open| {
+                let mut tables = WriteTables::new(open, self.inner.email_index_tail);
                 if journal.is_some() {
                     tables.keep_effects();
                 }
@@ -929,13 +931,13 @@ impl RedbStore {
                 let wrote = body(&mut tables)?;
                 tables.finish()?;
                 Ok::<_, Error>((wrote, tables.take_effects()))
-            };
-            run().map_err(lost)?
-        };
+            })
+            .map_err(lost)?;
         let Some(journal) = journal.as_mut() else {
             if wrote {
                 self.visible_commit(|| {
-                    txn.commit()
+                    held.into_transaction()
+                        .commit()
                         .map_err(|e| open::storage_error("commit (outcome unknown)", e))
                 })?;
             }
@@ -943,7 +945,7 @@ impl RedbStore {
         };
         if !wrote {
             if was_held {
-                journal.hold(txn, 0);
+                journal.hold(held, 0);
             }
             return Ok(());
         }
@@ -951,6 +953,7 @@ impl RedbStore {
             // A bulk load (more effects than a frame takes) commits durably in the
             // database instead of journaled (the frames before it on disk first).
             journal.sync().map_err(lost)?;
+            let mut txn = held.into_transaction();
             txn.set_durability(redb::Durability::Immediate)
                 .map_err(|e| lost(write_err(e.into())))?;
             self.visible_commit(|| {
@@ -963,21 +966,19 @@ impl RedbStore {
         };
         // The frame is on disk before the transaction is visible to anyone.
         let lsn = journal.next_lsn();
-        txn.open_table(tables::META)
-            .map_err(|e| lost(write_err(e.into())))?
-            .insert(tables::JOURNAL_LSN_KEY, lsn)
+        held.tables(|open| open.meta.insert(tables::JOURNAL_LSN_KEY, lsn).map(drop))
             .map_err(|e| lost(write_err(e.into())))?;
         journal.append(lsn, &effects).map_err(lost)?;
         let records = journal::records_in(&effects);
         if journal.held_records() + records < HELD_RECORDS {
-            journal.hold(txn, records);
+            journal.hold(held, records);
             self.inner.unsettled.store(true, Ordering::Release);
             return Ok(());
         }
         // Nothing becomes visible before its frame is on disk.
         journal.sync().map_err(lost)?;
         self.visible_commit(|| {
-            txn.commit().map_err(|e| {
+            held.into_transaction().commit().map_err(|e| {
                 // The journal holds a frame the database may lack: the store must
                 // reopen (and replay) before the next write builds on it.
                 journal.poison();

@@ -3,17 +3,15 @@
 //! the other operations of its group commit are unharmed.
 
 use std::collections::HashMap;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use jiff::Timestamp;
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
+use redb::{Database, ReadableDatabase, ReadableTable};
 
 use super::group::Output;
+use super::held::OpenTables;
 use super::journal::{self, Effect};
-use super::open::{panic_error, storage_error};
-use super::tables::{
-    BUSINESS_STATES, BUSINESSES, BusinessState, CUSTOMERS, EMAILS, EXTERNAL_IDS, GRAMS, STATUSES,
-};
+use super::open::storage_error;
+use super::tables::{BUSINESS_STATES, BusinessState, CUSTOMERS};
 use super::tables::{business_check, checked_handle};
 use super::tail::{self, TailMemory};
 use super::{codec, grams};
@@ -25,21 +23,16 @@ fn write_err(e: impl Into<redb::Error>) -> Error {
     storage_error("write", e)
 }
 
-/// The tables of one write transaction, each opened once.
-pub(crate) struct WriteTables<'txn> {
-    businesses: redb::Table<'txn, &'static str, (u32, u32)>,
-    states: redb::Table<'txn, u32, [u64; 6]>,
-    customers: redb::Table<'txn, (u32, u64), &'static [u8]>,
-    emails: redb::Table<'txn, (u32, &'static str), u64>,
-    external_ids: redb::Table<'txn, (u32, &'static str), u64>,
-    statuses: redb::Table<'txn, (u32, u8, u64), ()>,
-    grams: redb::Table<'txn, (u32, u32, u64), &'static [u8]>,
-    /// The states of the businesses read or written in this transaction: (handle, state,
-    /// stored state), written back once by [`WriteTables::finish`].
+/// One batch's view of a write transaction: its open tables (borrowed, see `held`) and what
+/// the batch keeps besides.
+pub(crate) struct WriteTables<'t, 'txn> {
+    tables: &'t mut OpenTables<'txn>,
+    /// The states of the businesses read or written in this batch: (handle, state, stored
+    /// state), written back once by [`WriteTables::finish`].
     changed: Vec<(u32, BusinessState, Option<BusinessState>)>,
     tail_max: u64,
     /// The memory of long tails, when the store keeps one (not during a replay).
-    tails: Option<Tails<'txn>>,
+    tails: Option<Tails<'t>>,
     /// What the transaction's jobs changed, for the journal (kept only when there is one).
     effects: Kept,
 }
@@ -64,68 +57,20 @@ enum Kept {
     TooMany,
 }
 
-impl<'txn> WriteTables<'txn> {
-    /// Opens every table; new customers join the gram postings `tail_max` at a time.
-    ///
-    /// A panic inside redb's `open_table` (on a damaged table tree) poisons a lock that
-    /// closing an open table takes: it becomes an error, and the tables opened before it are
-    /// closed inside a guard (while unwinding, a second panic would abort the process; left
-    /// open, they would keep the write lock taken for good).
-    pub(crate) fn open(txn: &'txn WriteTransaction, tail_max: u64) -> Result<WriteTables<'txn>> {
-        fn open<'txn, K: redb::Key + 'static, V: redb::Value + 'static>(
-            txn: &'txn WriteTransaction,
-            table: TableDefinition<K, V>,
-        ) -> Result<redb::Table<'txn, K, V>> {
-            catch_unwind(AssertUnwindSafe(|| txn.open_table(table)))
-                .map_err(|panic| panic_error("write", &*panic))?
-                .map_err(write_err)
-        }
-        fn close<T>(table: T) {
-            let _ = catch_unwind(AssertUnwindSafe(move || drop(table)));
-        }
-        /// The opened table, or (closing the tables opened before it) the error.
-        macro_rules! or_close {
-            ($opened:expr; $($before:ident),*) => {
-                match $opened {
-                    Ok(table) => table,
-                    Err(error) => {
-                        $(close($before);)*
-                        return Err(error);
-                    }
-                }
-            };
-        }
-        let businesses = open(txn, BUSINESSES)?;
-        let states = or_close!(open(txn, BUSINESS_STATES); businesses);
-        let customers = or_close!(open(txn, CUSTOMERS); businesses, states);
-        let emails = or_close!(open(txn, EMAILS); businesses, states, customers);
-        let external_ids =
-            or_close!(open(txn, EXTERNAL_IDS); businesses, states, customers, emails);
-        let statuses = or_close!(
-            open(txn, STATUSES);
-            businesses, states, customers, emails, external_ids
-        );
-        let grams = or_close!(
-            open(txn, GRAMS);
-            businesses, states, customers, emails, external_ids, statuses
-        );
-        Ok(WriteTables {
-            businesses,
-            states,
-            customers,
-            emails,
-            external_ids,
-            statuses,
-            grams,
+impl<'t, 'txn> WriteTables<'t, 'txn> {
+    /// A batch's view of `tables`; new customers join the gram postings `tail_max` at a time.
+    pub(crate) fn new(tables: &'t mut OpenTables<'txn>, tail_max: u64) -> WriteTables<'t, 'txn> {
+        WriteTables {
+            tables,
             changed: Vec::new(),
             tail_max,
             tails: None,
             effects: Kept::Nothing,
-        })
+        }
     }
 
     /// Keeps long tails' waiting emails in `tails` from now on.
-    pub(crate) fn keep_tails(&mut self, tails: Tails<'txn>) {
+    pub(crate) fn keep_tails(&mut self, tails: Tails<'t>) {
         self.tails = Some(tails);
     }
 
@@ -173,7 +118,7 @@ impl<'txn> WriteTables<'txn> {
             .map_err(|e| read_err(e.into()))?;
         waiting_emails(&committed, handle, committed_start, &mut emails)?;
         drop(committed);
-        waiting_emails(&self.customers, handle, start, &mut emails)?;
+        waiting_emails(&self.tables.customers, handle, start, &mut emails)?;
         Ok(tails.memory.start(
             handle,
             tails.generation,
@@ -234,7 +179,10 @@ impl<'txn> WriteTables<'txn> {
     pub(crate) fn finish(&mut self) -> Result<()> {
         for (handle, state, stored) in std::mem::take(&mut self.changed) {
             if Some(state) != stored {
-                self.states.insert(handle, state.row()).map_err(write_err)?;
+                self.tables
+                    .states
+                    .insert(handle, state.row())
+                    .map_err(write_err)?;
             }
         }
         Ok(())
@@ -246,6 +194,7 @@ impl<'txn> WriteTables<'txn> {
             return Ok(*state);
         }
         let stored = self
+            .tables
             .states
             .get(handle)
             .map_err(write_err)?
@@ -265,7 +214,7 @@ impl<'txn> WriteTables<'txn> {
     }
 
     fn handle(&self, business: &str) -> Result<Option<u32>> {
-        match self.businesses.get(business).map_err(write_err)? {
+        match self.tables.businesses.get(business).map_err(write_err)? {
             Some(entry) => checked_handle(business, entry.value()).map(Some),
             None => Ok(None),
         }
@@ -278,6 +227,7 @@ impl<'txn> WriteTables<'txn> {
         }
         // The newest handle: stored, or new in this transaction (not yet written back).
         let stored = self
+            .tables
             .states
             .last()
             .map_err(write_err)?
@@ -293,6 +243,7 @@ impl<'txn> WriteTables<'txn> {
         // Every business has a state row, so `next` is free. If rows were lost, refuse rather
         // than hand a new business the records of another.
         if self
+            .tables
             .customers
             .range((next, 0)..=(next, u64::MAX))
             .map_err(write_err)?
@@ -303,7 +254,8 @@ impl<'txn> WriteTables<'txn> {
                 "business #{next} has records but no state row"
             )));
         }
-        self.businesses
+        self.tables
+            .businesses
             .insert(business, (next, business_check(business, next)))
             .map_err(write_err)?;
         self.changed.push((next, BusinessState::default(), None));
@@ -311,7 +263,7 @@ impl<'txn> WriteTables<'txn> {
     }
 
     fn record(&self, handle: u32, n: u64) -> Result<Option<Customer>> {
-        match self.customers.get((handle, n)).map_err(write_err)? {
+        match self.tables.customers.get((handle, n)).map_err(write_err)? {
             Some(bytes) => codec::decode(handle, n, bytes.value()).map(Some),
             None => Ok(None),
         }
@@ -319,6 +271,7 @@ impl<'txn> WriteTables<'txn> {
 
     fn email_owner(&self, handle: u32, key: &str) -> Result<Option<u64>> {
         Ok(self
+            .tables
             .emails
             .get((handle, key))
             .map_err(write_err)?
@@ -327,6 +280,7 @@ impl<'txn> WriteTables<'txn> {
 
     fn external_id_owner(&self, handle: u32, external_id: &str) -> Result<Option<u64>> {
         Ok(self
+            .tables
             .external_ids
             .get((handle, external_id))
             .map_err(write_err)?
@@ -336,7 +290,8 @@ impl<'txn> WriteTables<'txn> {
     /// Writes the record itself.
     fn put_record(&mut self, handle: u32, n: u64, customer: &Customer) -> Result<()> {
         let bytes = codec::encode(handle, n, customer)?;
-        self.customers
+        self.tables
+            .customers
             .insert((handle, n), bytes.as_slice())
             .map_err(write_err)?;
         Ok(())
@@ -348,14 +303,18 @@ impl<'txn> WriteTables<'txn> {
 
     /// [`WriteTables::put_email`] with the email already lower-cased (`key`).
     fn put_email_key(&mut self, handle: u32, n: u64, key: &str) -> Result<()> {
-        self.emails.insert((handle, key), n).map_err(write_err)?;
+        self.tables
+            .emails
+            .insert((handle, key), n)
+            .map_err(write_err)?;
         Ok(())
     }
 
     fn remove_email(&mut self, handle: u32, n: u64, email: &str) -> Result<()> {
         let key = email_key(email);
         if self.email_owner(handle, &key)? == Some(n) {
-            self.emails
+            self.tables
+                .emails
                 .remove((handle, key.as_str()))
                 .map_err(write_err)?;
         }
@@ -364,7 +323,8 @@ impl<'txn> WriteTables<'txn> {
 
     fn put_external_id(&mut self, handle: u32, n: u64, external_id: Option<&str>) -> Result<()> {
         if let Some(external_id) = external_id {
-            self.external_ids
+            self.tables
+                .external_ids
                 .insert((handle, external_id), n)
                 .map_err(write_err)?;
         }
@@ -375,7 +335,8 @@ impl<'txn> WriteTables<'txn> {
         if let Some(external_id) = external_id
             && self.external_id_owner(handle, external_id)? == Some(n)
         {
-            self.external_ids
+            self.tables
+                .external_ids
                 .remove((handle, external_id))
                 .map_err(write_err)?;
         }
@@ -396,7 +357,8 @@ impl<'txn> WriteTables<'txn> {
 
     /// Writes a status index entry; the caller counts it (a batch counts once).
     fn put_status_entry(&mut self, handle: u32, n: u64, status: Status) -> Result<()> {
-        self.statuses
+        self.tables
+            .statuses
             .insert((handle, status.code(), n), ())
             .map_err(write_err)?;
         Ok(())
@@ -409,6 +371,7 @@ impl<'txn> WriteTables<'txn> {
 
     fn remove_status(&mut self, handle: u32, n: u64, status: Status) -> Result<()> {
         if self
+            .tables
             .statuses
             .remove((handle, status.code(), n))
             .map_err(write_err)?
@@ -445,6 +408,7 @@ impl<'txn> WriteTables<'txn> {
         let mut postings = grams::NewPostings::default();
         let mut next_start = start;
         for entry in self
+            .tables
             .customers
             .range((handle, start)..=(handle, u64::MAX))
             .map_err(write_err)?
@@ -458,7 +422,7 @@ impl<'txn> WriteTables<'txn> {
             }
             next_start = n.saturating_add(1);
         }
-        postings.write(&mut self.grams)?;
+        postings.write(&mut self.tables.grams)?;
         state.tail_start = next_start;
         state.tail_waiting = 0;
         if let Some(tails) = &self.tails {
@@ -478,10 +442,10 @@ impl<'txn> WriteTables<'txn> {
         let old = old.map(|e| grams::grams(&email_key(e))).unwrap_or_default();
         let new = new.map(|e| grams::grams(&email_key(e))).unwrap_or_default();
         for &gram in old.iter().filter(|g| new.binary_search(g).is_err()) {
-            grams::remove(&mut self.grams, handle, gram, n)?;
+            grams::remove(&mut self.tables.grams, handle, gram, n)?;
         }
         for &gram in new.iter().filter(|g| old.binary_search(g).is_err()) {
-            grams::insert(&mut self.grams, handle, gram, n)?;
+            grams::insert(&mut self.tables.grams, handle, gram, n)?;
         }
         Ok(())
     }
@@ -490,7 +454,7 @@ impl<'txn> WriteTables<'txn> {
 /// Creates `items` (already validated) in the open transaction, checking every uniqueness
 /// rule of every item before the first write. With `batch`, errors name the item's index.
 pub(crate) fn create(
-    tables: &mut WriteTables<'_>,
+    tables: &mut WriteTables<'_, '_>,
     business: &str,
     items: &[ValidNew],
     now: Timestamp,
@@ -691,7 +655,7 @@ pub(crate) struct LongTail {
 /// that do not). Lookups in key order measured no faster, so the uniqueness checks stay in
 /// item order.
 fn insert_new(
-    tables: &mut WriteTables<'_>,
+    tables: &mut WriteTables<'_, '_>,
     handle: u32,
     numbers: &[u64],
     keys: &[String],
@@ -718,7 +682,7 @@ fn insert_new(
 /// Counts new customers (`created`, up to id number `last`) into the status counts, the last
 /// id issued and the email index's tail.
 fn finish_new(
-    tables: &mut WriteTables<'_>,
+    tables: &mut WriteTables<'_, '_>,
     handle: u32,
     created: &[Customer],
     last: Option<u64>,
@@ -769,7 +733,7 @@ fn apply(old: &Customer, patch: &ValidPatch) -> Customer {
 /// Applies `patch` to customer `n`; returns the record and whether anything changed (a patch
 /// that changes nothing writes nothing).
 pub(crate) fn update(
-    tables: &mut WriteTables<'_>,
+    tables: &mut WriteTables<'_, '_>,
     business: &str,
     n: u64,
     patch: &ValidPatch,
@@ -815,7 +779,7 @@ pub(crate) fn update(
 
 /// Replaces customer `n`'s record `old` with `new`, moving the index entries that change.
 fn replace(
-    tables: &mut WriteTables<'_>,
+    tables: &mut WriteTables<'_, '_>,
     handle: u32,
     n: u64,
     old: &Customer,
@@ -845,7 +809,7 @@ fn replace(
 }
 
 /// Removes customer `n`, its index entries and its postings.
-pub(crate) fn delete(tables: &mut WriteTables<'_>, business: &str, n: u64) -> Result<Customer> {
+pub(crate) fn delete(tables: &mut WriteTables<'_, '_>, business: &str, n: u64) -> Result<Customer> {
     let handle = tables.handle(business)?.ok_or(Error::NotFound)?;
     let old = tables.record(handle, n)?.ok_or(Error::NotFound)?;
     tables.remove_email(handle, n, &old.email)?;
@@ -860,7 +824,11 @@ pub(crate) fn delete(tables: &mut WriteTables<'_>, business: &str, n: u64) -> Re
         })?;
         tables.set_state(handle, state)?;
     }
-    tables.customers.remove((handle, n)).map_err(write_err)?;
+    tables
+        .tables
+        .customers
+        .remove((handle, n))
+        .map_err(write_err)?;
     tables.effect(Effect::Deleted {
         business: business.to_owned(),
         n,
@@ -875,7 +843,7 @@ pub(crate) fn delete(tables: &mut WriteTables<'_>, business: &str, n: u64) -> Re
 ///
 /// [`Error::Corrupt`] when the state does not fit the effect (a record missing); storage
 /// errors.
-pub(crate) fn replay(tables: &mut WriteTables<'_>, effect: &Effect) -> Result<()> {
+pub(crate) fn replay(tables: &mut WriteTables<'_, '_>, effect: &Effect) -> Result<()> {
     let missing = |business: &str, n: u64| {
         Error::Corrupt(format!(
             "customer {} of business {business:?} is missing",
@@ -923,6 +891,7 @@ mod tests {
     use super::super::open;
     use super::*;
     use crate::model::NewCustomer;
+    use crate::redb_store::tables::BUSINESSES;
 
     /// A business whose state row is lost must not hand its handle to a new business (which
     /// would then read the other's records): the create is refused as `corrupt`.
@@ -942,7 +911,8 @@ mod tests {
                 .insert((1, 5), [0u8; 4].as_slice())
                 .unwrap();
         }
-        let mut tables = WriteTables::open(&txn, 8).unwrap();
+        let mut open = OpenTables::open(&txn).unwrap();
+        let mut tables = WriteTables::new(&mut open, 8);
         let item = crate::validate::new_customer(NewCustomer::new("b@x.io", "B")).unwrap();
         let refused = create(
             &mut tables,
@@ -996,7 +966,8 @@ mod tests {
         ];
         let txn = db.begin_write().unwrap();
         {
-            let mut tables = WriteTables::open(&txn, 8).unwrap();
+            let mut open = OpenTables::open(&txn).unwrap();
+            let mut tables = WriteTables::new(&mut open, 8);
             for effect in &effects {
                 replay(&mut tables, effect).unwrap();
             }
