@@ -278,3 +278,128 @@ fn a_refusal_behind_a_pending_sync_waits_for_it() -> Result<(), Box<dyn std::err
     }
     Ok(())
 }
+
+/// A job that has already written when it spoils its batch (a delete that removed its index
+/// entries before finding its business's tail miscounted) leaves no trace: the batch ran in
+/// the transaction that holds earlier acknowledged writes, so the store reopens, replaying
+/// them, and runs the other jobs again without it. The deleted customer is whole afterwards,
+/// its index entries included, and every acknowledged write is there, before and after a
+/// reopen from the files.
+#[test]
+fn a_job_that_wrote_before_spoiling_its_batch_leaves_no_trace()
+-> Result<(), Box<dyn std::error::Error>> {
+    use redb::{ReadableTable, TableDefinition};
+    const BUSINESSES: TableDefinition<&str, (u32, u32)> = TableDefinition::new("businesses_v2");
+    const STATES: TableDefinition<u32, [u64; 6]> = TableDefinition::new("business_states_v1");
+
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("customers.redb");
+    let gate = Arc::new(Gate::default());
+    let open = |path: &std::path::Path| -> Result<RedbStore, Box<dyn std::error::Error>> {
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)?;
+        Ok(RedbStore::builder().open_backend_with_journal(
+            Arc::new(redb::backends::FileBackend::new(file)?),
+            gate.clone(),
+        )?)
+    };
+    let victim = {
+        let store = open(&path)?;
+        store.create("acme", NewCustomer::new("keep@x.io", "K"))?;
+        store.create(
+            "acme",
+            NewCustomer::new("victim@x.io", "V").with_external_id("ext-v"),
+        )?
+    };
+    // Miscount the tail: the victim waits in it, but its business's state says none does.
+    {
+        let db = redb::Database::create(&path)?;
+        let txn = db.begin_write()?;
+        {
+            let handle = txn
+                .open_table(BUSINESSES)?
+                .get("acme")?
+                .ok_or("acme has no handle")?
+                .value()
+                .0;
+            let mut states = txn.open_table(STATES)?;
+            let mut state = states.get(handle)?.ok_or("acme has no state")?.value();
+            assert_eq!(state[2], 2, "both customers wait in the tail");
+            state[2] = 0;
+            states.insert(handle, state)?;
+        }
+        txn.commit()?;
+    }
+
+    let store = open(&path)?;
+    // Acknowledged, and held in the transaction the spoiled batch will run in. The other
+    // writes are to other businesses: a create in acme would make the miscount good again.
+    let held = store.create("globex", NewCustomer::new("held@x.io", "H"))?;
+
+    gate.shut();
+    let s = store.clone();
+    let leader = std::thread::spawn(move || s.create("globex", NewCustomer::new("lead@x.io", "L")));
+    while gate.waiting.load(Ordering::SeqCst) == 0 {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let v = victim.id.clone();
+    let jobs: Vec<Job> = vec![
+        Box::new(|s| {
+            s.create("globex", NewCustomer::new("a@x.io", "A"))
+                .map(|c| c.id)
+        }),
+        Box::new(move |s| s.delete("acme", &v).map(|c| c.id)),
+        Box::new(|s| {
+            s.create("initech", NewCustomer::new("b@x.io", "B"))
+                .map(|c| c.id)
+        }),
+    ];
+    let mut handles = Vec::new();
+    for job in jobs {
+        let s = store.clone();
+        handles.push(std::thread::spawn(move || job(&s)));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    gate.open();
+    let lead = leader.join().map_err(|_| "leader panicked")??;
+    let results: Vec<Result<String, Error>> = handles
+        .into_iter()
+        .map(|h| h.join().expect("job thread"))
+        .collect();
+    let a = results[0].clone()?;
+    assert_eq!(results[1].clone().unwrap_err().code(), "corrupt");
+    let b = results[2].clone()?;
+
+    let check = |store: &RedbStore| -> Result<(), Box<dyn std::error::Error>> {
+        for (business, id) in [
+            ("globex", &held.id),
+            ("globex", &lead.id),
+            ("globex", &a),
+            ("initech", &b),
+        ] {
+            assert!(
+                store.get(business, id)?.is_some(),
+                "{business} {id} was acknowledged"
+            );
+        }
+        // The delete's removals of the victim's index entries were undone with it.
+        assert_eq!(store.get("acme", &victim.id)?, Some(victim.clone()));
+        let by_email = store
+            .get_by_email("acme", "victim@x.io")?
+            .ok_or("email entry lost")?;
+        assert_eq!(by_email.id, victim.id);
+        let by_external = store
+            .get_by_external_id("acme", "ext-v")?
+            .ok_or("externalId entry lost")?;
+        assert_eq!(by_external.id, victim.id);
+        Ok(())
+    };
+    check(&store)?;
+    drop(store);
+    check(&open(&path)?)?;
+    Ok(())
+}

@@ -135,7 +135,7 @@ impl HeldTransaction {
 
 #[cfg(test)]
 mod tests {
-    use redb::{Database, ReadableDatabase, ReadableTableMetadata};
+    use redb::{Database, ReadableDatabase, ReadableTableMetadata, TableHandle};
 
     use super::*;
 
@@ -159,6 +159,49 @@ mod tests {
         assert_eq!(meta.get("count").unwrap().unwrap().value(), 3);
         let statuses = read.open_table(STATUSES).unwrap();
         assert_eq!(statuses.len().unwrap(), 3);
+    }
+
+    /// When a table cannot be opened (here the last one, `META`, stored with another value
+    /// type), `begin` returns the error rather than panicking, the seven tables opened before
+    /// it are closed, and the transaction is dropped: the write lock is free again, and
+    /// nothing of the failed attempt was written.
+    #[test]
+    fn a_table_that_cannot_be_opened_is_an_error_and_frees_the_write_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::create(dir.path().join("held.redb")).unwrap();
+        let wrong: TableDefinition<&str, &str> = TableDefinition::new(META.name());
+        let txn = db.begin_write().unwrap();
+        txn.open_table(wrong)
+            .unwrap()
+            .insert("format", "x")
+            .unwrap();
+        txn.commit().unwrap();
+
+        let failed = HeldTransaction::begin(db.begin_write().unwrap());
+        let error = failed.err().expect("META has the wrong type");
+        assert!(matches!(error, crate::Error::Storage { .. }), "{error:?}");
+        let cause = std::error::Error::source(&error).map(ToString::to_string);
+        assert!(
+            cause.as_deref().is_some_and(|c| c.contains(META.name())),
+            "the cause names the table: {cause:?}"
+        );
+
+        // The write lock was released, and the tables the failed attempt created are gone
+        // with its transaction.
+        let txn = db.begin_write().unwrap();
+        assert_eq!(txn.list_tables().unwrap().count(), 1, "only the wrong META");
+        drop(txn);
+        let read = db.begin_read().unwrap();
+        assert!(read.open_table(CUSTOMERS).is_err());
+        assert_eq!(
+            read.open_table(wrong)
+                .unwrap()
+                .get("format")
+                .unwrap()
+                .unwrap()
+                .value(),
+            "x"
+        );
     }
 
     /// A held transaction that is dropped without a commit writes nothing.
