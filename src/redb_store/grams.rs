@@ -65,11 +65,17 @@ pub(crate) fn grams(lower: &str) -> Vec<u32> {
 /// as deltas.
 pub(crate) fn encode_block(ids: &[u64], count: u64) -> Vec<u8> {
     let mut out = Vec::with_capacity(ids.len() * 2 + 4);
-    varint::put(&mut out, count);
-    for pair in ids.windows(2) {
-        varint::put(&mut out, pair[1] - pair[0]);
-    }
+    encode_block_into(&mut out, ids, count);
     out
+}
+
+/// [`encode_block`] into `out`, replacing what it held (a buffer reused across blocks).
+fn encode_block_into(out: &mut Vec<u8>, ids: &[u64], count: u64) {
+    out.clear();
+    varint::put(out, count);
+    for pair in ids.windows(2) {
+        varint::put(out, pair[1] - pair[0]);
+    }
 }
 
 fn corrupt_block(first: u64) -> Error {
@@ -92,9 +98,19 @@ pub(crate) fn block_count(first: u64, bytes: &[u8]) -> Result<u64> {
 ///
 /// [`Error::Corrupt`] for bytes that do not decode to a strictly increasing list.
 pub(crate) fn decode_block(first: u64, bytes: &[u8], out: &mut Vec<u64>) -> Result<u64> {
+    scan_block(first, bytes, |id| out.push(id))
+}
+
+/// Checks a block stored under `first` and calls `each` with its ids in order (first
+/// included); returns the count in its header.
+///
+/// # Errors
+///
+/// [`Error::Corrupt`] for bytes that do not decode to a strictly increasing list.
+fn scan_block(first: u64, bytes: &[u8], mut each: impl FnMut(u64)) -> Result<u64> {
     let mut pos = 0;
     let count = varint::get(bytes, &mut pos).ok_or_else(|| corrupt_block(first))?;
-    out.push(first);
+    each(first);
     let mut last = first;
     while pos < bytes.len() {
         let delta = varint::get(bytes, &mut pos).ok_or_else(|| corrupt_block(first))?;
@@ -104,7 +120,7 @@ pub(crate) fn decode_block(first: u64, bytes: &[u8], out: &mut Vec<u64>) -> Resu
         last = last
             .checked_add(delta)
             .ok_or_else(|| corrupt_block(first))?;
-        out.push(last);
+        each(last);
     }
     Ok(count)
 }
@@ -147,6 +163,18 @@ fn write_blocks(
     ids: &[u64],
     last: Option<u64>,
 ) -> Result<()> {
+    write_blocks_with(blocks, handle, gram, ids, last, &mut Vec::new())
+}
+
+/// [`write_blocks`], encoding each block in `buffer`.
+fn write_blocks_with(
+    blocks: &mut Blocks<'_>,
+    handle: u32,
+    gram: u32,
+    ids: &[u64],
+    last: Option<u64>,
+    buffer: &mut Vec<u8>,
+) -> Result<()> {
     let chunks = ids.chunks(BLOCK_IDS);
     let final_chunk = chunks.len().saturating_sub(1);
     for (i, chunk) in chunks.enumerate() {
@@ -155,11 +183,9 @@ fn write_blocks(
         } else {
             0
         };
+        encode_block_into(buffer, chunk, count);
         blocks
-            .insert(
-                (handle, gram, chunk[0]),
-                encode_block(chunk, count).as_slice(),
-            )
+            .insert((handle, gram, chunk[0]), buffer.as_slice())
             .map_err(write_err)?;
     }
     Ok(())
@@ -224,22 +250,121 @@ fn set_count(blocks: &mut Blocks<'_>, handle: u32, gram: u32, count: u64) -> Res
     Ok(())
 }
 
+/// A gram's last block as stored, for an append that extends it without decoding its ids.
+struct StoredTail {
+    /// Its key's id (its first id).
+    first: u64,
+    /// How many ids it holds.
+    len: usize,
+    /// Its last id.
+    last: u64,
+    /// The count in its header.
+    count: u64,
+    /// Where its deltas start in its bytes (after the header).
+    deltas_at: usize,
+}
+
+/// The gram's last block, its bytes copied into `bytes`.
+fn stored_tail(
+    blocks: &Blocks<'_>,
+    handle: u32,
+    gram: u32,
+    bytes: &mut Vec<u8>,
+) -> Result<Option<StoredTail>> {
+    let mut range = blocks
+        .range((handle, gram, 0)..=(handle, gram, u64::MAX))
+        .map_err(write_err)?;
+    let Some(entry) = range.next_back() else {
+        return Ok(None);
+    };
+    let (key, value) = entry.map_err(write_err)?;
+    let first = key.value().2;
+    bytes.clear();
+    bytes.extend_from_slice(value.value());
+    let (mut len, mut last) = (0, first);
+    let count = scan_block(first, bytes, |id| {
+        len += 1;
+        last = id;
+    })?;
+    let mut deltas_at = 0;
+    varint::get(bytes, &mut deltas_at);
+    Ok(Some(StoredTail {
+        first,
+        len,
+        last,
+        count,
+        deltas_at,
+    }))
+}
+
+/// Buffers an append reuses from one gram to the next.
+#[derive(Default)]
+struct AppendBuffers {
+    /// The bytes of the gram's last block.
+    stored: Vec<u8>,
+    /// The block being written.
+    written: Vec<u8>,
+}
+
 /// Appends `ids` (sorted, all greater than any id already in the gram) to the gram's postings:
-/// one read and one write of its last block.
-pub(crate) fn append(blocks: &mut Blocks<'_>, handle: u32, gram: u32, ids: &[u64]) -> Result<()> {
+/// one read and one write of its last block. The ids that join the last block are appended to
+/// its bytes as they are (its header count replaced), not decoded and encoded again.
+///
+/// # Errors
+///
+/// Storage errors, and [`Error::Corrupt`] when the last block does not decode or ends at or
+/// past the first id appended.
+fn append(
+    blocks: &mut Blocks<'_>,
+    handle: u32,
+    gram: u32,
+    ids: &[u64],
+    buffers: &mut AppendBuffers,
+) -> Result<()> {
     if ids.is_empty() {
         return Ok(());
     }
     let added = ids.len() as u64;
-    match last_block(blocks, handle, gram)? {
-        Some(mut last) if last.ids.len() < BLOCK_IDS => {
-            // The first chunk keeps the block's key; later chunks get keys of their own.
-            last.ids.extend_from_slice(ids);
-            write_blocks(blocks, handle, gram, &last.ids, Some(last.count + added))
+    let Some(tail) = stored_tail(blocks, handle, gram, &mut buffers.stored)? else {
+        return write_blocks_with(blocks, handle, gram, ids, Some(added), &mut buffers.written);
+    };
+    let total = tail
+        .count
+        .checked_add(added)
+        .ok_or_else(|| corrupt_block(tail.first))?;
+    let (joining, rest) = ids.split_at(BLOCK_IDS.saturating_sub(tail.len).min(ids.len()));
+    if !joining.is_empty() {
+        // The block keeps its key; the final block written carries the count.
+        let out = &mut buffers.written;
+        out.clear();
+        varint::put(out, if rest.is_empty() { total } else { 0 });
+        out.extend_from_slice(&buffers.stored[tail.deltas_at..]);
+        let mut previous = tail.last;
+        for &n in joining {
+            let delta = n
+                .checked_sub(previous)
+                .filter(|&delta| delta > 0)
+                .ok_or_else(|| {
+                    Error::Corrupt(format!(
+                        "email index block {} ends at or past id {n}, which joins it",
+                        tail.first
+                    ))
+                })?;
+            varint::put(out, delta);
+            previous = n;
         }
-        Some(last) => write_blocks(blocks, handle, gram, ids, Some(last.count + added)),
-        None => write_blocks(blocks, handle, gram, ids, Some(added)),
+        blocks
+            .insert((handle, gram, tail.first), out.as_slice())
+            .map_err(write_err)?;
     }
+    write_blocks_with(
+        blocks,
+        handle,
+        gram,
+        rest,
+        Some(total),
+        &mut buffers.written,
+    )
 }
 
 /// Inserts one id anywhere in the gram's postings; returns whether it was new.
@@ -320,11 +445,12 @@ impl NewPostings {
     pub(crate) fn write(mut self, blocks: &mut Blocks<'_>) -> Result<()> {
         sort_postings(&mut self.entries);
         let mut ids = Vec::new();
+        let mut buffers = AppendBuffers::default();
         for group in self.entries.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
             let (handle, gram, _) = group[0];
             ids.clear();
             ids.extend(group.iter().map(|&(_, _, n)| n));
-            append(blocks, handle, gram, &ids)?;
+            append(blocks, handle, gram, &ids, &mut buffers)?;
         }
         Ok(())
     }
@@ -518,6 +644,103 @@ mod tests {
             expected.sort_unstable();
             RadixScratch::default().sort_by_gram(&mut entries);
             proptest::prop_assert_eq!(entries, expected);
+        }
+    }
+
+    /// The append before it spliced bytes: the last block decoded, extended and encoded again.
+    fn append_by_decoding(blocks: &mut Blocks<'_>, handle: u32, gram: u32, ids: &[u64]) {
+        let added = ids.len() as u64;
+        match last_block(blocks, handle, gram).unwrap() {
+            Some(mut last) if last.ids.len() < BLOCK_IDS => {
+                last.ids.extend_from_slice(ids);
+                write_blocks(blocks, handle, gram, &last.ids, Some(last.count + added))
+            }
+            Some(last) => write_blocks(blocks, handle, gram, ids, Some(last.count + added)),
+            None => write_blocks(blocks, handle, gram, ids, Some(added)),
+        }
+        .unwrap();
+    }
+
+    const TEST_BLOCKS: redb::TableDefinition<(u32, u32, u64), &[u8]> =
+        redb::TableDefinition::new("blocks");
+
+    fn memory_database() -> redb::Database {
+        redb::Database::builder()
+            .create_with_backend(redb::backends::InMemoryBackend::new())
+            .unwrap()
+    }
+
+    /// Every entry of a blocks table, keys and bytes.
+    fn entries(blocks: &Blocks<'_>) -> Vec<((u32, u32, u64), Vec<u8>)> {
+        blocks
+            .iter()
+            .unwrap()
+            .map(|entry| {
+                let (key, value) = entry.unwrap();
+                (key.value(), value.value().to_vec())
+            })
+            .collect()
+    }
+
+    proptest::proptest! {
+        /// Folds of any sizes appended to a few grams (ids spaced from 1 to 2^40 apart, so
+        /// deltas of one to six bytes) write exactly the blocks that decoding and encoding the
+        /// last block wrote, and a gram's count is every id appended.
+        #[test]
+        fn splicing_appends_write_the_blocks_decoding_did(
+            folds in proptest::collection::vec(
+                (0u32..3, proptest::collection::vec(1u64..(1 << 40), 1..300)),
+                1..12,
+            ),
+        ) {
+            let db = memory_database();
+            let txn = db.begin_write().unwrap();
+            {
+                let mut spliced = txn.open_table(TEST_BLOCKS).unwrap();
+                let mut decoded = txn
+                    .open_table(redb::TableDefinition::new("reference"))
+                    .unwrap();
+                let mut next = [0u64; 3];
+                let mut buffers = AppendBuffers::default();
+                for (gram, gaps) in &folds {
+                    let at = *gram as usize;
+                    let ids: Vec<u64> = gaps
+                        .iter()
+                        .map(|gap| {
+                            next[at] += gap;
+                            next[at]
+                        })
+                        .collect();
+                    append(&mut spliced, 7, *gram, &ids, &mut buffers).unwrap();
+                    append_by_decoding(&mut decoded, 7, *gram, &ids);
+                }
+                proptest::prop_assert_eq!(entries(&spliced), entries(&decoded));
+                for gram in 0..3u32 {
+                    let appended: usize = folds
+                        .iter()
+                        .filter(|(g, _)| *g == gram)
+                        .map(|(_, gaps)| gaps.len())
+                        .sum();
+                    proptest::prop_assert_eq!(count(&spliced, 7, gram).unwrap(), appended as u64);
+                }
+            }
+        }
+    }
+
+    /// An id at or below the last block's last id is refused (the stored block and the fold
+    /// disagree), with nothing written, rather than encoded as a wrapped delta.
+    #[test]
+    fn an_append_below_the_last_block_is_corrupt() {
+        let db = memory_database();
+        let txn = db.begin_write().unwrap();
+        let mut blocks = txn.open_table(TEST_BLOCKS).unwrap();
+        let mut buffers = AppendBuffers::default();
+        append(&mut blocks, 1, 2, &[10, 20], &mut buffers).unwrap();
+        let before = entries(&blocks);
+        for ids in [&[20u64][..], &[5], &[21, 21]] {
+            let error = append(&mut blocks, 1, 2, ids, &mut buffers).unwrap_err();
+            assert!(matches!(error, Error::Corrupt(_)), "{ids:?}: {error:?}");
+            assert_eq!(entries(&blocks), before, "{ids:?}");
         }
     }
 
