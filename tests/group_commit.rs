@@ -11,7 +11,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use customer_store::{CustomerPatch, CustomerStore, Error, ManualClock, NewCustomer, RedbStore};
+use customer_store::{
+    Customer, CustomerPatch, CustomerStore, Error, ManualClock, NewCustomer, RedbStore,
+};
 use redb::backends::InMemoryBackend;
 use redb::{BackendError, StorageBackend};
 
@@ -87,7 +89,38 @@ impl StorageBackend for Gate {
     }
 }
 
-type Job = Box<dyn FnOnce(&RedbStore) -> Result<String, Error> + Send>;
+type JobResult = Result<String, Error>;
+type Job = Box<dyn FnOnce(&RedbStore) -> JobResult + Send>;
+
+/// Runs `lead`, a create whose sync the gate holds, then queues `jobs` (one thread each, in
+/// order) behind it so that they share the next batch, and opens the gate. Returns the
+/// leader's customer and each job's result.
+fn behind_a_held_sync(
+    store: &RedbStore,
+    gate: &Gate,
+    lead: (&'static str, &'static str),
+    jobs: Vec<Job>,
+) -> Result<(Customer, Vec<JobResult>), Box<dyn std::error::Error>> {
+    gate.shut();
+    let s = store.clone();
+    let leader = std::thread::spawn(move || s.create(lead.0, NewCustomer::new(lead.1, "L")));
+    while gate.waiting.load(Ordering::SeqCst) == 0 {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let mut handles = Vec::new();
+    for job in jobs {
+        let s = store.clone();
+        handles.push(std::thread::spawn(move || job(&s)));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    gate.open();
+    let lead = leader.join().map_err(|_| "leader panicked")??;
+    let results = handles
+        .into_iter()
+        .map(|h| h.join().expect("job thread"))
+        .collect();
+    Ok((lead, results))
+}
 
 #[test]
 fn a_spoiled_batch_answers_every_job_from_committed_state() -> Result<(), Box<dyn std::error::Error>>
@@ -133,12 +166,6 @@ fn spoiled_batch(
     let victim = store.create("acme", NewCustomer::new("victim@x.io", "V"))?;
 
     // Hold a commit open so that the jobs below queue up behind it and share a batch.
-    gate.shut();
-    let s = store.clone();
-    let leader = std::thread::spawn(move || s.create("acme", NewCustomer::new("lead@x.io", "L")));
-    while gate.waiting.load(Ordering::SeqCst) == 0 {
-        std::thread::sleep(Duration::from_millis(5));
-    }
     let (v1, v2) = (victim.id.clone(), victim.id.clone());
     let jobs: Vec<Job> = vec![
         Box::new(|s| {
@@ -159,18 +186,7 @@ fn spoiled_batch(
                 .map(|c| c.id)
         }),
     ];
-    let mut handles = Vec::new();
-    for job in jobs {
-        let s = store.clone();
-        handles.push(std::thread::spawn(move || job(&s)));
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    gate.open();
-    leader.join().map_err(|_| "leader panicked")??;
-    let results: Vec<Result<String, Error>> = handles
-        .into_iter()
-        .map(|h| h.join().expect("job thread"))
-        .collect();
+    let (_, results) = behind_a_held_sync(store, gate, ("acme", "lead@x.io"), jobs)?;
 
     let first = results[0].clone()?;
     let dup = results[1].clone().unwrap_err();
@@ -340,12 +356,6 @@ fn a_job_that_wrote_before_spoiling_its_batch_leaves_no_trace()
     // writes are to other businesses: a create in acme would make the miscount good again.
     let held = store.create("globex", NewCustomer::new("held@x.io", "H"))?;
 
-    gate.shut();
-    let s = store.clone();
-    let leader = std::thread::spawn(move || s.create("globex", NewCustomer::new("lead@x.io", "L")));
-    while gate.waiting.load(Ordering::SeqCst) == 0 {
-        std::thread::sleep(Duration::from_millis(5));
-    }
     let v = victim.id.clone();
     let jobs: Vec<Job> = vec![
         Box::new(|s| {
@@ -358,18 +368,7 @@ fn a_job_that_wrote_before_spoiling_its_batch_leaves_no_trace()
                 .map(|c| c.id)
         }),
     ];
-    let mut handles = Vec::new();
-    for job in jobs {
-        let s = store.clone();
-        handles.push(std::thread::spawn(move || job(&s)));
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    gate.open();
-    let lead = leader.join().map_err(|_| "leader panicked")??;
-    let results: Vec<Result<String, Error>> = handles
-        .into_iter()
-        .map(|h| h.join().expect("job thread"))
-        .collect();
+    let (lead, results) = behind_a_held_sync(&store, &gate, ("globex", "lead@x.io"), jobs)?;
     let a = results[0].clone()?;
     assert_eq!(results[1].clone().unwrap_err().code(), "corrupt");
     let b = results[2].clone()?;
