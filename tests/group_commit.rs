@@ -12,7 +12,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use customer_store::{
-    Customer, CustomerPatch, CustomerStore, Error, ManualClock, NewCustomer, RedbStore,
+    Customer, CustomerPatch, CustomerStore, Error, ListQuery, ManualClock, NewCustomer, RedbStore,
 };
 use redb::backends::InMemoryBackend;
 use redb::{BackendError, StorageBackend};
@@ -299,8 +299,9 @@ fn a_refusal_behind_a_pending_sync_waits_for_it() -> Result<(), Box<dyn std::err
 /// entries before finding its business's tail miscounted) leaves no trace: the batch ran in
 /// the transaction that holds earlier acknowledged writes, so the store reopens, replaying
 /// them, and runs the other jobs again without it. The deleted customer is whole afterwards,
-/// its index entries included, and every acknowledged write is there, before and after a
-/// reopen from the files.
+/// its email, externalId and status entries included, and every acknowledged write is there,
+/// in the running store and after it is closed and opened again (the database file, and the
+/// journal in the gate's memory).
 #[test]
 fn a_job_that_wrote_before_spoiling_its_batch_leaves_no_trace()
 -> Result<(), Box<dyn std::error::Error>> {
@@ -395,6 +396,14 @@ fn a_job_that_wrote_before_spoiling_its_batch_leaves_no_trace()
             .get_by_external_id("acme", "ext-v")?
             .ok_or("externalId entry lost")?;
         assert_eq!(by_external.id, victim.id);
+        let active = store.list(
+            "acme",
+            &ListQuery::default().with_status(customer_store::Status::Active),
+        )?;
+        assert!(
+            active.items.iter().any(|c| c.id == victim.id),
+            "status entry lost"
+        );
         Ok(())
     };
     check(&store)?;

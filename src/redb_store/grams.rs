@@ -306,14 +306,16 @@ struct AppendBuffers {
     written: Vec<u8>,
 }
 
-/// Appends `ids` (sorted, all greater than any id already in the gram) to the gram's postings:
-/// one read and one write of its last block. The ids that join the last block are appended to
-/// its bytes as they are (its header count replaced), not decoded and encoded again.
+/// Appends `ids` (strictly increasing, all greater than any id already in the gram) to the
+/// gram's postings: one read and one write of its last block. The ids that join the last block
+/// are appended to its bytes (its header count replaced): its own ids are scanned, to check
+/// the block and find its last id, but not collected and encoded again.
 ///
 /// # Errors
 ///
-/// Storage errors, and [`Error::Corrupt`] when the last block does not decode or ends at or
-/// past the first id appended.
+/// Storage errors, and [`Error::Corrupt`] when the last block does not decode, when it ends at
+/// or past the first id appended, or when `ids` are not strictly increasing; nothing is
+/// written then.
 fn append(
     blocks: &mut Blocks<'_>,
     handle: u32,
@@ -321,36 +323,39 @@ fn append(
     ids: &[u64],
     buffers: &mut AppendBuffers,
 ) -> Result<()> {
-    if ids.is_empty() {
+    let Some(&first_new) = ids.first() else {
         return Ok(());
+    };
+    if ids.windows(2).any(|pair| pair[1] <= pair[0]) {
+        return Err(Error::Corrupt(format!(
+            "the postings to append to email index gram {gram:#x} are not in increasing order"
+        )));
     }
     let added = ids.len() as u64;
     let Some(tail) = stored_tail(blocks, handle, gram, &mut buffers.stored)? else {
         return write_blocks_with(blocks, handle, gram, ids, Some(added), &mut buffers.written);
     };
+    if first_new <= tail.last {
+        return Err(Error::Corrupt(format!(
+            "email index block {} ends at id {}, not below the first id appended ({first_new})",
+            tail.first, tail.last
+        )));
+    }
     let total = tail
         .count
         .checked_add(added)
         .ok_or_else(|| corrupt_block(tail.first))?;
     let (joining, rest) = ids.split_at(BLOCK_IDS.saturating_sub(tail.len).min(ids.len()));
     if !joining.is_empty() {
-        // The block keeps its key; the final block written carries the count.
+        // The block keeps its key; the final block written carries the count. Every delta
+        // is positive: checked above.
         let out = &mut buffers.written;
         out.clear();
         varint::put(out, if rest.is_empty() { total } else { 0 });
         out.extend_from_slice(&buffers.stored[tail.deltas_at..]);
         let mut previous = tail.last;
         for &n in joining {
-            let delta = n
-                .checked_sub(previous)
-                .filter(|&delta| delta > 0)
-                .ok_or_else(|| {
-                    Error::Corrupt(format!(
-                        "email index block {} ends at or past id {n}, which joins it",
-                        tail.first
-                    ))
-                })?;
-            varint::put(out, delta);
+            varint::put(out, n - previous);
             previous = n;
         }
         blocks
@@ -683,13 +688,21 @@ mod tests {
     }
 
     proptest::proptest! {
-        /// Folds of any sizes appended to a few grams (ids spaced from 1 to 2^40 apart, so
-        /// deltas of one to six bytes) write exactly the blocks that decoding and encoding the
-        /// last block wrote, and a gram's count is every id appended.
+        /// Folds of any sizes appended to a few grams (ids spaced by small gaps, one-byte
+        /// deltas, or by gaps up to 2^40, deltas of up to six bytes; a fold of exactly what a
+        /// block has room for, or one more, now and then) write exactly the blocks that
+        /// decoding and encoding the last block wrote, and a gram's count is every id appended.
         #[test]
         fn splicing_appends_write_the_blocks_decoding_did(
             folds in proptest::collection::vec(
-                (0u32..3, proptest::collection::vec(1u64..(1 << 40), 1..300)),
+                (
+                    0u32..3,
+                    proptest::prop_oneof![
+                        proptest::collection::vec(1u64..128, 1..300),
+                        proptest::collection::vec(1u64..(1 << 40), 1..300),
+                        proptest::collection::vec(1u64..128, BLOCK_IDS - 1..=BLOCK_IDS + 1),
+                    ],
+                ),
                 1..12,
             ),
         ) {
@@ -735,12 +748,24 @@ mod tests {
         let txn = db.begin_write().unwrap();
         let mut blocks = txn.open_table(TEST_BLOCKS).unwrap();
         let mut buffers = AppendBuffers::default();
+        // Gram 2's last block has room; gram 3's is full (the new ids would start a block).
         append(&mut blocks, 1, 2, &[10, 20], &mut buffers).unwrap();
+        let full: Vec<u64> = (1..=BLOCK_IDS as u64).map(|i| i * 10).collect();
+        append(&mut blocks, 1, 3, &full, &mut buffers).unwrap();
         let before = entries(&blocks);
-        for ids in [&[20u64][..], &[5], &[21, 21]] {
-            let error = append(&mut blocks, 1, 2, ids, &mut buffers).unwrap_err();
+        for (gram, ids) in [
+            (2, &[20u64][..]),
+            (2, &[5]),
+            (2, &[21, 21]),
+            (2, &[30, 25]),
+            (3, &[5]),
+            (3, &[10 * BLOCK_IDS as u64]),
+            (3, &[9999, 9000]),
+            (4, &[7, 7]),
+        ] {
+            let error = append(&mut blocks, 1, gram, ids, &mut buffers).unwrap_err();
             assert!(matches!(error, Error::Corrupt(_)), "{ids:?}: {error:?}");
-            assert_eq!(entries(&blocks), before, "{ids:?}");
+            assert_eq!(entries(&blocks), before, "{gram} {ids:?}");
         }
     }
 

@@ -186,9 +186,9 @@ mod tests {
             "the cause names the table: {cause:?}"
         );
 
-        // The write lock was released, and the tables the failed attempt created are gone
-        // with its transaction.
-        let txn = db.begin_write().unwrap();
+        // The write lock was released (a lock still held would make this fail, not wait),
+        // and the tables the failed attempt created are gone with its transaction.
+        let txn = db.try_begin_write().expect("the write lock is free");
         assert_eq!(txn.list_tables().unwrap().count(), 1, "only the wrong META");
         drop(txn);
         let read = db.begin_read().unwrap();
