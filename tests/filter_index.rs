@@ -39,6 +39,12 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         4 => email().prop_map(Op::Create),
         1 => prop::collection::vec(email(), 1..6).prop_map(Op::CreateMany),
+        // Runs long enough to be appended through cursors (16 or more), distinct within the
+        // batch ("r" and a number lead no other email).
+        1 => prop::collection::vec(email(), 16..40).prop_map(|emails| {
+            let distinct = emails.iter().enumerate().map(|(i, e)| format!("r{i}{e}"));
+            Op::CreateMany(distinct.collect())
+        }),
         2 => (any::<usize>(), email()).prop_map(|(i, e)| Op::SetEmail(i, e)),
         2 => (any::<usize>(), status()).prop_map(|(i, s)| Op::SetStatus(i, s)),
         1 => any::<usize>().prop_map(Op::Delete),
@@ -182,6 +188,16 @@ fn run(ops: Vec<Op>, queries: Vec<Query>, tail: u64) -> Result<(), TestCaseError
             .ok();
     }
     store.verify()?;
+    // Every acknowledged customer, and no other, in creation order.
+    let pages = walk(&store, &ListQuery::default().with_limit(100), |s, q| {
+        s.list("acme", q)
+    });
+    let listed: Vec<(String, String)> = pages
+        .into_iter()
+        .flat_map(|page| page.items)
+        .map(|c| (c.id, c.email))
+        .collect();
+    prop_assert_eq!(&listed, &live);
     // One page for every list_into call of every query: each call decodes over whatever the
     // previous one left, another query's customers included.
     let reused = std::cell::RefCell::new(Page::default());
