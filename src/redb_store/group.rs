@@ -54,7 +54,8 @@ impl Output {
 /// if another job of its batch spoiled the first.
 pub(crate) type Job = Box<dyn FnMut(&mut WriteTables<'_, '_>) -> Result<Output> + Send>;
 
-/// The longest a leader waits for the writers of the last batch to queue again.
+/// The longest a leader waits for the writers of the last batch to queue again, while an
+/// earlier batch's sync is under way.
 const GATHER: Duration = Duration::from_micros(200);
 
 /// The most jobs one transaction takes; later ones wait for the next batch.
@@ -80,7 +81,7 @@ struct State {
 #[derive(Default)]
 pub(crate) struct GroupCommit {
     state: Mutex<State>,
-    /// Told when a job is queued (a gathering leader waits on it).
+    /// Told when a job is queued or a sync ends (a gathering leader waits on it).
     arrived: Condvar,
 }
 
@@ -205,11 +206,18 @@ impl GroupCommit {
                 continue;
             }
             state.leading = true;
-            // Writers come back together: wait a moment (a fraction of an fsync) for every
-            // writer inside `submit` that is not waiting for a sync to queue, so that the next
-            // fsync carries them all. A lone writer never waits.
+            // Writers come back together: while an earlier batch's sync is under way (this
+            // batch's frame could not be written before it ends anyway), wait for every writer
+            // inside `submit` that is not waiting for a sync to queue, so that the next sync
+            // carries them all. With the disk idle, or a lone writer, go at once. Measured
+            // (`dev_create 16000 16` on a copy of the 1 M store, alternated): with every sync
+            // made 200 µs longer (tmpfs), waiting only while a sync is under way gave
+            // 20.2–20.9 k creates/s, waiting up to 200 µs every time 20.5–21.4 k, never
+            // waiting 18.1–19.7 k; on a disk whose `fdatasync` took 50 µs, 27.7–34.9 k,
+            // 23.0–28.3 k and 30.0–33.5 k.
             let deadline = Instant::now() + GATHER;
-            while state.queue.len() < state.threads.len().saturating_sub(state.syncing)
+            while state.syncing > 0
+                && state.queue.len() < state.threads.len().saturating_sub(state.syncing)
                 && !self.arrived.wait_until(&mut state, deadline).timed_out()
             {}
             let take = state.queue.len().min(MAX_BATCH);
@@ -245,6 +253,8 @@ impl GroupCommit {
                 }
                 state = self.state.lock();
                 state.syncing -= tickets.len();
+                // A gathering leader stops waiting once the disk is free.
+                self.arrived.notify_one();
             } else {
                 state = self.state.lock();
                 state.leading = false;
