@@ -18,10 +18,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let file = std::env::var_os("FILE");
     // TAIL=N: the email index's tail (`RedbStoreBuilder::email_index_tail`).
     let tail = std::env::var("TAIL").ok().and_then(|t| t.parse().ok());
+    // JOURNAL=0: no journal (every commit durable in redb itself).
+    let journal = std::env::var("JOURNAL").map_or(true, |j| j != "0");
     let store = tail
         .map_or_else(RedbStore::builder, |t| {
             RedbStore::builder().email_index_tail(t)
         })
+        .journal(journal)
         .open(
             file.clone()
                 .map_or_else(|| dir.path().join("create.redb"), Into::into),
