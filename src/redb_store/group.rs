@@ -73,7 +73,8 @@ struct State {
     /// of a batch when it is answered, and the first queued one when the lead is free.
     threads: HashMap<u64, Thread>,
     /// How many jobs wait for their batch's sync: their writers cannot queue again until it
-    /// ends, so a gathering leader does not wait for them.
+    /// ends, so a gathering leader does not wait for them. While it is not zero a sync is
+    /// under way, and a new leader gathers.
     syncing: usize,
     /// Whether the last batch was made durable by its commit alone (no journal, a bulk load,
     /// or nothing written): its writers come back while no sync runs, and the next leader
