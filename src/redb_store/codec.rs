@@ -37,6 +37,7 @@ use serde::Deserialize;
 use serde::Serialize;
 
 use super::keyed_crc::keyed_crc;
+use super::pairs::{PairReader, StoredValue};
 use super::varint;
 use crate::model::{Customer, Metadata, MetadataValue, Status};
 use crate::{Error, Result};
@@ -52,14 +53,6 @@ const HAS_METADATA: u8 = 1 << 4;
 const KNOWN_FLAGS: u8 = 0x1F;
 /// A record's texts: email, name, phone, externalId, description, currency.
 const TEXTS: usize = 6;
-
-#[derive(serde::Serialize, Deserialize)]
-enum StoredValue<'a> {
-    String(&'a str),
-    Int(i64),
-    Float(f64),
-    Bool(bool),
-}
 
 /// A record of version 1 or 2, its fields borrowed from its bytes (version 3 is read through
 /// [`Layout`]).
@@ -312,14 +305,13 @@ impl<'a> Layout<'a> {
         Some(texts)
     }
 
-    /// The metadata pairs, when flagged; `None` when they do not decode or bytes are left over.
-    #[allow(clippy::type_complexity)]
-    fn metadata(&self) -> Option<Option<Vec<(&'a str, StoredValue<'a>)>>> {
+    /// The metadata pairs, when flagged, to be read as they are copied out; `None` when bytes
+    /// follow the texts of a record without metadata or the pairs' count does not decode.
+    fn metadata(&self) -> Option<Option<Pairs<'a>>> {
         if self.flags & HAS_METADATA == 0 {
             return self.rest.is_empty().then_some(None);
         }
-        let (pairs, left) = postcard::take_from_bytes(self.rest).ok()?;
-        left.is_empty().then_some(Some(pairs))
+        PairReader::new(self.rest).map(|reader| Some(Pairs::Stored(reader)))
     }
 }
 
@@ -429,7 +421,44 @@ struct Fields<'a> {
     updated_at: Timestamp,
     /// Email, name, phone, externalId, description, currency (the first two always present).
     texts: [Option<&'a str>; TEXTS],
-    metadata: Option<Vec<(&'a str, StoredValue<'a>)>>,
+    /// Version 3's pairs are checked only as they are copied out: by [`decode`] and
+    /// [`decode_into`], which fail on them as on any other field.
+    metadata: Option<Pairs<'a>>,
+}
+
+/// A record's metadata pairs, not yet copied out.
+#[derive(Clone)]
+enum Pairs<'a> {
+    /// Version 3's, read from the stored bytes as they are copied.
+    Stored(PairReader<'a>),
+    /// Versions 1 and 2's, decoded by serde with the rest of the record.
+    Decoded(std::vec::IntoIter<(&'a str, StoredValue<'a>)>),
+}
+
+impl<'a> Pairs<'a> {
+    /// How many pairs are left, as stored.
+    fn left(&self) -> u64 {
+        match self {
+            Pairs::Stored(reader) => reader.left(),
+            Pairs::Decoded(pairs) => pairs.len() as u64,
+        }
+    }
+
+    /// The next pair; `None` when none is left or it does not decode.
+    fn next_pair(&mut self) -> Option<(&'a str, StoredValue<'a>)> {
+        match self {
+            Pairs::Stored(reader) => reader.next_pair(),
+            Pairs::Decoded(pairs) => pairs.next(),
+        }
+    }
+
+    /// Whether every pair was read and nothing follows the last.
+    fn finished(&self) -> bool {
+        match self {
+            Pairs::Stored(reader) => reader.finished(),
+            Pairs::Decoded(pairs) => pairs.len() == 0,
+        }
+    }
 }
 
 /// Checks the record stored under `(business, id)` (checksum, key, status, timestamps, texts,
@@ -464,7 +493,9 @@ fn check(business: u32, id: u64, bytes: &[u8]) -> Result<Fields<'_>> {
             record.created_at,
             record.updated_at,
             texts,
-            record.metadata,
+            record
+                .metadata
+                .map(|pairs| Pairs::Decoded(pairs.into_iter())),
         )
     };
     check_key(business, id, found)?;
@@ -477,11 +508,15 @@ fn check(business: u32, id: u64, bytes: &[u8]) -> Result<Fields<'_>> {
     })
 }
 
-fn owned_metadata(pairs: Vec<(&str, StoredValue<'_>)>) -> Metadata {
-    pairs
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), owned_value(v)))
-        .collect()
+/// The pairs as a new map (a key stored twice keeps its last value); `None` when a pair does
+/// not decode or bytes are left over.
+fn owned_metadata(mut pairs: Pairs<'_>) -> Option<Metadata> {
+    let mut map = Metadata::new();
+    while pairs.left() > 0 {
+        let (key, value) = pairs.next_pair()?;
+        map.insert(key.to_owned(), owned_value(value));
+    }
+    pairs.finished().then_some(map)
 }
 
 fn owned_value(value: StoredValue<'_>) -> MetadataValue {
@@ -501,6 +536,12 @@ fn owned_value(value: StoredValue<'_>) -> MetadataValue {
 /// key.
 pub(crate) fn decode(business: u32, id: u64, bytes: &[u8]) -> Result<Customer> {
     let fields = check(business, id, bytes)?;
+    let metadata = match fields.metadata {
+        Some(pairs) => {
+            Some(owned_metadata(pairs).ok_or_else(|| corrupt(business, id, "does not decode"))?)
+        }
+        None => None,
+    };
     let [email, name, phone, external_id, description, currency] = fields.texts;
     Ok(Customer {
         id: crate::id::encode(id),
@@ -509,7 +550,7 @@ pub(crate) fn decode(business: u32, id: u64, bytes: &[u8]) -> Result<Customer> {
         name: name.unwrap_or_default().to_owned(),
         phone: phone.map(str::to_owned),
         description: description.map(str::to_owned),
-        metadata: fields.metadata.map(owned_metadata),
+        metadata,
         status: fields.status,
         currency: currency.map(str::to_owned),
         created_at: fields.created_at,
@@ -533,7 +574,8 @@ pub(crate) struct Spares {
 ///
 /// # Errors
 ///
-/// As [`decode`]; `into` is unchanged on error.
+/// As [`decode`]. On error `into` holds a mix of its old fields and the record's (every
+/// check but the metadata's comes before it changes).
 pub(crate) fn decode_into(
     business: u32,
     id: u64,
@@ -541,13 +583,15 @@ pub(crate) fn decode_into(
     into: &mut Customer,
     spares: &mut Spares,
 ) -> Result<()> {
-    check(business, id, bytes)?.write(id, into, spares);
-    Ok(())
+    check(business, id, bytes)?
+        .write(id, into, spares)
+        .ok_or_else(|| corrupt(business, id, "does not decode"))
 }
 
 impl Fields<'_> {
-    /// Sets every field of `into`, the customer numbered `id`.
-    fn write(self, id: u64, into: &mut Customer, spares: &mut Spares) {
+    /// Sets every field of `into`, the customer numbered `id`; `None` when the metadata does
+    /// not decode.
+    fn write(self, id: u64, into: &mut Customer, spares: &mut Spares) -> Option<()> {
         let [email, name, phone, external_id, description, currency] = self.texts;
         // Every field, by name: a field added to `Customer` fails to compile here until it is
         // set.
@@ -570,11 +614,11 @@ impl Fields<'_> {
         reuse(into_name, name.unwrap_or_default());
         spares.reuse_opt(into_phone, phone);
         spares.reuse_opt(into_description, description);
-        spares.reuse_metadata(into_metadata, self.metadata);
         *into_status = self.status;
         spares.reuse_opt(into_currency, currency);
         *into_created_at = self.created_at;
         *into_updated_at = self.updated_at;
+        spares.reuse_metadata(into_metadata, self.metadata)
     }
 }
 
@@ -598,28 +642,39 @@ impl Spares {
         }
     }
 
-    /// Sets the metadata: overwrites the values in place when the keys are the same (stored
-    /// pairs are in key order, as a map iterates); rebuilds the map otherwise.
+    /// Sets the metadata: overwrites the values in place while the stored keys are the map's
+    /// (stored pairs are in key order, as a map iterates); rebuilds the map otherwise. `None`
+    /// when a pair does not decode or bytes are left over.
     fn reuse_metadata(
         &mut self,
         into: &mut Option<Metadata>,
-        pairs: Option<Vec<(&str, StoredValue<'_>)>>,
-    ) {
+        pairs: Option<Pairs<'_>>,
+    ) -> Option<()> {
         let Some(pairs) = pairs else {
             self.maps.extend(into.take());
-            return;
+            return Some(());
         };
         let map = into.get_or_insert_with(|| self.maps.pop().unwrap_or_default());
-        if map.len() == pairs.len() && map.keys().zip(&pairs).all(|(old, (new, _))| old == new) {
-            for (slot, (_, value)) in map.values_mut().zip(pairs) {
+        if map.len() as u64 == pairs.left() {
+            let mut reading = pairs.clone();
+            let mut same_keys = true;
+            for (old_key, slot) in map.iter_mut() {
+                let (key, value) = reading.next_pair()?;
+                if key != old_key {
+                    same_keys = false;
+                    break;
+                }
                 match (slot, value) {
                     (MetadataValue::String(old), StoredValue::String(new)) => reuse(old, new),
                     (slot, value) => *slot = owned_value(value),
                 }
             }
-            return;
+            if same_keys {
+                return reading.finished().then_some(());
+            }
         }
-        *map = owned_metadata(pairs);
+        *map = owned_metadata(pairs)?;
+        Some(())
     }
 }
 

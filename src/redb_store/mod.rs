@@ -11,6 +11,7 @@ mod journal;
 mod keyed_crc;
 mod open;
 mod ops;
+mod pairs;
 mod snapshot;
 mod tables;
 mod tail;
