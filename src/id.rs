@@ -26,24 +26,38 @@ pub(crate) fn encode(n: u64) -> String {
     out
 }
 
+/// Every pair of base-36 digits, `"00"` to `"zz"`, indexed by its value (0 to 36² - 1).
+const PAIRS: [[u8; 2]; 36 * 36] = {
+    let mut pairs = [[0; 2]; 36 * 36];
+    let mut i = 0;
+    while i < 36 * 36 {
+        pairs[i] = [ALPHABET[i / 36], ALPHABET[i % 36]];
+        i += 1;
+    }
+    pairs
+};
+
 /// Renders an id number as its public text into `out`, replacing what it held.
 ///
-/// The hot path of every read: the digits come from three independent `u32` chains of six
-/// (and one) base-36 digits, and the text goes in with one copy after the ASCII check.
+/// The hot path of every read: the digits come two at a time from [`PAIRS`], out of two
+/// independent `u32` chains of six digits and the leading digit, and the text goes in with
+/// one copy after the ASCII check.
 pub(crate) fn encode_into(n: u64, out: &mut String) {
     const HEAD: usize = PREFIX.len() + 1;
     let mut text = [LEAD; HEAD + DIGITS];
     text[..PREFIX.len()].copy_from_slice(PREFIX.as_bytes());
-    // 36^6 < 2^32, and n / 36^12 < 36: three chunks cover the 13 digits.
+    // 36^6 < 2^32, and n / 36^12 < 36: one digit and two chunks of six cover the 13 digits.
     const CHUNK: u64 = 36u64.pow(6);
-    let chunks = [n / CHUNK / CHUNK, n / CHUNK % CHUNK, n % CHUNK];
-    let (top, rest) = text[HEAD..].split_at_mut(1);
-    let (middle, low) = rest.split_at_mut(6);
-    for (slots, chunk) in [top, middle, low].into_iter().zip(chunks) {
+    text[HEAD] = ALPHABET[(n / CHUNK / CHUNK) as usize];
+    let (middle, low) = text[HEAD + 1..].split_at_mut(6);
+    for (slots, chunk) in [middle, low]
+        .into_iter()
+        .zip([n / CHUNK % CHUNK, n % CHUNK])
+    {
         let mut rest = chunk as u32;
-        for slot in slots.iter_mut().rev() {
-            *slot = ALPHABET[(rest % 36) as usize];
-            rest /= 36;
+        for slot in slots.rchunks_exact_mut(2) {
+            slot.copy_from_slice(&PAIRS[(rest % (36 * 36)) as usize]);
+            rest /= 36 * 36;
         }
     }
     out.clear();
