@@ -462,7 +462,8 @@ impl<'a> Pairs<'a> {
 }
 
 /// Checks the record stored under `(business, id)` (checksum, key, status, timestamps, texts,
-/// metadata) and decodes it without allocating for its strings. Version 3, what every read
+/// and for version 3 the metadata's count; its pairs are checked as they are copied out) and
+/// decodes it without allocating for its strings. Version 3, what every read
 /// meets in the end, goes straight from its layout to the fields.
 fn check(business: u32, id: u64, bytes: &[u8]) -> Result<Fields<'_>> {
     let does_not_decode = || corrupt(business, id, "does not decode");
@@ -823,9 +824,6 @@ mod tests {
         let mut unknown_flag = body.to_vec();
         unknown_flag[flags_at] |= 0x20;
         cases.push(("an unknown flag", unknown_flag));
-        let mut trailing = body.to_vec();
-        trailing.push(0);
-        cases.push(("bytes after the metadata", trailing));
         let mut no_metadata_flag = body.to_vec();
         no_metadata_flag[flags_at] &= !HAS_METADATA;
         cases.push(("metadata bytes not flagged", no_metadata_flag));
@@ -857,8 +855,9 @@ mod tests {
                 matches!(decode(7, 42, &bytes), Err(Error::Corrupt(_))),
                 "{what}"
             );
-            // The list walk's own reading of version 3 refuses it too, and writes nothing.
-            let mut reused = sample();
+            // The list walk's own reading of version 3 refuses it too, and writes nothing
+            // over the customer it was given.
+            let mut reused = other();
             assert!(
                 matches!(
                     decode_into(7, 42, &bytes, &mut reused, &mut Spares::default()),
@@ -866,7 +865,114 @@ mod tests {
                 ),
                 "{what}"
             );
-            assert_eq!(reused, sample(), "{what}");
+            assert_eq!(reused, other(), "{what}");
+        }
+    }
+
+    /// A customer unlike [`sample`] in every field but the status.
+    fn other() -> Customer {
+        Customer {
+            id: crate::id::encode(41),
+            external_id: None,
+            email: "ama@example.org".into(),
+            name: "Ama Owusu".into(),
+            phone: None,
+            description: Some("Retail".into()),
+            metadata: Some(Metadata::from([(
+                "plan".to_owned(),
+                MetadataValue::from("silver"),
+            )])),
+            status: Status::Blocked,
+            currency: None,
+            created_at: Timestamp::from_second(1_700_000_000).unwrap(),
+            updated_at: Timestamp::from_second(1_700_000_001).unwrap(),
+        }
+    }
+
+    /// The sample's record with `pairs` (postcard's encoding of metadata pairs) in place of
+    /// its metadata, sealed under (7, 42).
+    fn with_pairs(pairs: &[u8]) -> Vec<u8> {
+        let good = encode(7, 42, &sample()).unwrap();
+        let body = &good[..good.len() - CRC_LEN];
+        let rest = Layout::read(&body[1..]).unwrap().rest.len();
+        let mut body = body[..body.len() - rest].to_vec();
+        body.extend_from_slice(pairs);
+        sealed(body)
+    }
+
+    /// Metadata that fails part way is `corrupt` from both readings; the walk's has already
+    /// copied the other fields over the customer then (its page is dropped on any error).
+    #[test]
+    fn well_sealed_records_with_bad_metadata_are_corrupt() {
+        let pairs = |p: &[(&str, StoredValue<'_>)]| postcard::to_allocvec(p).unwrap();
+        let good = pairs(&[
+            ("plan", StoredValue::String("gold")),
+            ("vip", StoredValue::Bool(true)),
+        ]);
+        let mut cases: Vec<(&str, Vec<u8>)> = Vec::new();
+        let mut trailing = good.clone();
+        trailing.push(0);
+        cases.push(("bytes after the metadata", trailing));
+        let mut count_over = good.clone();
+        count_over[0] = 3;
+        cases.push(("a count over the pairs", count_over));
+        let mut bool_of_two = good.clone();
+        *bool_of_two.last_mut().unwrap() = 2;
+        cases.push(("a boolean of 2", bool_of_two));
+        cases.push(("a cut pair", good[..good.len() - 1].to_vec()));
+        assert!(decode(7, 42, &with_pairs(&good)).is_ok());
+        for (what, pairs) in cases {
+            let bytes = with_pairs(&pairs);
+            assert!(
+                matches!(decode(7, 42, &bytes), Err(Error::Corrupt(_))),
+                "{what}"
+            );
+            for mut reused in [sample(), other()] {
+                assert!(
+                    matches!(
+                        decode_into(7, 42, &bytes, &mut reused, &mut Spares::default()),
+                        Err(Error::Corrupt(_))
+                    ),
+                    "{what}"
+                );
+            }
+        }
+    }
+
+    /// Pairs no encoder of this store writes (a key twice, keys out of order) decode as a map
+    /// would collect them, the last value of a key winning, over any earlier map alike.
+    #[test]
+    fn repeated_and_unordered_keys_decode_as_a_map_collects_them() {
+        let int = StoredValue::Int;
+        let cases: [&[(&str, StoredValue<'_>)]; 3] = [
+            &[("b", int(1)), ("a", int(2)), ("b", int(3))],
+            &[("b", int(1)), ("a", int(2))],
+            &[("a", int(1)), ("a", int(2))],
+        ];
+        for pairs in cases {
+            let bytes = with_pairs(&postcard::to_allocvec(pairs).unwrap());
+            let fresh = decode(7, 42, &bytes).unwrap();
+            let expected: Metadata = pairs
+                .iter()
+                .map(|&(k, v)| (k.to_owned(), owned_value(v)))
+                .collect();
+            assert_eq!(fresh.metadata.as_ref(), Some(&expected), "{pairs:?}");
+            let earlier_maps = [
+                Metadata::from([("a".to_owned(), MetadataValue::Int(9))]),
+                Metadata::from([
+                    ("a".to_owned(), MetadataValue::Int(9)),
+                    ("b".to_owned(), MetadataValue::from("x")),
+                ]),
+                expected.clone(),
+            ];
+            for map in earlier_maps {
+                let mut reused = Customer {
+                    metadata: Some(map),
+                    ..other()
+                };
+                decode_into(7, 42, &bytes, &mut reused, &mut Spares::default()).unwrap();
+                assert_eq!(reused, fresh, "{pairs:?}");
+            }
         }
     }
 
@@ -1056,7 +1162,7 @@ mod tests {
         }
 
         /// Decoding over any earlier customer gives what a fresh decode gives, and a record
-        /// that fails its checks leaves the earlier customer as it was.
+        /// whose checksum fails leaves the earlier customer as it was.
         #[test]
         fn decoding_over_a_customer_equals_a_fresh_decode(
             earlier in customers(),

@@ -5,8 +5,10 @@
 //! then each key as a varint length and its UTF-8 bytes, and each value as its variant's index
 //! (a varint of at most five bytes: postcard reads it as a `u32`) and its contents: a string
 //! as a key is, an integer as a zigzag varint, a float as eight bytes little-endian, a boolean
-//! as one byte, 0 or 1. [`PairReader`] accepts exactly what postcard would, which a property
-//! test checks on valid, damaged and random bytes.
+//! as one byte, 0 or 1. [`PairReader`] accepts exactly what postcard would on a 64-bit target,
+//! which a property test checks on valid, damaged and random bytes. (On a 32-bit one postcard
+//! reads counts and lengths as `u32` varints, of five bytes at most, and would refuse an
+//! over-long one that this reader takes; no encoder writes one.)
 //!
 //! Read by hand because the list walk decodes the metadata of every record it returns: serde's
 //! visitor built a `Vec` of pairs for each record only for the walk to copy them into the
@@ -210,11 +212,12 @@ mod tests {
         }
     }
 
-    /// The corners postcard draws: a variant index over five bytes, a varint of eleven bytes,
-    /// a boolean that is neither 0 nor 1, a cut float.
+    /// The corners postcard draws: a variant index over five bytes or over `u32::MAX`, an
+    /// integer whose tenth varint byte carries bits past the 64th, a boolean that is neither
+    /// 0 nor 1, a cut float.
     #[test]
     fn the_edges_match_postcard() {
-        let cases: [&[u8]; 8] = [
+        let cases: [&[u8]; 9] = [
             // One pair "a" => Bool(true), the variant index 3 in five bytes: accepted.
             &[1, 1, b'a', 0x83, 0x80, 0x80, 0x80, 0x00, 1],
             // The same index in six bytes: refused.
@@ -226,6 +229,8 @@ mod tests {
             &[
                 1, 1, b'a', 1, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x02,
             ],
+            // A variant index of 2^32 + 3 in five bytes: refused (no such variant).
+            &[1, 1, b'a', 0x83, 0x80, 0x80, 0x80, 0x10, 1],
             // A boolean of 2.
             &[1, 1, b'a', 3, 2],
             // A float cut short.
@@ -242,5 +247,6 @@ mod tests {
         assert!(by_hand(cases[2]).is_some());
         assert!(by_hand(cases[1]).is_none());
         assert!(by_hand(cases[3]).is_none());
+        assert!(by_hand(cases[4]).is_none());
     }
 }

@@ -1,5 +1,6 @@
 //! LEB128 varints: seven bits a byte, low bits first, the high bit set on every byte but the
-//! last. Used by the posting blocks (`grams`) and the record layout (`codec`).
+//! last. Used by the posting blocks (`grams`), the record layout (`codec`) and its metadata
+//! pairs (`pairs`).
 
 /// Appends `v` as a varint (1 to 10 bytes).
 pub(crate) fn put(out: &mut Vec<u8>, mut v: u64) {
