@@ -91,17 +91,14 @@ pub(crate) struct GroupCommit {
 }
 
 impl State {
-    /// Wakes the writer of the first queued job other than the caller's (`own`), if any, to
-    /// take the free lead.
-    fn wake_next_leader(&self, own: u64) {
-        if let Some(thread) = self
-            .queue
+    /// The writer of the first queued job other than the caller's (`own`), if any: the one to
+    /// wake to take the free lead (once the lock is released).
+    fn next_leader(&self, own: u64) -> Option<Thread> {
+        self.queue
             .iter()
             .find(|(ticket, _)| *ticket != own)
             .and_then(|(ticket, _)| self.threads.get(ticket))
-        {
-            thread.unpark();
-        }
+            .cloned()
     }
 }
 
@@ -245,14 +242,22 @@ impl GroupCommit {
             // A batch always answers every job; pad defensively so no waiter hangs.
             results.resize_with(tickets.len(), || Err(not_run()));
 
+            // Writers to wake once the lock is released: a writer woken while the leader
+            // still holds it would find it taken and sleep again. (An unpark that comes after
+            // its writer has already seen its answer only makes a later park return early:
+            // it loops.)
+            let mut answered_threads = Vec::with_capacity(tickets.len() + 1);
             if let Some(pending) = pending {
                 // The next batch may run while this one's writes become durable.
                 state = self.state.lock();
                 state.leading = false;
                 state.committed_alone = false;
                 state.syncing += tickets.len();
-                state.wake_next_leader(ticket);
+                let next = state.next_leader(ticket);
                 drop(state);
+                if let Some(next) = next {
+                    next.unpark();
+                }
                 let durable = catch_unwind(AssertUnwindSafe(|| durable(pending)))
                     .unwrap_or_else(|panic| Err(panic_error("write", &*panic)));
                 if let Err(error) = durable {
@@ -268,16 +273,23 @@ impl GroupCommit {
                 state = self.state.lock();
                 state.leading = false;
                 state.committed_alone = true;
-                state.wake_next_leader(ticket);
+                if let Some(next) = state.next_leader(ticket) {
+                    answered_threads.push(next);
+                }
             }
             for (answered, result) in tickets.into_iter().zip(results) {
                 if answered != ticket
                     && let Some(thread) = state.threads.get(&answered)
                 {
-                    thread.unpark();
+                    answered_threads.push(thread.clone());
                 }
                 state.results.insert(answered, result);
             }
+            drop(state);
+            for thread in answered_threads {
+                thread.unpark();
+            }
+            state = self.state.lock();
         }
     }
 }
