@@ -371,4 +371,92 @@ mod tests {
         assert_eq!(largest.load(Ordering::SeqCst), MAX_BATCH);
         assert!(batches.load(Ordering::SeqCst) >= 3);
     }
+
+    /// The answer a test batch gives every job: an error naming the batch.
+    fn batch_answer(batch: usize) -> Result<Output> {
+        Err(Error::Storage {
+            message: format!("batch {batch}"),
+            source: None,
+        })
+    }
+
+    fn message(result: Result<Output>) -> String {
+        match result {
+            Err(Error::Storage { message, .. }) => message,
+            Err(other) => format!("{other}"),
+            Ok(_) => "ok".to_owned(),
+        }
+    }
+
+    fn nothing() -> Job {
+        Box::new(|_| Err(not_run()))
+    }
+
+    /// While a batch waits for its sync, the next writer leads and its batch commits and is
+    /// answered; the first batch's writer gets its answer only once its own sync has ended.
+    #[test]
+    fn the_next_batch_runs_while_one_waits_for_its_sync() {
+        let group = GroupCommit::default();
+        let batches = AtomicUsize::new(0);
+        let (sync_started, sync_started_rx) = std::sync::mpsc::channel::<()>();
+        let (release, release_rx) = std::sync::mpsc::channel::<()>();
+        let release_rx = Mutex::new(release_rx);
+        let first_answered = std::sync::atomic::AtomicBool::new(false);
+        let commit = |jobs: Vec<Job>| {
+            let batch = batches.fetch_add(1, Ordering::SeqCst);
+            (
+                jobs.iter().map(|_| batch_answer(batch)).collect(),
+                Some(batch),
+            )
+        };
+        let durable = |batch: usize| {
+            if batch == 0 {
+                sync_started.send(()).expect("the test waits");
+                release_rx
+                    .lock()
+                    .recv_timeout(Duration::from_secs(30))
+                    .expect("released");
+            }
+            Ok(())
+        };
+        std::thread::scope(|scope| {
+            let first = scope.spawn(|| {
+                let answer = group.submit(nothing(), commit, durable);
+                first_answered.store(true, Ordering::SeqCst);
+                message(answer)
+            });
+            sync_started_rx
+                .recv_timeout(Duration::from_secs(30))
+                .expect("the first batch reached its sync");
+            let second = scope.spawn(|| message(group.submit(nothing(), commit, durable)));
+            assert_eq!(second.join().expect("second writer"), "batch 1");
+            assert!(!first_answered.load(Ordering::SeqCst));
+            release.send(()).expect("the first writer waits");
+            assert_eq!(first.join().expect("first writer"), "batch 0");
+        });
+    }
+
+    /// A failed sync answers every job of its batch with its error, not the batch's answers.
+    #[test]
+    fn a_failed_sync_answers_its_whole_batch() {
+        let group = GroupCommit::default();
+        let commit = |jobs: Vec<Job>| {
+            let answers = jobs.iter().map(|_| batch_answer(0)).collect();
+            (answers, Some(()))
+        };
+        let durable = |()| {
+            Err(Error::Storage {
+                message: "sync failed".to_owned(),
+                source: None,
+            })
+        };
+        std::thread::scope(|scope| {
+            let writers: Vec<_> = (0..8)
+                .map(|_| scope.spawn(|| message(group.submit(nothing(), commit, durable))))
+                .collect();
+            for writer in writers {
+                assert_eq!(writer.join().expect("writer"), "sync failed");
+            }
+        });
+    }
 }
