@@ -16,7 +16,6 @@
 //! A query starts from its rarest gram, or its status when that is rarer.
 
 use std::collections::HashMap;
-use std::ops::Bound;
 
 use foldhash::fast::RandomState;
 use redb::{ReadableTable, Table};
@@ -275,18 +274,14 @@ fn stored_tail(
     gram: u32,
     bytes: &mut Vec<u8>,
 ) -> Result<Option<StoredTail>> {
-    // One descent: the gap after the greatest key at or below the gram's last possible key
-    // (a range would find both of its ends).
-    let mut cursor = blocks
-        .upper_bound(Bound::Included((handle, gram, u64::MAX)))
+    let mut range = blocks
+        .range((handle, gram, 0)..=(handle, gram, u64::MAX))
         .map_err(write_err)?;
-    let Some((key, value)) = cursor.peek_prev().map_err(write_err)? else {
+    let Some(entry) = range.next_back() else {
         return Ok(None);
     };
-    let (key_handle, key_gram, first) = key.value();
-    if (key_handle, key_gram) != (handle, gram) {
-        return Ok(None);
-    }
+    let (key, value) = entry.map_err(write_err)?;
+    let first = key.value().2;
     bytes.clear();
     bytes.extend_from_slice(value.value());
     let (mut len, mut last) = (0, first);

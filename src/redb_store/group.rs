@@ -243,9 +243,9 @@ impl GroupCommit {
             results.resize_with(tickets.len(), || Err(not_run()));
 
             // Writers to wake once the lock is released: a writer woken while the leader
-            // still holds it would find it taken and sleep again. (An unpark that comes after
-            // its writer has already seen its answer only makes a later park return early:
-            // it loops.)
+            // still holds it would find it taken and block on it again. (An unpark that comes
+            // after its writer has already seen its answer only makes a later park of that
+            // thread return early; `submit`'s own park loops on that.)
             let mut answered_threads = Vec::with_capacity(tickets.len() + 1);
             if let Some(pending) = pending {
                 // The next batch may run while this one's writes become durable.
@@ -315,9 +315,16 @@ mod tests {
 
     /// More writers than a batch takes: every writer gets exactly its own answer (the batch
     /// answers each job with the number of the writer that queued it), no batch is larger
-    /// than `MAX_BATCH`, every job is run once, and the batch after a lingering one is full.
+    /// than `MAX_BATCH`, every job is run once, and the batch after a lingering one is full;
+    /// with batches whose durability is pending after their commit (the lead passes on before
+    /// their sync) and with batches made durable by their commit alone.
     #[test]
     fn every_writer_gets_its_own_answer_when_batches_overflow() {
+        overflowing_batches(true);
+        overflowing_batches(false);
+    }
+
+    fn overflowing_batches(pending: bool) {
         const WRITERS: usize = MAX_BATCH + 200;
         let group = GroupCommit::default();
         let dropped = Arc::new(Mutex::new(Vec::new()));
@@ -347,7 +354,7 @@ mod tests {
                     })
                 })
                 .collect();
-            (answers, Some(()))
+            (answers, pending.then_some(()))
         };
         std::thread::scope(|scope| {
             for writer in 0..WRITERS {
