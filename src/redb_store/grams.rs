@@ -457,6 +457,12 @@ impl NewPostings {
         }
     }
 
+    /// How many (business, gram) lists are gathered: each costs a table slot and an
+    /// allocation, so a caller gathering many small businesses writes before it has many.
+    pub(crate) fn lists(&self) -> usize {
+        self.lists.len()
+    }
+
     /// The gathered postings in (business, gram) order, each gram's ids ascending. Callers
     /// add customers in id order (a walk of the records), so the lists come out sorted; one
     /// that does not is sorted here.

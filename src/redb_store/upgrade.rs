@@ -35,6 +35,14 @@ pub type ProgressFn = Arc<dyn Fn(Progress) + Send + Sync>;
 /// Records between two flushes of gathered postings (bounds the memory of the build).
 const CHUNK: u64 = 20_000;
 
+/// The most (business, gram) lists gathered before a flush: a chunk of many small
+/// businesses holds about one list per posting, ~80 bytes each.
+#[cfg(not(test))]
+const MOST_LISTS: usize = 200_000;
+/// Small in tests, so that the upgrade tests flush part way through a chunk too.
+#[cfg(test)]
+const MOST_LISTS: usize = 8;
+
 fn err(e: impl Into<redb::Error>) -> Error {
     storage_error("upgrade", e)
 }
@@ -93,11 +101,13 @@ pub(crate) fn build_search_indexes(
         tail_starts.insert(handle, n.saturating_add(1));
         postings.add(handle, &email_key(&customer.email), n);
         done += 1;
-        if done.is_multiple_of(CHUNK) {
+        if done.is_multiple_of(CHUNK) || postings.lists() >= MOST_LISTS {
             std::mem::take(&mut postings).write(&mut blocks)?;
-            if let Some(progress) = progress {
-                progress(Progress { done, total });
-            }
+        }
+        if done.is_multiple_of(CHUNK)
+            && let Some(progress) = progress
+        {
+            progress(Progress { done, total });
         }
     }
     postings.write(&mut blocks)?;
