@@ -246,7 +246,7 @@ impl GroupCommit {
             // still holds it would find it taken and block on it again. (An unpark that comes
             // after its writer has already seen its answer only makes a later park of that
             // thread return early; `submit`'s own park loops on that.)
-            let mut answered_threads = Vec::with_capacity(tickets.len() + 1);
+            let mut to_wake = Vec::with_capacity(tickets.len() + 1);
             if let Some(pending) = pending {
                 // The next batch may run while this one's writes become durable.
                 state = self.state.lock();
@@ -274,21 +274,33 @@ impl GroupCommit {
                 state.leading = false;
                 state.committed_alone = true;
                 if let Some(next) = state.next_leader(ticket) {
-                    answered_threads.push(next);
+                    to_wake.push(next);
                 }
             }
+            // The leader's own answer, when its job was in the batch it led, is taken here
+            // rather than left for it to look up after locking again.
+            let mut own = None;
             for (answered, result) in tickets.into_iter().zip(results) {
-                if answered != ticket
-                    && let Some(thread) = state.threads.get(&answered)
-                {
-                    answered_threads.push(thread.clone());
+                if answered == ticket {
+                    own = Some(result);
+                    continue;
+                }
+                if let Some(thread) = state.threads.get(&answered) {
+                    to_wake.push(thread.clone());
                 }
                 state.results.insert(answered, result);
             }
+            if own.is_some() {
+                state.threads.remove(&ticket);
+            }
             drop(state);
-            for thread in answered_threads {
+            for thread in to_wake {
                 thread.unpark();
             }
+            if let Some(result) = own {
+                return result;
+            }
+            // Its job did not fit in the batch it led: it waits (or leads) again.
             state = self.state.lock();
         }
     }
