@@ -263,6 +263,25 @@ fn update_with_a_patch_body_or_flags() -> Result {
         ])?
         .expect_code(1)?;
     assert!(run.stderr.contains("unknown field `nickname`"), "{run:?}");
+    // The fields by position, as serde would otherwise take them: refused, nothing changed.
+    let before = env
+        .run(&["get", "--business", "acme", &id])?
+        .expect_code(0)?;
+    let run = env
+        .run(&[
+            "update",
+            "--business",
+            "acme",
+            &id,
+            "--json",
+            r#"["array@example.com", "Array Person"]"#,
+        ])?
+        .expect_code(1)?;
+    assert!(run.stderr.contains("expected a JSON object"), "{run:?}");
+    let after = env
+        .run(&["get", "--business", "acme", &id])?
+        .expect_code(0)?;
+    assert_eq!(before.stdout, after.stdout);
     let run = env
         .run(&[
             "update",

@@ -399,7 +399,7 @@ fn every_error_status() -> TestResult {
     let path = format!("/v1/customers/{id}");
 
     // 400: field rules, JSON shape, query values.
-    let cases: [(&str, Option<&str>); 10] = [
+    let cases: [(&str, Option<&str>); 12] = [
         (r#"{"email": "not-an-email", "name": "X"}"#, Some("email")),
         (
             r#"{"email": "a@b.co", "name": "X", "phone": "12"}"#,
@@ -421,11 +421,35 @@ fn every_error_status() -> TestResult {
         ),
         (r#"{"email": "a@b.co", "name": "X""#, None),
         ("[1, 2]", None),
+        // The fields by position, which serde's derived structs would take.
+        (r#"["array@example.com", "Array Person"]"#, None),
+        ("null", None),
         ("", None),
     ];
     for (body, field) in cases {
         let answer = server.post("/v1/customers", &client, body);
         assert_error(&answer, 400, "invalid_request", field);
+    }
+    let by_position = server.post(
+        "/v1/customers",
+        &client,
+        r#"["array@example.com", "Array Person"]"#,
+    );
+    assert_eq!(
+        by_position.json["error"]["message"],
+        "the body must be a JSON object, not an array"
+    );
+    let list = server.get("/v1/customers", &client);
+    assert_eq!(list.json["data"]["items"].as_array().map(Vec::len), Some(1));
+    for body in [r#"["array@example.com", "Array Person"]"#, "[]"] {
+        let before = server.get(&path, &client);
+        assert_error(
+            &server.patch(&path, &client, body),
+            400,
+            "invalid_request",
+            None,
+        );
+        assert_eq!(server.get(&path, &client).json, before.json);
     }
     assert_error(
         &server.patch(&path, &client, r#"{"name": null}"#),
@@ -571,6 +595,77 @@ fn every_error_status() -> TestResult {
     Ok(())
 }
 
+/// Sends `head` (and `body`) on a raw connection and returns what the server wrote before it
+/// closed the connection or `wait` passed.
+fn raw_exchange(addr: SocketAddr, head: &str, body: &[u8], wait: Duration) -> String {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(addr) else {
+        return "no connection".to_owned();
+    };
+    let _ = stream.set_read_timeout(Some(wait));
+    let _ = stream.write_all(head.as_bytes());
+    let _ = stream.write_all(body);
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    // Until the server closes (0) or stops answering within `wait` (an error).
+    while let Ok(n @ 1..) = stream.read(&mut buf) {
+        answer.extend_from_slice(&buf[..n]);
+        if answer.windows(4).any(|w| w == b"\r\n\r\n") && answer.ends_with(b"}") {
+            break;
+        }
+    }
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[test]
+fn slow_and_oversized_requests_do_not_hold_the_server() -> TestResult {
+    let server = start(ServerConfig {
+        read_timeout: Duration::from_millis(300),
+        ..ServerConfig::default()
+    })?;
+    let client = server.client("acme", &Scope::ALL);
+    let auth = basic(&client);
+    let post = |length: usize| {
+        format!(
+            "POST /v1/customers HTTP/1.1\r\nHost: x\r\nAuthorization: {auth}\r\n\
+             Content-Type: application/json\r\nContent-Length: {length}\r\n\r\n"
+        )
+    };
+    // A body declared over 64 KiB is refused before any of it arrives.
+    let started = std::time::Instant::now();
+    let answer = raw_exchange(server.addr, &post(100_000), b"{", Duration::from_secs(10));
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("payload_too_large"), "{answer}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // A body that stops short is answered 408 once the read timeout passes.
+    let answer = raw_exchange(
+        server.addr,
+        &post(40),
+        b"{\"email\"",
+        Duration::from_secs(10),
+    );
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("request_timeout"), "{answer}");
+    // Headers that stop short: the connection is closed.
+    let started = std::time::Instant::now();
+    let answer = raw_exchange(
+        server.addr,
+        "POST /v1/customers HTTP/1.1\r\nHost: x\r\n",
+        b"",
+        Duration::from_secs(10),
+    );
+    assert!(!answer.contains("201"), "{answer}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the connection was held"
+    );
+    // None of them created anything, and the server still answers.
+    let list = server.get("/v1/customers", &client);
+    assert_eq!(list.status, 200);
+    assert_eq!(list.json["data"]["items"], json!([]));
+    Ok(())
+}
+
 #[test]
 fn authentication_and_scopes() -> TestResult {
     let server = start(ServerConfig::default())?;
@@ -617,6 +712,32 @@ fn authentication_and_scopes() -> TestResult {
     // Unauthenticated writes learn nothing about the body either.
     let answer = server.send("POST", "/v1/customers", None, Some(("text/plain", "x")));
     assert_error(&answer, 401, "unauthorized", None);
+    // Nor about the routes: an unknown path and a wrong method are 401 first, and 404 and 405
+    // only to a client.
+    for (method, route) in [("GET", "/nope"), ("PUT", "/v1/customers"), ("GET", "/v1")] {
+        let answer = server.send(method, route, None, None);
+        assert_error(&answer, 401, "unauthorized", None);
+        let answer = server.send(method, route, Some(&basic(&wrong_secret)), None);
+        assert_error(&answer, 401, "unauthorized", None);
+    }
+    let auth = basic(&reader);
+    assert_error(
+        &server.send("GET", "/nope", Some(&auth), None),
+        404,
+        "not_found",
+        None,
+    );
+    assert_error(
+        &server.send("PUT", "/v1/customers", Some(&auth), None),
+        405,
+        "method_not_allowed",
+        None,
+    );
+    // The OpenAPI document stays public.
+    assert_eq!(
+        server.send("GET", "/v1/openapi.json", None, None).status,
+        200
+    );
 
     // 403: a read-only client cannot write; a write-only client cannot read.
     assert_eq!(server.get(&path, &reader).status, 200);

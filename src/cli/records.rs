@@ -6,6 +6,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use clap::ArgGroup;
+use customer_store::server::JsonObject;
 use customer_store::{CustomerPatch, CustomerStore, ListQuery, Metadata, Status};
 
 use super::{CliResult, open_existing};
@@ -204,7 +205,9 @@ impl UpdateArgs {
             } else {
                 body.clone()
             };
-            return serde_json::from_str(&body).map_err(|e| format!("invalid --json body: {e}"));
+            return serde_json::from_str(&body)
+                .map(|JsonObject(patch)| patch)
+                .map_err(|e| format!("invalid --json body: {e}"));
         }
         let set = |value: &Option<String>| value.clone().map(Some);
         let mut patch = CustomerPatch {

@@ -78,6 +78,14 @@ impl ApiError {
         )
     }
 
+    pub(crate) fn request_timeout(limit: std::time::Duration) -> ApiError {
+        ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            format!("the body did not arrive within {} s", limit.as_secs_f64()),
+        )
+    }
+
     pub(crate) fn unsupported_media_type() -> ApiError {
         ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,

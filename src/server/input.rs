@@ -1,33 +1,63 @@
 //! Request input: JSON bodies, the list query and path ids, each refused with an error that
 //! names the field at fault instead of axum's plain-text rejections.
 
+use std::convert::Infallible;
+
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::rejection::PathRejection;
+use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, StatusCode, header};
 use serde::de::DeserializeOwned;
 use serde_json::error::Category;
 use serde_path_to_error::Segment;
 
-use super::BODY_LIMIT;
 use super::error::ApiError;
+use super::object::JsonObject;
+use super::{AppState, BODY_LIMIT};
 use crate::{ListQuery, Status};
 
 /// A request body as received: the bytes, or why it cannot be used (reported after
 /// authentication, so an unauthenticated caller learns nothing from it).
 pub(crate) type RawBody = Result<Bytes, ApiError>;
 
-/// Checks the content type and the outcome of reading the body.
-pub(crate) fn raw_body(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> RawBody {
+/// The body of a create or update, as [`read_body`] found it.
+pub(crate) struct Body(pub(crate) RawBody);
+
+impl FromRequest<AppState> for Body {
+    type Rejection = Infallible;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Body, Infallible> {
+        Ok(Body(read_body(request, state).await))
+    }
+}
+
+/// Checks the content type and the declared length (a body declared over [`BODY_LIMIT`] is
+/// refused before any of it is read), then reads the body, which must arrive within the
+/// server's read timeout.
+async fn read_body(request: Request, state: &AppState) -> RawBody {
+    let headers = request.headers();
     if !is_json(headers) {
         return Err(ApiError::unsupported_media_type());
     }
-    body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::payload_too_large(BODY_LIMIT)
-        } else {
-            ApiError::invalid(None, "the request body could not be read")
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|length| length > u64::try_from(BODY_LIMIT).unwrap_or(u64::MAX)) {
+        return Err(ApiError::payload_too_large(BODY_LIMIT));
+    }
+    let timeout = state.read_timeout;
+    match tokio::time::timeout(timeout, Bytes::from_request(request, state)).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(rejection)) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            Err(ApiError::payload_too_large(BODY_LIMIT))
         }
-    })
+        Ok(Err(_)) => Err(ApiError::invalid(
+            None,
+            "the request body could not be read",
+        )),
+        Err(_) => Err(ApiError::request_timeout(timeout)),
+    }
 }
 
 /// `application/json` (any parameters) or a `+json` media type.
@@ -56,11 +86,12 @@ fn backticked(message: &str) -> Option<&str> {
     message.get(start..start + len)
 }
 
-/// Deserialises a JSON body, naming the top-level field at fault when there is one.
+/// Deserialises a JSON body, which must be an object ([`JsonObject`]), naming the top-level
+/// field at fault when there is one.
 pub(crate) fn json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    match serde_path_to_error::deserialize::<_, T>(&mut de) {
-        Ok(value) => match de.end() {
+    match serde_path_to_error::deserialize::<_, JsonObject<T>>(&mut de) {
+        Ok(JsonObject(value)) => match de.end() {
             Ok(()) => Ok(value),
             Err(e) => Err(ApiError::invalid(None, format!("malformed JSON: {e}"))),
         },
@@ -82,10 +113,9 @@ pub(crate) fn json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
                             .flatten()
                             .map(str::to_owned)
                     });
-                    let message = if message.starts_with("invalid type") && field.is_none() {
-                        format!("the body must be a JSON object: {message}")
-                    } else {
-                        message
+                    let message = match message.strip_prefix("invalid type: ") {
+                        Some(rest) if field.is_none() => not_an_object(rest),
+                        _ => message,
                     };
                     Err(ApiError::invalid(field.as_deref(), message))
                 }
@@ -96,6 +126,18 @@ pub(crate) fn json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             }
         }
     }
+}
+
+/// "The body must be a JSON object" and what it is instead, from the rest of serde's
+/// "invalid type: sequence, expected a JSON object at line 1 column 1".
+fn not_an_object(rest: &str) -> String {
+    let found = rest.split(", expected").next().unwrap_or(rest);
+    let found = match found {
+        "sequence" => "an array",
+        "unit value" => "null",
+        other => other,
+    };
+    format!("the body must be a JSON object, not {found}")
 }
 
 /// Parses the list query (`email`, `status`, `limit`, `cursor`); the store checks the ranges.
@@ -201,6 +243,32 @@ mod tests {
         );
         let patch: Result<CustomerPatch, _> = json(br#"{"status": "DELETED"}"#);
         assert_eq!(patch.err().and_then(|e| e.field).as_deref(), Some("status"));
+    }
+
+    #[test]
+    fn a_body_is_an_object() {
+        for (body, shown) in [
+            (&br#"["a@b.co", "A"]"#[..], "an array"),
+            (b"[]", "an array"),
+            (b"null", "null"),
+            (b" 5", "integer `5`"),
+            (br#""a@b.co""#, r#"string "a@b.co""#),
+        ] {
+            let new: Result<NewCustomer, _> = json(body);
+            let error = new.err().unwrap();
+            assert_eq!(
+                (error.status, error.field, error.message.as_str()),
+                (
+                    StatusCode::BAD_REQUEST,
+                    None,
+                    format!("the body must be a JSON object, not {shown}").as_str()
+                )
+            );
+            let patch: Result<CustomerPatch, _> = json(body);
+            assert!(patch.err().unwrap().message.starts_with("the body must be"));
+        }
+        let empty: CustomerPatch = json(b" {} ").ok().unwrap();
+        assert_eq!(empty, CustomerPatch::default());
     }
 
     #[test]

@@ -17,8 +17,14 @@
 //! # Decisions where the specification is silent
 //!
 //! - Authentication comes first: an unauthenticated request is answered 401 (or 429) whatever
-//!   its path id, query or body; then the scope (403); then the body's media type (415), size
-//!   (413) and JSON (400).
+//!   its path, method, query or body (only `GET /v1/openapi.json` is public); then the scope
+//!   (403); then the body's media type (415), size (413, at once when `Content-Length` says
+//!   so), arrival (408) and JSON (400).
+//! - A body is a JSON object: an array of the fields by position, which serde's derived
+//!   structs would take, is `invalid_request` (see [`JsonObject`]).
+//! - A client has [`ServerConfig::read_timeout`] (30 s) to send a request's headers, after
+//!   which the connection is closed, and as long again for its body, after which it is
+//!   answered 408 `request_timeout`.
 //! - A request without an `Authorization` header is not counted as a failed authentication; a
 //!   malformed header or wrong credentials are. After [`AuthThrottle::max_failures`] failures
 //!   within [`AuthThrottle::window`], the address (an IPv6 address by its /64) is answered 429
@@ -26,7 +32,8 @@
 //!   proxy every request comes from the proxy's address: the throttle then covers them all.
 //! - Unknown query parameters and repeated ones are `invalid_request` naming them.
 //! - Unknown paths are 404 `not_found`; a known path with another method is 405
-//!   `method_not_allowed`. Both use the error envelope.
+//!   `method_not_allowed`. Both use the error envelope, and both come after authentication,
+//!   so an unauthenticated caller learns nothing of the routes.
 //! - A create answers with a `Location` header naming the new customer.
 //! - Storage failures are 500 `internal` with a fixed message; the cause goes to the log. For
 //!   a write, the outcome is then unknown (see [`Error::Storage`](crate::Error::Storage)).
@@ -35,6 +42,7 @@ mod auth;
 mod error;
 mod input;
 mod log;
+mod object;
 mod routes;
 
 use std::future::Future;
@@ -50,6 +58,7 @@ use axum::routing::get;
 
 pub use self::auth::AuthThrottle;
 use self::auth::FailureLimiter;
+pub use self::object::JsonObject;
 use crate::RedbStore;
 
 /// The largest request body accepted: 64 KiB. Larger bodies are answered 413.
@@ -76,15 +85,20 @@ pub struct ServerConfig {
     pub tls: Option<TlsFiles>,
     /// How long a graceful shutdown waits for in-flight requests before closing connections.
     pub shutdown_grace: Duration,
+    /// How long a client may take to send a request's headers (then the connection is closed)
+    /// and, after them, its body (then it is answered 408 `request_timeout`).
+    pub read_timeout: Duration,
 }
 
 impl Default for ServerConfig {
-    /// Plain HTTP, the default [`AuthThrottle`], 30 s of grace at shutdown.
+    /// Plain HTTP, the default [`AuthThrottle`], 30 s of grace at shutdown, 30 s to send a
+    /// request's headers and 30 s more for its body.
     fn default() -> Self {
         ServerConfig {
             auth_throttle: AuthThrottle::default(),
             tls: None,
             shutdown_grace: Duration::from_secs(30),
+            read_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -98,6 +112,7 @@ pub(crate) struct AppState {
 pub(crate) struct Shared {
     store: RedbStore,
     limiter: FailureLimiter,
+    read_timeout: Duration,
 }
 
 impl std::ops::Deref for AppState {
@@ -117,6 +132,7 @@ pub fn router(store: RedbStore, config: &ServerConfig) -> Router {
         inner: Arc::new(Shared {
             store,
             limiter: FailureLimiter::new(config.auth_throttle),
+            read_timeout: config.read_timeout,
         }),
     };
     Router::new()
@@ -236,6 +252,7 @@ impl Server {
         let handle = axum_server::Handle::new();
         let stopper = handle.clone();
         let grace = self.config.shutdown_grace;
+        let read_timeout = self.config.read_timeout;
         tokio::spawn(async move {
             shutdown.await;
             tracing::info!("shutting down: finishing in-flight requests");
@@ -243,16 +260,20 @@ impl Server {
         });
         match self.tls {
             Some(tls) => {
-                axum_server::from_tcp_rustls(self.listener, tls)?
-                    .handle(handle)
-                    .serve(app)
-                    .await
+                let mut server = axum_server::from_tcp_rustls(self.listener, tls)?;
+                server
+                    .http_builder()
+                    .http1()
+                    .header_read_timeout(read_timeout);
+                server.handle(handle).serve(app).await
             }
             None => {
-                axum_server::from_tcp(self.listener)?
-                    .handle(handle)
-                    .serve(app)
-                    .await
+                let mut server = axum_server::from_tcp(self.listener)?;
+                server
+                    .http_builder()
+                    .http1()
+                    .header_read_timeout(read_timeout);
+                server.handle(handle).serve(app).await
             }
         }
     }

@@ -4,18 +4,17 @@
 use std::convert::Infallible;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
-use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::rejection::PathRejection;
 use axum::extract::{ConnectInfo, FromRequestParts, Path, RawQuery, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
 use serde::Serialize;
 
 use super::auth::{BadCredentials, parse_basic};
 use super::error::ApiError;
-use super::input::{self, RawBody};
+use super::input::{self, Body};
 use super::{AppState, OPENAPI_JSON};
 use crate::{
     Customer, CustomerPatch, CustomerStore, Error, NewCustomer, Page, RedbStore, Scope, Status,
@@ -157,9 +156,10 @@ enum Outcome {
 }
 
 impl AppState {
-    /// Authenticates `caller`, checks `scope` and runs `op` for the client's business on a
-    /// blocking thread. The answer carries the client id for the request log.
-    async fn call<F>(&self, caller: Caller, scope: Scope, op: F) -> Response
+    /// Authenticates `caller`, checks `scope` (if any: `None` lets every client through) and
+    /// runs `op` for the client's business on a blocking thread. The answer carries the client
+    /// id for the request log.
+    async fn call<F>(&self, caller: Caller, scope: Option<Scope>, op: F) -> Response
     where
         F: FnOnce(&RedbStore, &str) -> Result<Reply, ApiError> + Send + 'static,
     {
@@ -186,12 +186,11 @@ impl AppState {
                     }
                     Err(e) => return (Err(ApiError::from(e)), Outcome::Failed),
                 };
-            let result = if client.has_scope(scope) {
-                op(&store, &client.business)
-            } else {
-                Err(ApiError::forbidden(format!(
+            let result = match scope {
+                Some(scope) if !client.has_scope(scope) => Err(ApiError::forbidden(format!(
                     "this client does not hold the {scope} scope"
-                )))
+                ))),
+                _ => op(&store, &client.business),
             };
             (result, Outcome::Client(client.client_id))
         })
@@ -222,18 +221,20 @@ impl AppState {
 pub(crate) async fn create(
     State(state): State<AppState>,
     caller: Caller,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    Body(body): Body,
 ) -> Response {
-    let body: RawBody = input::raw_body(&headers, body);
     state
-        .call(caller, Scope::CustomersWrite, move |store, business| {
-            let new: NewCustomer = input::json(&body?)?;
-            let customer = store.create(business, new)?;
-            let mut reply = Reply::with_status(StatusCode::CREATED, &customer)?;
-            reply.location = Some(format!("/v1/customers/{}", customer.id));
-            Ok(reply)
-        })
+        .call(
+            caller,
+            Some(Scope::CustomersWrite),
+            move |store, business| {
+                let new: NewCustomer = input::json(&body?)?;
+                let customer = store.create(business, new)?;
+                let mut reply = Reply::with_status(StatusCode::CREATED, &customer)?;
+                reply.location = Some(format!("/v1/customers/{}", customer.id));
+                Ok(reply)
+            },
+        )
         .await
 }
 
@@ -247,7 +248,7 @@ pub(crate) async fn retrieve(
     state
         .call(
             caller,
-            Scope::CustomersRead,
+            Some(Scope::CustomersRead),
             move |store, business| match store.get(business, &id?)? {
                 Some(customer) => Reply::ok(&customer),
                 None => Err(Error::NotFound.into()),
@@ -263,11 +264,15 @@ pub(crate) async fn list(
     RawQuery(raw): RawQuery,
 ) -> Response {
     state
-        .call(caller, Scope::CustomersRead, move |store, business| {
-            let query = input::list_query(raw.as_deref())?;
-            let page = store.list(business, &query)?;
-            Reply::ok(&ListData::from(&page))
-        })
+        .call(
+            caller,
+            Some(Scope::CustomersRead),
+            move |store, business| {
+                let query = input::list_query(raw.as_deref())?;
+                let page = store.list(business, &query)?;
+                Reply::ok(&ListData::from(&page))
+            },
+        )
         .await
 }
 
@@ -276,17 +281,19 @@ pub(crate) async fn update(
     State(state): State<AppState>,
     caller: Caller,
     path: Result<Path<String>, PathRejection>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    Body(body): Body,
 ) -> Response {
     let id = input::path_id(path);
-    let body = input::raw_body(&headers, body);
     state
-        .call(caller, Scope::CustomersWrite, move |store, business| {
-            let id = id?;
-            let patch: CustomerPatch = input::json(&body?)?;
-            Reply::ok(&store.update(business, &id, patch)?)
-        })
+        .call(
+            caller,
+            Some(Scope::CustomersWrite),
+            move |store, business| {
+                let id = id?;
+                let patch: CustomerPatch = input::json(&body?)?;
+                Reply::ok(&store.update(business, &id, patch)?)
+            },
+        )
         .await
 }
 
@@ -298,13 +305,17 @@ pub(crate) async fn delete(
 ) -> Response {
     let id = input::path_id(path);
     state
-        .call(caller, Scope::CustomersWrite, move |store, business| {
-            let removed = store.delete(business, &id?)?;
-            Reply::ok(&Deleted {
-                id: &removed.id,
-                deleted: true,
-            })
-        })
+        .call(
+            caller,
+            Some(Scope::CustomersWrite),
+            move |store, business| {
+                let removed = store.delete(business, &id?)?;
+                Reply::ok(&Deleted {
+                    id: &removed.id,
+                    deleted: true,
+                })
+            },
+        )
         .await
 }
 
@@ -320,12 +331,18 @@ pub(crate) async fn openapi() -> Response {
         .into_response()
 }
 
-/// Any other path.
-pub(crate) async fn no_route() -> ApiError {
-    ApiError::not_found("no such route")
+/// Any other path: 404 to an authenticated caller.
+pub(crate) async fn no_route(State(state): State<AppState>, caller: Caller) -> Response {
+    state
+        .call(caller, None, |_, _| {
+            Err(ApiError::not_found("no such route"))
+        })
+        .await
 }
 
-/// A known path with another method.
-pub(crate) async fn wrong_method() -> ApiError {
-    ApiError::method_not_allowed()
+/// A known path with another method: 405 to an authenticated caller.
+pub(crate) async fn wrong_method(State(state): State<AppState>, caller: Caller) -> Response {
+    state
+        .call(caller, None, |_, _| Err(ApiError::method_not_allowed()))
+        .await
 }

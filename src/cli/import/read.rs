@@ -7,6 +7,7 @@
 use std::io::{self, BufRead, Read};
 use std::ops::Range;
 
+use customer_store::server::JsonObject;
 use customer_store::{ImportCustomer, Metadata, NewCustomer, Status};
 use jiff::Timestamp;
 use serde::Deserialize;
@@ -243,7 +244,7 @@ fn utf8<'a>(bytes: &'a [u8], field: Option<&str>) -> Result<&'a str, Bad> {
 
 fn parse_json(body: &[u8]) -> Result<ImportCustomer, Bad> {
     let text = utf8(body, None)?;
-    let row: JsonRow = serde_json::from_str(text).map_err(|e| {
+    let JsonObject(row): JsonObject<JsonRow> = serde_json::from_str(text).map_err(|e| {
         // The row is one line: its column says where, serde's "line 1" would mislead.
         let message = e.to_string();
         let message = match message.rsplit_once(" at line ") {
@@ -631,6 +632,20 @@ mod tests {
         assert_eq!(batch.rows[1].line, 4);
         assert_eq!(batch.text_of(&batch.rows[1].raw), b"{bad");
         assert_eq!(source.offset(), input.len() as u64);
+    }
+
+    #[test]
+    fn a_json_line_is_an_object() {
+        let by_position =
+            br#"["a@b.co", "A", null, null, null, null, null, null, null, null, null]"#;
+        let bad = parse_json(by_position).err().unwrap();
+        assert_eq!(bad.code, "invalid_json");
+        assert!(
+            bad.message.contains("expected a JSON object"),
+            "{}",
+            bad.message
+        );
+        assert!(parse_json(br#"{"email": "a@b.co", "name": "A"}"#).is_ok());
     }
 
     #[test]
