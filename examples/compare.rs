@@ -677,7 +677,7 @@ fn print_table(t: &Table) {
         rate(t.create_16.store, "create"),
         rate(t.create_16.sqlite, "create"),
         format!(
-            "{:.2}× (vs SQLite 1 thread: {vs_one:.2}×)",
+            "{vs_one:.2}× SQLite's 1 thread (the target's ratio; {:.2}× its {WRITERS} threads)",
             speedup(&t.create_16)
         ),
         "≥ 10× SQLite's 1-thread rate",

@@ -311,7 +311,7 @@ pub(crate) fn patch(patch: CustomerPatch) -> Result<ValidPatch> {
 pub(crate) fn list_query(query: &ListQuery) -> Result<ValidQuery> {
     let limit = query.limit.unwrap_or(ListQuery::DEFAULT_LIMIT);
     if !(1..=ListQuery::MAX_LIMIT).contains(&limit) {
-        return Err(Error::invalid("limit", "must be between 1 and 100"));
+        return Err(Error::invalid("limit", "must be an integer from 1 to 100"));
     }
     if let Some(cursor) = &query.cursor
         && !crate::id::is_well_formed(cursor)

@@ -319,10 +319,15 @@ fn update_with_a_patch_body_or_flags() -> Result {
 fn delete_prints_the_api_answer_and_frees_the_email() -> Result {
     let env = Env::new()?;
     let id = seeded(&env)?;
-    let deleted = env
+    let run = env
         .run(&["delete", "--business", "acme", &id])?
-        .expect_code(0)?
-        .json()?;
+        .expect_code(0)?;
+    // The API's order: id first.
+    assert!(
+        run.stdout.find("\"id\"") < run.stdout.find("\"deleted\""),
+        "{run:?}"
+    );
+    let deleted = run.json()?;
     assert_eq!(deleted, json!({"id": id, "deleted": true}));
     env.run(&["get", "--business", "acme", &id])?
         .expect_code(1)?;

@@ -265,10 +265,20 @@ never reused), and prints {\"id\": ..., \"deleted\": true} as the API does.
 Example:
   customer-store delete --business acme cust_cl8z2lh820000a";
 
+/// What `delete` prints: the API's answer, in its field order.
+#[derive(serde::Serialize)]
+struct Deleted<'a> {
+    id: &'a str,
+    deleted: bool,
+}
+
 pub(crate) fn delete(db: &Path, args: &DeleteArgs) -> CliResult {
     let store = open_existing(db)?;
     match store.delete(&args.business, &args.id) {
-        Ok(customer) => print_json(&serde_json::json!({"id": customer.id, "deleted": true})),
+        Ok(customer) => print_json(&Deleted {
+            id: &customer.id,
+            deleted: true,
+        }),
         Err(e) if e.is_not_found() => Err(not_found(&args.business, &args.id)),
         Err(e) => Err(e.to_string()),
     }
