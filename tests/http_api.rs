@@ -659,6 +659,16 @@ fn slow_and_oversized_requests_do_not_hold_the_server() -> TestResult {
         started.elapsed() < Duration::from_secs(5),
         "the connection was held"
     );
+    // Nothing at all, or half of HTTP/2's preface: closed as well, before the protocol is known.
+    for head in ["", "PRI * HTTP/2.0\r\n"] {
+        let started = std::time::Instant::now();
+        let answer = raw_exchange(server.addr, head, b"", Duration::from_secs(10));
+        assert_eq!(answer, "", "{head:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{head:?} was held"
+        );
+    }
     // None of them created anything, and the server still answers.
     let list = server.get("/v1/customers", &client);
     assert_eq!(list.status, 200);
@@ -717,6 +727,8 @@ fn authentication_and_scopes() -> TestResult {
     for (method, route) in [("GET", "/nope"), ("PUT", "/v1/customers"), ("GET", "/v1")] {
         let answer = server.send(method, route, None, None);
         assert_error(&answer, 401, "unauthorized", None);
+        // Not even through the methods a path has.
+        assert_eq!(answer.header("allow"), "", "{method} {route}");
         let answer = server.send(method, route, Some(&basic(&wrong_secret)), None);
         assert_error(&answer, 401, "unauthorized", None);
     }
@@ -727,11 +739,12 @@ fn authentication_and_scopes() -> TestResult {
         "not_found",
         None,
     );
-    assert_error(
-        &server.send("PUT", "/v1/customers", Some(&auth), None),
-        405,
-        "method_not_allowed",
-        None,
+    let wrong_method = server.send("PUT", "/v1/customers", Some(&auth), None);
+    assert_error(&wrong_method, 405, "method_not_allowed", None);
+    assert!(
+        wrong_method.header("allow").contains("POST"),
+        "{:?}",
+        wrong_method.headers
     );
     // The OpenAPI document stays public.
     assert_eq!(
@@ -971,14 +984,14 @@ fn the_openapi_document() -> TestResult {
         keys(&doc["paths"][path][method]["responses"])
     };
     for status in [
-        "400", "401", "403", "409", "413", "415", "429", "500", "201",
+        "400", "401", "403", "408", "409", "413", "415", "429", "500", "201",
     ] {
         assert!(
             statuses("/v1/customers", "post").contains(status),
             "POST {status}"
         );
     }
-    for status in ["404", "409", "413", "415"] {
+    for status in ["404", "408", "409", "413", "415"] {
         assert!(
             statuses("/v1/customers/{id}", "patch").contains(status),
             "PATCH {status}"
@@ -1013,6 +1026,8 @@ fn the_openapi_document() -> TestResult {
         "not_found",
         "email_taken",
         "external_id_taken",
+        "method_not_allowed",
+        "request_timeout",
         "payload_too_large",
         "unsupported_media_type",
         "rate_limited",

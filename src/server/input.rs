@@ -31,32 +31,38 @@ impl FromRequest<AppState> for Body {
     }
 }
 
-/// Checks the content type and the declared length (a body declared over [`BODY_LIMIT`] is
-/// refused before any of it is read), then reads the body, which must arrive within the
-/// server's read timeout.
+/// Reads the body, which must arrive within the server's read timeout, and checks it: its
+/// media type (415), its size (413) and its arrival (408), in that order. A body declared over
+/// [`BODY_LIMIT`] is not read at all; any other is read (up to the limit) even when it is
+/// refused, so that the answer is not lost to a connection closed with unread data.
 async fn read_body(request: Request, state: &AppState) -> RawBody {
-    let headers = request.headers();
-    if !is_json(headers) {
-        return Err(ApiError::unsupported_media_type());
-    }
-    let declared = headers
+    let json = is_json(request.headers());
+    let declared = request
+        .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
-    if declared.is_some_and(|length| length > u64::try_from(BODY_LIMIT).unwrap_or(u64::MAX)) {
-        return Err(ApiError::payload_too_large(BODY_LIMIT));
-    }
-    let timeout = state.read_timeout;
-    match tokio::time::timeout(timeout, Bytes::from_request(request, state)).await {
-        Ok(Ok(bytes)) => Ok(bytes),
-        Ok(Err(rejection)) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            Err(ApiError::payload_too_large(BODY_LIMIT))
+    let too_large = || ApiError::payload_too_large(BODY_LIMIT);
+    let outcome = if declared.is_some_and(|n| n > u64::try_from(BODY_LIMIT).unwrap_or(u64::MAX)) {
+        Err(too_large())
+    } else {
+        let timeout = state.read_timeout;
+        match tokio::time::timeout(timeout, Bytes::from_request(request, state)).await {
+            Ok(Ok(bytes)) => Ok(bytes),
+            Ok(Err(rejection)) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(too_large())
+            }
+            Ok(Err(_)) => Err(ApiError::invalid(
+                None,
+                "the request body could not be read",
+            )),
+            Err(_) => Err(ApiError::request_timeout(timeout)),
         }
-        Ok(Err(_)) => Err(ApiError::invalid(
-            None,
-            "the request body could not be read",
-        )),
-        Err(_) => Err(ApiError::request_timeout(timeout)),
+    };
+    if json {
+        outcome
+    } else {
+        Err(ApiError::unsupported_media_type())
     }
 }
 
@@ -129,13 +135,16 @@ pub(crate) fn json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 }
 
 /// "The body must be a JSON object" and what it is instead, from the rest of serde's
-/// "invalid type: sequence, expected a JSON object at line 1 column 1".
+/// "invalid type: sequence, expected a JSON object at line 1 column 1" (a string may itself
+/// hold ", expected": the last one is serde's).
 fn not_an_object(rest: &str) -> String {
-    let found = rest.split(", expected").next().unwrap_or(rest);
-    let found = match found {
-        "sequence" => "an array",
-        "unit value" => "null",
-        other => other,
+    let found = rest
+        .rsplit_once(", expected")
+        .map_or(rest, |(found, _)| found);
+    let found = if found == "sequence" {
+        "an array"
+    } else {
+        found
     };
     format!("the body must be a JSON object, not {found}")
 }
@@ -253,6 +262,7 @@ mod tests {
             (b"null", "null"),
             (b" 5", "integer `5`"),
             (br#""a@b.co""#, r#"string "a@b.co""#),
+            (br#""x, expected y""#, r#"string "x, expected y""#),
         ] {
             let new: Result<NewCustomer, _> = json(body);
             let error = new.err().unwrap();

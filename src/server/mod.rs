@@ -22,9 +22,12 @@
 //!   so), arrival (408) and JSON (400).
 //! - A body is a JSON object: an array of the fields by position, which serde's derived
 //!   structs would take, is `invalid_request` (see [`JsonObject`]).
-//! - A client has [`ServerConfig::read_timeout`] (30 s) to send a request's headers, after
-//!   which the connection is closed, and as long again for its body, after which it is
-//!   answered 408 `request_timeout`.
+//! - A new connection has [`ServerConfig::read_timeout`] (30 s) to deliver its first request's
+//!   headers, and an HTTP/1 connection as long for each later request's (an idle keep-alive
+//!   connection closes then); a connection that misses it is closed. A body has as long again
+//!   after its headers, then it is answered 408 `request_timeout`. An HTTP/2 connection (over
+//!   TLS, where ALPN offers it, or plain with prior knowledge) is bounded for its first
+//!   request only: hyper has no header timeout for its later streams.
 //! - A request without an `Authorization` header is not counted as a failed authentication; a
 //!   malformed header or wrong credentials are. After [`AuthThrottle::max_failures`] failures
 //!   within [`AuthThrottle::window`], the address (an IPv6 address by its /64) is answered 429
@@ -85,8 +88,10 @@ pub struct ServerConfig {
     pub tls: Option<TlsFiles>,
     /// How long a graceful shutdown waits for in-flight requests before closing connections.
     pub shutdown_grace: Duration,
-    /// How long a client may take to send a request's headers (then the connection is closed)
-    /// and, after them, its body (then it is answered 408 `request_timeout`).
+    /// How long a new connection may take to deliver its first request's headers, an HTTP/1
+    /// connection each later request's (so an idle HTTP/1 keep-alive connection also closes
+    /// after it), and any request its body after the headers (then it is answered 408
+    /// `request_timeout`). A connection that misses a header deadline is closed.
     pub read_timeout: Duration,
 }
 
@@ -135,7 +140,7 @@ pub fn router(store: RedbStore, config: &ServerConfig) -> Router {
             read_timeout: config.read_timeout,
         }),
     };
-    Router::new()
+    let api = Router::new()
         .route("/v1/customers", get(routes::list).post(routes::create))
         .route(
             "/v1/customers/{id}",
@@ -148,7 +153,12 @@ pub fn router(store: RedbStore, config: &ServerConfig) -> Router {
         .method_not_allowed_fallback(routes::wrong_method)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn(log::log_request))
-        .with_state(state)
+        .with_state(state);
+    // Around the whole API: axum adds `Allow` to a wrong method's answer after the routes'
+    // own layers have run.
+    Router::new()
+        .fallback_service(api)
+        .layer(axum::middleware::from_fn(routes::allow_only_with_405))
 }
 
 /// The HTTP server: a bound socket, the store and the options, ready to [`run`](Server::run).
@@ -260,7 +270,8 @@ impl Server {
         });
         match self.tls {
             Some(tls) => {
-                let mut server = axum_server::from_tcp_rustls(self.listener, tls)?;
+                let mut server = axum_server::from_tcp_rustls(self.listener, tls)?
+                    .first_request_timeout(read_timeout);
                 server
                     .http_builder()
                     .http1()
@@ -268,7 +279,8 @@ impl Server {
                 server.handle(handle).serve(app).await
             }
             None => {
-                let mut server = axum_server::from_tcp(self.listener)?;
+                let mut server =
+                    axum_server::from_tcp(self.listener)?.first_request_timeout(read_timeout);
                 server
                     .http_builder()
                     .http1()
