@@ -120,12 +120,16 @@ pub(crate) fn resume_after(cursor: &str) -> Result<Option<Bound<u64>>, ()> {
 
 /// The next id of a business: after `previous`, and no earlier than `now_ms`.
 ///
+/// A clock past the ids' time range (2^44 ms, in the year 2527) is ignored: the id then
+/// follows `previous`. Taking the end of the range instead would use up the business's id
+/// space at one wrong reading, for good, since ids never go back.
+///
 /// `None` only when the id space is exhausted (`previous == u64::MAX`).
 pub(crate) fn next(previous: Option<u64>, now_ms: u64) -> Option<u64> {
     let from_clock = now_ms
         .checked_shl(SEQUENCE_BITS)
         .filter(|n| n >> SEQUENCE_BITS == now_ms);
-    let from_clock = from_clock.unwrap_or(u64::MAX);
+    let from_clock = from_clock.unwrap_or(0);
     match previous {
         None => Some(from_clock),
         Some(previous) => previous.checked_add(1).map(|after| after.max(from_clock)),
@@ -244,7 +248,15 @@ mod tests {
         let later = next(Some(after_step_back), 2_000).unwrap();
         assert_eq!(later, 2_000 << SEQUENCE_BITS);
         assert_eq!(next(Some(u64::MAX), 0), None);
-        // A clock beyond the id space saturates instead of wrapping.
-        assert_eq!(next(None, u64::MAX), Some(u64::MAX));
+        // A clock beyond the ids' time range is ignored, so it cannot use up the id space.
+        let past_range = 1 << (64 - SEQUENCE_BITS);
+        assert_eq!(next(None, past_range), Some(0));
+        assert_eq!(next(Some(later), past_range), Some(later + 1));
+        assert_eq!(next(Some(later), u64::MAX), Some(later + 1));
+        let last_in_range = past_range - 1;
+        assert_eq!(
+            next(Some(later), last_in_range),
+            Some(last_in_range << SEQUENCE_BITS)
+        );
     }
 }

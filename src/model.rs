@@ -218,7 +218,8 @@ pub struct Customer {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewCustomer {
-    /// Required; unique within the business, ignoring case.
+    /// Required; unique within the business, ignoring case. No spaces, control characters or
+    /// invisible format characters (zero-width, direction marks).
     pub email: String,
     /// Required; the customer's full name.
     pub name: String,
@@ -309,7 +310,8 @@ pub struct ImportCustomer {
     pub status: Option<Status>,
     /// The creation time to keep (the store's clock when `None`).
     pub created_at: Option<Timestamp>,
-    /// The update time to keep (`createdAt` when `None`).
+    /// The update time to keep (`createdAt` when `None`); never before `createdAt` (the
+    /// store's clock when that is `None`), or the item is refused.
     pub updated_at: Option<Timestamp>,
 }
 

@@ -94,6 +94,26 @@ pub(crate) fn email_key(email: &str) -> String {
     email.trim().to_lowercase()
 }
 
+/// Whether `c` is an invisible format character: a zero-width space, joiner or mark, a
+/// direction mark or override, a soft hyphen, a byte-order mark, an invisible operator or a
+/// tag character. In an email these make two addresses that read the same unique apart (and
+/// let one impersonate the other), so they are refused there.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{ad}'
+            | '\u{61c}'
+            | '\u{180e}'
+            | '\u{200b}'..='\u{200f}'
+            | '\u{202a}'..='\u{202e}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206f}'
+            | '\u{feff}'
+            | '\u{fff9}'..='\u{fffb}'
+            | '\u{e0000}'..='\u{e007f}'
+    )
+}
+
 /// An email address, trimmed; returned as given otherwise.
 pub(crate) fn email(raw: &str) -> Result<String> {
     let bad = |reason: &str| Err(Error::invalid("email", reason));
@@ -106,6 +126,11 @@ pub(crate) fn email(raw: &str) -> Result<String> {
     }
     if email.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return bad("must not contain spaces or control characters");
+    }
+    if email.chars().any(is_invisible) {
+        return bad(
+            "must not contain invisible characters (zero-width, direction or format marks)",
+        );
     }
     let mut parts = email.split('@');
     let (Some(local), Some(domain), None) = (parts.next(), parts.next(), parts.next()) else {
@@ -255,16 +280,26 @@ pub(crate) fn whole_seconds(at: Timestamp) -> Timestamp {
     Timestamp::from_second(at.as_second()).unwrap_or(at)
 }
 
-/// Checks an imported customer: the create rules, and `updatedAt` not before `createdAt`.
-pub(crate) fn import(item: ImportCustomer) -> Result<ValidNew> {
+/// Checks an imported customer: the create rules, and `updatedAt` not before `createdAt`
+/// (which is `now` when the item has none).
+pub(crate) fn import(item: ImportCustomer, now: Timestamp) -> Result<ValidNew> {
     let mut valid = new_customer(item.customer)?;
     valid.status = item.status.unwrap_or(Status::Active);
     valid.created_at = item.created_at.map(whole_seconds);
     valid.updated_at = item.updated_at.map(whole_seconds);
-    if let (Some(created), Some(updated)) = (valid.created_at, valid.updated_at)
-        && updated < created
-    {
-        return Err(Error::invalid("updatedAt", "must not be before createdAt"));
+    if let Some(updated) = valid.updated_at {
+        match valid.created_at {
+            Some(created) if updated < created => {
+                return Err(Error::invalid("updatedAt", "must not be before createdAt"));
+            }
+            None if updated < whole_seconds(now) => {
+                return Err(Error::invalid(
+                    "updatedAt",
+                    "must not be before createdAt, which is the store's clock when not given",
+                ));
+            }
+            _ => {}
+        }
     }
     Ok(valid)
 }

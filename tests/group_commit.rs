@@ -12,7 +12,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use customer_store::{
-    Customer, CustomerPatch, CustomerStore, Error, ListQuery, ManualClock, NewCustomer, RedbStore,
+    Customer, CustomerPatch, CustomerStore, Error, ListQuery, NewCustomer, RedbStore,
 };
 use redb::backends::InMemoryBackend;
 use redb::{BackendError, StorageBackend};
@@ -127,11 +127,9 @@ fn a_spoiled_batch_answers_every_job_from_committed_state() -> Result<(), Box<dy
 {
     // Without a journal: each batch commits (and syncs) in the database.
     let gate = Arc::new(Gate::default());
-    let clock = Arc::new(ManualClock::new("3000-01-01T00:00:00Z".parse()?));
-    let store = RedbStore::builder()
-        .clock(clock.clone())
-        .open_backend(gate.clone())?;
-    spoiled_batch(&store, &gate, &clock)
+    let open = || RedbStore::builder().open_backend(gate.clone());
+    spoiled_batch(&open, &gate, &gate.inner)?;
+    Ok(())
 }
 
 /// As above, with a journal: the spoiled batch runs in the transaction that holds the earlier
@@ -139,30 +137,40 @@ fn a_spoiled_batch_answers_every_job_from_committed_state() -> Result<(), Box<dy
 /// again.
 #[test]
 fn a_spoiled_batch_keeps_the_held_writes_before_it() -> Result<(), Box<dyn std::error::Error>> {
+    // The gate holds the journal's syncs; the database is a plain backend.
     let gate = Arc::new(Gate::default());
-    let clock = Arc::new(ManualClock::new("3000-01-01T00:00:00Z".parse()?));
-    let store = RedbStore::builder()
-        .clock(clock.clone())
-        .open_backend_with_journal(Arc::new(InMemoryBackend::new()), gate.clone())?;
-    spoiled_batch(&store, &gate, &clock)?;
+    let db = Arc::new(InMemoryBackend::new());
+    let open = || RedbStore::builder().open_backend_with_journal(db.clone(), gate.clone());
+    let store = spoiled_batch(&open, &gate, &db)?;
     // Nothing was lost to the reopen: a reopen from the same bytes finds the same customers.
-    let before = store.verify()?.customers;
+    let before = store.list("acme", &ListQuery::default())?.items.len();
     store.create("acme", NewCustomer::new("after@x.io", "After"))?;
-    assert_eq!(store.verify()?.customers, before + 1);
+    assert_eq!(
+        store.list("acme", &ListQuery::default())?.items.len(),
+        before + 1
+    );
     Ok(())
 }
 
 /// Five jobs queue behind a held commit (the gate holds the sync of the leader's write) and
-/// share a batch, one of which spoils it (an exhausted id space).
+/// share a batch, one of which spoils it (an update of a damaged record). Returns the store,
+/// reopened once to damage the record.
 fn spoiled_batch(
-    store: &RedbStore,
+    open: &dyn Fn() -> Result<RedbStore, Error>,
     gate: &Gate,
-    clock: &ManualClock,
-) -> Result<(), Box<dyn std::error::Error>> {
-    // A clock past 2^44 ms saturates the id: this business's next create finds its id space
-    // exhausted, an error of its own that spoils the transaction it runs in.
-    store.create("full", NewCustomer::new("f@x.io", "F"))?;
-    clock.set("2026-06-05T12:00:00Z".parse()?);
+    db: &InMemoryBackend,
+) -> Result<RedbStore, Box<dyn std::error::Error>> {
+    // A damaged record: an update of it fails with `corrupt`, an error of its own that spoils
+    // the transaction it runs in. (The email index holds the email lower-cased, so only the
+    // record has these bytes.) The store is closed first, so that the record is in the file.
+    let damaged = {
+        let store = open()?;
+        store
+            .create("full", NewCustomer::new("Full@Mixed.io", "F"))?
+            .id
+    };
+    damage(db, b"Full@Mixed.io")?;
+    let store = open()?;
     let victim = store.create("acme", NewCustomer::new("victim@x.io", "V"))?;
 
     // Hold a commit open so that the jobs below queue up behind it and share a batch.
@@ -181,12 +189,12 @@ fn spoiled_batch(
             s.update("acme", &v2, CustomerPatch::default().set_name("W"))
                 .map(|c| c.id)
         }),
-        Box::new(|s| {
-            s.create("full", NewCustomer::new("g@x.io", "G"))
+        Box::new(move |s| {
+            s.update("full", &damaged, CustomerPatch::default().set_name("G"))
                 .map(|c| c.id)
         }),
     ];
-    let (_, results) = behind_a_held_sync(store, gate, ("acme", "lead@x.io"), jobs)?;
+    let (_, results) = behind_a_held_sync(&store, gate, ("acme", "lead@x.io"), jobs)?;
 
     let first = results[0].clone()?;
     let dup = results[1].clone().unwrap_err();
@@ -202,12 +210,33 @@ fn spoiled_batch(
         "the delete committed first"
     );
     assert!(store.get("acme", &victim.id)?.is_none());
-    assert!(
-        results[4].clone().unwrap_err().is_storage(),
-        "the exhausted business alone fails"
+    assert_eq!(
+        results[4].clone().unwrap_err().code(),
+        "corrupt",
+        "the damaged record's update alone fails"
     );
-    // f@x.io, lead@x.io and dup@x.io; the victim was deleted.
-    assert_eq!(store.verify()?.customers, 3);
+    // lead@x.io and dup@x.io; the victim was deleted. (`verify` reports the damaged record.)
+    let acme: Vec<String> = store
+        .list("acme", &ListQuery::default())?
+        .items
+        .into_iter()
+        .map(|c| c.email)
+        .collect();
+    assert_eq!(acme, ["lead@x.io", "dup@x.io"]);
+    assert_eq!(store.verify().unwrap_err().code(), "corrupt");
+    Ok(store)
+}
+
+/// Changes the first byte of the only place `needle` is stored in the database `db`.
+fn damage(db: &InMemoryBackend, needle: &[u8]) -> Result<(), Box<dyn std::error::Error>> {
+    let len = usize::try_from(db.len()?)?;
+    let mut bytes = vec![0u8; len];
+    db.read(0, &mut bytes)?;
+    let at = bytes
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .ok_or("record not found")?;
+    db.write(u64::try_from(at)?, b"X")?;
     Ok(())
 }
 

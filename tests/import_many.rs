@@ -70,6 +70,21 @@ fn refuses_like_a_create_and_writes_nothing() -> TestResult {
         (backwards.batch_index(), backwards.field()),
         (Some(0), Some("updatedAt"))
     );
+    // Without a createdAt, the store's clock is the creation time: an updatedAt before it is
+    // refused too (it was silently replaced by the clock's time).
+    let before_the_clock = store
+        .import_many(
+            "acme",
+            vec![
+                item("b@x.io", None, None, None),
+                item("c@x.io", None, None, Some("2000-01-01T00:00:00Z")),
+            ],
+        )
+        .unwrap_err();
+    assert_eq!(
+        (before_the_clock.batch_index(), before_the_clock.field()),
+        (Some(1), Some("updatedAt"))
+    );
     let taken = store
         .import_many(
             "acme",

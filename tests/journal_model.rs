@@ -239,14 +239,13 @@ impl ImportItem {
         let mut draft = self.item.draft(stamp)?;
         let created = self.created_at().map(whole_seconds);
         let updated = self.updated_at().map(whole_seconds);
-        if let (Some(created), Some(updated)) = (created, updated)
-            && updated < created
-        {
+        // Never before createdAt, which is the store's clock when the item has none.
+        if updated.is_some_and(|updated| updated < created.unwrap_or(stamp)) {
             return Err(Expect::Invalid("updatedAt".to_owned()));
         }
         draft.status = self.status.map_or(Status::Active, status);
         draft.created_at = created.unwrap_or(stamp);
-        draft.updated_at = updated.unwrap_or(draft.created_at).max(draft.created_at);
+        draft.updated_at = updated.unwrap_or(draft.created_at);
         Ok(draft)
     }
 }

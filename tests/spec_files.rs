@@ -328,6 +328,35 @@ fn a_store_file_opens_again_after_a_refused_foreign_file_next_to_it() -> TestRes
 }
 
 #[test]
+fn a_database_in_the_journals_place_is_refused_untouched() -> TestResult {
+    // A store file put where another store keeps its journal (say, opened by mistake at the
+    // journal's path) would read as a torn journal and be overwritten.
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("customers.redb");
+    RedbStore::open(&path)?.create(BIZ, NewCustomer::new("yaw@example.com", "Yaw"))?;
+    let journal = RedbStore::journal_path(&path);
+    {
+        let misplaced = RedbStore::open(&journal)?;
+        misplaced.create(BIZ, NewCustomer::new("ama@example.com", "Ama"))?;
+    }
+    let before = std::fs::read(&journal)?;
+    assert!(before.len() > 4096, "{} bytes", before.len());
+    let error = expect_code(RedbStore::open(&path), "incompatible_format");
+    assert!(error.to_string().contains("journal"), "{error}");
+    assert_eq!(
+        std::fs::read(&journal)?,
+        before,
+        "the misplaced file was changed"
+    );
+    // Moved away, both open.
+    let moved = dir.path().join("other.redb");
+    std::fs::rename(&journal, &moved)?;
+    verify_clean(&RedbStore::open(&path)?, 1)?;
+    verify_clean(&RedbStore::open(&moved)?, 1)?;
+    Ok(())
+}
+
+#[test]
 fn reads_refusals_and_no_op_patches_write_nothing_to_the_file() -> TestResult {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("customers.redb");

@@ -174,6 +174,14 @@ fn email_rule_at_its_boundaries() -> TestResult {
         "a\u{7}@x.io",
         "a@x\u{0}.io",
         "a\u{85}@x.io",
+        // Invisible: zero-width space and joiner, a direction override, a byte-order mark,
+        // a soft hyphen, a tag character.
+        "a\u{200b}@x.io",
+        "a@x\u{200d}.io",
+        "\u{202e}a@x.io",
+        "a\u{feff}@x.io",
+        "a\u{ad}b@x.io",
+        "a@x.io\u{e0041}",
     ] {
         refuse(&store, with_email(bad), "email")?;
     }
@@ -672,6 +680,25 @@ fn updated_at_never_goes_backwards_when_the_clock_does() -> TestResult {
     let changed = store.update(BIZ, &yaw.id, CustomerPatch::default().set_name("Yaw M."))?;
     assert_eq!(changed.name, "Yaw M.");
     assert!(changed.updated_at >= yaw.updated_at, "{changed:?}");
+    Ok(())
+}
+
+#[test]
+fn a_clock_past_the_ids_time_range_does_not_use_up_the_ids() -> TestResult {
+    // Ids carry the creation time in ms in 44 bits (until 2527); a clock beyond that once used
+    // the last id and left the business unable to create again.
+    let (store, clock) = pinned_store("2600-01-01T00:00:00Z")?;
+    let far = store.create(BIZ, with_email("far@example.com"))?;
+    let farther = store.create(BIZ, with_email("farther@example.com"))?;
+    clock.set(at(SEED_CREATED_AT)?);
+    let back = store.create(BIZ, with_email("back@example.com"))?;
+    assert!(
+        far.id < farther.id && farther.id < back.id,
+        "{far:?} {back:?}"
+    );
+    let page = store.list(BIZ, &ListQuery::default())?;
+    let ids: Vec<&str> = page.items.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids, [&far.id, &farther.id, &back.id]);
     Ok(())
 }
 

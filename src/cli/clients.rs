@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Subcommand;
-use customer_store::{RedbStore, Scope};
+use customer_store::Scope;
 
 use super::{CliResult, open_existing};
 
@@ -55,7 +55,7 @@ pub(crate) fn run(db: &Path, args: Args) -> CliResult {
     let fail = |e: customer_store::Error| format!("{}: {e}", db.display());
     match args.command {
         ClientsCommand::Create { business, scopes } => {
-            let store = RedbStore::open(db).map_err(fail)?;
+            let store = super::open(db)?;
             let issued = store.create_client(&business, &scopes).map_err(fail)?;
             println!("{}", json(&issued)?);
         }

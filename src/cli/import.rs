@@ -159,7 +159,7 @@ pub(crate) fn run(db: &Path, args: Args) -> CliResult {
         ));
     }
 
-    let store = RedbStore::open(db).map_err(|e| format!("{}: {e}", db.display()))?;
+    let store = super::open(db)?;
     // Refuses a malformed business name before reading anything.
     store
         .list(&args.business, &ListQuery::default().with_limit(1))

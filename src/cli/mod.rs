@@ -138,5 +138,20 @@ pub(crate) fn open_existing(db: &std::path::Path) -> Result<customer_store::Redb
     if !db.exists() {
         return Err(format!("{}: no such store file", db.display()));
     }
-    customer_store::RedbStore::open(db).map_err(|e| format!("{}: {e}", db.display()))
+    open(db)
+}
+
+/// Opens (or creates) the store file.
+pub(crate) fn open(db: &std::path::Path) -> Result<customer_store::RedbStore, String> {
+    customer_store::RedbStore::open(db).map_err(|e| open_failed(db, &e))
+}
+
+/// Why a store did not open, on one line: the error and, for a storage failure, the
+/// operating system's reason (which the error keeps as its `source()`).
+fn open_failed(db: &std::path::Path, error: &customer_store::Error) -> String {
+    let reason = std::error::Error::source(error)
+        .filter(|_| error.is_storage())
+        .map(|source| format!(" ({source})"))
+        .unwrap_or_default();
+    format!("{}: {error}{reason}", db.display())
 }

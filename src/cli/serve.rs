@@ -94,7 +94,7 @@ pub(crate) fn run(db: &Path, args: Args) -> CliResult {
         ));
     }
     init_logging();
-    let store = RedbStore::open(db).map_err(|e| format!("{}: {e}", db.display()))?;
+    let store = super::open(db)?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     let config = ServerConfig {
         tls,

@@ -617,6 +617,11 @@ fn journal_meta(db: &impl ReadableDatabase) -> Result<JournalMeta> {
 /// no read allocates more than this for it.
 const MAX_FRAME: u64 = 64 << 20;
 
+/// The first bytes of every redb database file (redb's own `MAGICNUMBER`, which it does not
+/// export; the test `a_database_in_the_journals_place_is_refused_untouched` checks it against a real
+/// file).
+const REDB_MAGIC: [u8; 9] = [b'r', b'e', b'd', b'b', 0x1A, 0x0A, 0xA9, 0x0D, 0x0A];
+
 /// Bytes a journal is read from: the file, or a slice in tests.
 trait JournalBytes {
     fn size(&self) -> u64;
@@ -708,6 +713,21 @@ fn frames<B: JournalBytes + ?Sized>(
     after: u64,
 ) -> Result<Vec<FrameIn>> {
     let read = |at| read_place(bytes, at).map_err(|e| io_error("journal: read", e));
+    // A frame's length can never read as redb's file magic (it would be over 1.6 GB), so a
+    // journal that starts with it is a database put in the journal's place: refused, not
+    // taken for a torn write and overwritten.
+    let mut head = [0u8; REDB_MAGIC.len()];
+    if bytes.size() >= head.len() as u64 {
+        bytes
+            .read_exact_at(0, &mut head)
+            .map_err(|e| io_error("journal: read", e))?;
+        if head == REDB_MAGIC {
+            return Err(Error::IncompatibleFormat(
+                "the file in the journal's place (the store file's name + .journal) is a redb                  database, not a journal; move it away to open this store"
+                    .to_owned(),
+            ));
+        }
+    }
     let mut frames: Vec<FrameIn> = Vec::new();
     // The number of the frame before `at` (read, or skipped as damaged but already held).
     let mut previous: Option<u64> = None;

@@ -618,19 +618,21 @@ impl RedbStore {
         self.insert_many(business, items, validate::import)
     }
 
-    /// Validates every item (naming the first bad one) and writes them all in one job.
+    /// Validates every item (naming the first bad one) and writes them all in one job, at one
+    /// reading of the clock (`now`, which `check` is given too).
     fn insert_many<T>(
         &self,
         business: &str,
         items: Vec<T>,
-        check: fn(T) -> Result<validate::ValidNew>,
+        check: fn(T, jiff::Timestamp) -> Result<validate::ValidNew>,
     ) -> Result<Vec<Customer>> {
         validate::business(business)?;
+        let now = self.now();
         let valid = items
             .into_iter()
             .enumerate()
             .map(|(index, item)| {
-                check(item).map_err(|e| Error::Batch {
+                check(item, now).map_err(|e| Error::Batch {
                     index,
                     source: Box::new(e),
                 })
@@ -639,7 +641,6 @@ impl RedbStore {
         if valid.is_empty() {
             return Ok(Vec::new());
         }
-        let now = self.now();
         let business = business.to_owned();
         let output = self.write(Box::new(move |tables| {
             ops::create(tables, &business, &valid, now, true).map(Output::WrittenMany)
@@ -1194,7 +1195,7 @@ impl CustomerStore for RedbStore {
     }
 
     fn create_many(&self, business: &str, new: Vec<NewCustomer>) -> Result<Vec<Customer>> {
-        self.insert_many(business, new, validate::new_customer)
+        self.insert_many(business, new, |item, _| validate::new_customer(item))
     }
 
     fn get(&self, business: &str, id: &str) -> Result<Option<Customer>> {

@@ -30,7 +30,8 @@ pub(crate) fn storage_error(context: &str, error: impl Into<redb::Error>) -> Err
         redb::Error::Corrupted(message) => Error::Corrupt(format!("{context}: {message}")),
         redb::Error::DatabaseAlreadyOpen => Error::Storage {
             message: format!(
-                "store in use: {context}: the file is held by another process (a running server?)"
+                "store in use: {context}: the file is held by another open store (another \
+                 process, such as a running server, or another open in this one)"
             ),
             source: Some(Arc::new(redb::Error::DatabaseAlreadyOpen)),
         },
@@ -319,11 +320,12 @@ fn create_file(path: &Path, redb: &redb::Builder) -> Result<()> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         Err(e) => return Err(failed(e)),
     }
-    let db = guarded("create", || {
+    let context = format!("create {}", path.display());
+    let db = guarded(&context, || {
         redb.create(&temporary)
-            .map_err(|e| storage_error("create", e))
+            .map_err(|e| storage_error(&context, e))
     })?;
-    guarded("create", || initialise(&db, None))?;
+    guarded(&context, || initialise(&db, None))?;
     drop(db);
     std::fs::rename(&temporary, path).map_err(failed)?;
     super::backend::sync_directory_of(path).map_err(failed)
