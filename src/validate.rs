@@ -94,23 +94,34 @@ pub(crate) fn email_key(email: &str) -> String {
     email.trim().to_lowercase()
 }
 
-/// Whether `c` is an invisible format character: a zero-width space, joiner or mark, a
-/// direction mark or override, a soft hyphen, a byte-order mark, an invisible operator or a
-/// tag character. In an email these make two addresses that read the same unique apart (and
-/// let one impersonate the other), so they are refused there.
+/// Whether `c` is an invisible character with no place in an email: a zero-width space, a
+/// direction mark or override, a soft hyphen, a byte-order mark, an invisible operator, a
+/// combining grapheme joiner, a Hangul filler, a variation selector or a tag character. They
+/// make two addresses that read the same unique apart (and let one impersonate the other), so
+/// they are refused. The zero-width joiner and non-joiner are not: Persian and Indic names
+/// need them.
 fn is_invisible(c: char) -> bool {
     matches!(
         c,
         '\u{ad}'
+            | '\u{34f}'
             | '\u{61c}'
-            | '\u{180e}'
-            | '\u{200b}'..='\u{200f}'
+            | '\u{115f}'
+            | '\u{1160}'
+            | '\u{180b}'..='\u{180f}'
+            | '\u{200b}'
+            | '\u{200e}'
+            | '\u{200f}'
             | '\u{202a}'..='\u{202e}'
             | '\u{2060}'..='\u{2064}'
             | '\u{2066}'..='\u{206f}'
+            | '\u{3164}'
+            | '\u{fe00}'..='\u{fe0f}'
             | '\u{feff}'
+            | '\u{ffa0}'
             | '\u{fff9}'..='\u{fffb}'
             | '\u{e0000}'..='\u{e007f}'
+            | '\u{e0100}'..='\u{e01ef}'
     )
 }
 

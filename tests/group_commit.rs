@@ -142,7 +142,7 @@ fn a_spoiled_batch_keeps_the_held_writes_before_it() -> Result<(), Box<dyn std::
     let db = Arc::new(InMemoryBackend::new());
     let open = || RedbStore::builder().open_backend_with_journal(db.clone(), gate.clone());
     let store = spoiled_batch(&open, &gate, &db)?;
-    // Nothing was lost to the reopen: a reopen from the same bytes finds the same customers.
+    // Nothing was lost to the store's reopen after the spoiled batch: later writes go on.
     let before = store.list("acme", &ListQuery::default())?.items.len();
     store.create("acme", NewCustomer::new("after@x.io", "After"))?;
     assert_eq!(
@@ -172,6 +172,7 @@ fn spoiled_batch(
     damage(db, b"Full@Mixed.io")?;
     let store = open()?;
     let victim = store.create("acme", NewCustomer::new("victim@x.io", "V"))?;
+    let damaged_id = damaged.clone();
 
     // Hold a commit open so that the jobs below queue up behind it and share a batch.
     let (v1, v2) = (victim.id.clone(), victim.id.clone());
@@ -215,7 +216,7 @@ fn spoiled_batch(
         "corrupt",
         "the damaged record's update alone fails"
     );
-    // lead@x.io and dup@x.io; the victim was deleted. (`verify` reports the damaged record.)
+    // lead@x.io and dup@x.io; the victim was deleted.
     let acme: Vec<String> = store
         .list("acme", &ListQuery::default())?
         .items
@@ -223,7 +224,15 @@ fn spoiled_batch(
         .map(|c| c.email)
         .collect();
     assert_eq!(acme, ["lead@x.io", "dup@x.io"]);
-    assert_eq!(store.verify().unwrap_err().code(), "corrupt");
+    // `verify` finds the damaged record and what it throws off in its own business (#1), and
+    // nothing in acme's records, indexes or counts.
+    let report = store.verify().unwrap_err().to_string();
+    assert!(report.contains(&damaged_id), "{report}");
+    let problems = report.split_once("problem(s): ").map_or("", |(_, p)| p);
+    assert!(
+        !problems.is_empty() && problems.split("; ").all(|p| p.contains("business #1")),
+        "{report}"
+    );
     Ok(store)
 }
 

@@ -348,6 +348,18 @@ fn a_database_in_the_journals_place_is_refused_untouched() -> TestResult {
         before,
         "the misplaced file was changed"
     );
+    // Beside a store not yet created: refused too, rather than removed as a leftover journal,
+    // and no store file is created.
+    let new = dir.path().join("new.redb");
+    let new_journal = RedbStore::journal_path(&new);
+    std::fs::copy(&journal, &new_journal)?;
+    expect_code(RedbStore::open(&new), "incompatible_format");
+    assert!(!new.exists(), "a store file was created");
+    assert_eq!(
+        std::fs::read(&new_journal)?,
+        before,
+        "the misplaced file was changed"
+    );
     // Moved away, both open.
     let moved = dir.path().join("other.redb");
     std::fs::rename(&journal, &moved)?;

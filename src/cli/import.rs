@@ -79,7 +79,9 @@ Input:
   JSON Lines: one object per line, either a create body (email, name, phone, externalId,
   description, currency, metadata) or an exported customer (the eleven fields). `id` is
   ignored: each customer gets a new id, in file order. `status`, `createdAt` and `updatedAt`
-  are kept where present (ACTIVE and the current time otherwise). Blank lines are skipped.
+  are kept where present (ACTIVE and the current time otherwise; an updatedAt before the
+  createdAt, or before the current time when createdAt is absent, is refused). Blank lines
+  are skipped.
   CSV: a header naming any of the same fields (email and name required), then one record per
   customer; an empty cell is an absent field, `metadata` is a JSON object in one cell.
   A row longer than 1 MiB is refused without being read into memory.

@@ -716,18 +716,7 @@ fn frames<B: JournalBytes + ?Sized>(
     // A frame's length can never read as redb's file magic (it would be over 1.6 GB), so a
     // journal that starts with it is a database put in the journal's place: refused, not
     // taken for a torn write and overwritten.
-    let mut head = [0u8; REDB_MAGIC.len()];
-    if bytes.size() >= head.len() as u64 {
-        bytes
-            .read_exact_at(0, &mut head)
-            .map_err(|e| io_error("journal: read", e))?;
-        if head == REDB_MAGIC {
-            return Err(Error::IncompatibleFormat(
-                "the file in the journal's place (the store file's name + .journal) is a redb                  database, not a journal; move it away to open this store"
-                    .to_owned(),
-            ));
-        }
-    }
+    refuse_database(bytes)?;
     let mut frames: Vec<FrameIn> = Vec::new();
     // The number of the frame before `at` (read, or skipped as damaged but already held).
     let mut previous: Option<u64> = None;
@@ -836,16 +825,17 @@ fn later_frame<B: JournalBytes + ?Sized>(
     Ok(None)
 }
 
-/// Refuses a journal of another store lying beside the store file at `db`, before the
-/// database is opened for writing, so that the refusal changes no byte of either file.
+/// Refuses a journal of another store lying beside the store file at `db`, or a database in
+/// the journal's place, before the database is opened for writing (or created), so that the
+/// refusal changes no byte of either file.
 ///
 /// A file that needs redb's repair after a crash cannot be read before that repair; its
 /// journal is checked by [`recover`], after it.
 ///
 /// # Errors
 ///
-/// [`Error::IncompatibleFormat`] for another store's journal; a storage error when the journal
-/// cannot be read.
+/// [`Error::IncompatibleFormat`] for another store's journal or a database; a storage error
+/// when the journal cannot be read.
 pub(crate) fn refuse_foreign(db: &std::path::Path, journal: &std::path::Path) -> Result<()> {
     let file = match std::fs::File::open(journal) {
         Ok(file) => file,
@@ -855,6 +845,7 @@ pub(crate) fn refuse_foreign(db: &std::path::Path, journal: &std::path::Path) ->
     let backend =
         redb::backends::FileBackend::new(file).map_err(|e| Error::storage("journal: open", e))?;
     let size = backend.len().map_err(|e| io_error("journal: open", e))?;
+    refuse_database(&OnBackend(&backend, size))?;
     let first =
         read_place(&OnBackend(&backend, size), 0).map_err(|e| io_error("journal: read", e))?;
     let Place::Frame { frame: first, .. } = first else {
@@ -870,6 +861,28 @@ pub(crate) fn refuse_foreign(db: &std::path::Path, journal: &std::path::Path) ->
     } else {
         Err(foreign_journal())
     }
+}
+
+/// Refuses a journal that starts with redb's file magic: a database put in the journal's
+/// place, which would otherwise read as a torn first frame and be overwritten (or, beside a
+/// new store, removed as a leftover). A frame's length can never read as the magic (it would
+/// be over 1.6 GB, far past [`MAX_FRAME`]).
+fn refuse_database<B: JournalBytes + ?Sized>(bytes: &B) -> Result<()> {
+    let mut head = [0u8; REDB_MAGIC.len()];
+    if bytes.size() < head.len() as u64 {
+        return Ok(());
+    }
+    bytes
+        .read_exact_at(0, &mut head)
+        .map_err(|e| io_error("journal: read", e))?;
+    if head == REDB_MAGIC {
+        return Err(Error::IncompatibleFormat(
+            "the file in the journal's place (the store file's name + .journal) is a redb \
+             database, not a journal; move it away to open this store"
+                .to_owned(),
+        ));
+    }
+    Ok(())
 }
 
 fn foreign_journal() -> Error {

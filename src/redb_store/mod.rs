@@ -394,9 +394,9 @@ impl RedbStoreBuilder {
 
     /// Opens the database (creating it if `new`), then its journal.
     fn build(self, source: Source, journal: Option<JournalPlace>, new: bool) -> Result<RedbStore> {
-        if let (Source::File(path), Some(JournalPlace::File(journal))) = (&source, &journal)
-            && !new
-        {
+        // Before the database is opened or created: a foreign journal, or a database in the
+        // journal's place, is refused with nothing written (for a new store, not even its file).
+        if let (Source::File(path), Some(JournalPlace::File(journal))) = (&source, &journal) {
             guarded("open the journal", || {
                 journal::refuse_foreign(path, journal)
             })?;
