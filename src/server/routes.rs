@@ -4,12 +4,10 @@
 use std::convert::Infallible;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
-use axum::extract::Request;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{ConnectInfo, FromRequestParts, Path, RawQuery, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
 use serde::Serialize;
@@ -340,17 +338,6 @@ pub(crate) async fn no_route(State(state): State<AppState>, caller: Caller) -> R
             Err(ApiError::not_found("no such route"))
         })
         .await
-}
-
-/// Drops the `Allow` header axum adds to every answer on a known path with another method,
-/// unless that answer is the 405 itself: a 401 (or 429) must not tell an unauthenticated
-/// caller which methods a path has.
-pub(crate) async fn allow_only_with_405(request: Request, next: Next) -> Response {
-    let mut response = next.run(request).await;
-    if response.status() != StatusCode::METHOD_NOT_ALLOWED {
-        response.headers_mut().remove(header::ALLOW);
-    }
-    response
 }
 
 /// A known path with another method: 405 to an authenticated caller.
