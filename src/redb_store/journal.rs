@@ -47,7 +47,7 @@ use redb::{Database, ReadableDatabase, StorageBackend, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
 use super::held::{HeldTransaction, OpenTables};
-use super::open::storage_error;
+use super::open::{REDB_MAGIC, storage_error};
 use super::ops::{self, WriteTables};
 use super::tables::{JOURNAL_LSN_KEY, JOURNAL_NONCE_KEY, JOURNAL_SESSION_KEY, META};
 use crate::{Error, Result};
@@ -616,11 +616,6 @@ fn journal_meta(db: &impl ReadableDatabase) -> Result<JournalMeta> {
 /// [`DIRECT_COMMIT_BYTES`] is not journaled, so a larger length read from disk is damage, and
 /// no read allocates more than this for it.
 const MAX_FRAME: u64 = 64 << 20;
-
-/// The first bytes of every redb database file (redb's own `MAGICNUMBER`, which it does not
-/// export; the test `a_database_in_the_journals_place_is_refused_untouched` checks it against a real
-/// file).
-const REDB_MAGIC: [u8; 9] = [b'r', b'e', b'd', b'b', 0x1A, 0x0A, 0xA9, 0x0D, 0x0A];
 
 /// Bytes a journal is read from: the file, or a slice in tests.
 trait JournalBytes {

@@ -20,8 +20,8 @@ use super::tables::{
 use super::upgrade::{self, ProgressFn};
 use crate::{Error, Result};
 
-/// The first bytes of every redb file.
-const REDB_MAGIC: [u8; 9] = [b'r', b'e', b'd', b'b', 0x1A, 0x0A, 0xA9, 0x0D, 0x0A];
+/// The first bytes of every redb file (redb's own `MAGICNUMBER`, which it does not export).
+pub(crate) const REDB_MAGIC: [u8; 9] = [b'r', b'e', b'd', b'b', 0x1A, 0x0A, 0xA9, 0x0D, 0x0A];
 
 /// Turns a redb error into the crate's: `Corrupted` becomes [`Error::Corrupt`], everything
 /// else [`Error::Storage`] with the redb error as its source.
