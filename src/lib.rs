@@ -33,8 +33,11 @@
 //! - A business name that breaks its rule (1–64 characters of `A-Z a-z 0-9 _ -`) is an
 //!   `invalid_request` on every call, reads included.
 //! - `externalId` is kept exactly as given (not trimmed); email and name are trimmed.
-//! - A metadata integer is kept exactly when it fits an `i64`; larger numbers become floats.
+//! - A metadata integer is kept exactly when it fits an `i64`; a number of magnitude 2^63 or
+//!   more is refused (as a float it would not come back as sent), and so is a key given twice.
 //!   Metadata keys come back in key order.
+//! - Emails are kept in Unicode normalization form C (one address, however its accents are
+//!   spelled); a name must hold a visible character.
 //! - `updatedAt` never goes backwards, even if the clock does.
 //! - A well-formed cursor that this store never issued still has a place in id order: the
 //!   list resumes after it (so the seed's sample id as a cursor gives an empty page).
@@ -42,15 +45,17 @@
 //!   `invalid_request` even for an unknown id.
 //! - A file that is only redb's unwritten skeleton (whole pages, no magic number, zeros past
 //!   the header area: what a creation cut off by a crash leaves) holds no data and is taken as
-//!   a new store; any other file that is not a store is refused unchanged.
+//!   a new store; a file of 0 bytes (never one of ours: a new store is created under another
+//!   name and renamed) and any other file that is not a store are refused unchanged.
 //! - A store file's writes are made durable by its journal (`<file>.journal`), which is part
 //!   of the store: a crash-left journal is applied by the next open; a journal that does not
 //!   belong to the file beside it (another store's, or newer than an older copy of the file)
 //!   is refused without a change. A torn last frame (never acknowledged) ends the replay; a
 //!   frame damaged on disk with intact frames after it makes the open refuse (`corrupt`)
 //!   rather than drop acknowledged writes silently, as SQLite would with its WAL (unless the
-//!   database already holds that frame's write: then it is skipped). Moving the
-//!   journal away opens the store without the journal's writes.
+//!   database already holds that frame's write: then it is skipped). A file that was not
+//!   closed cleanly refuses to open without its journal (a copy of the file alone, another
+//!   name of it); an empty file in the journal's place opens it without the journal's writes.
 //! - Ids are unique within a business (a record's key is the business and the id). Two
 //!   businesses creating a customer in the same millisecond may get the same id text; neither
 //!   can see the other's, and an id says nothing about another business's activity.

@@ -520,12 +520,13 @@ fn no_panic_escapes() -> Result<()> {
     run("no panic escapes", &original, STRICT, cases.into_iter()).map(drop)
 }
 
-/// Every cut of the file but the empty file (a file of length 0 is a new, empty store).
+/// Every cut of the file, down to the empty file.
 #[test]
 fn truncated_files() -> Result<()> {
     let original = original()?;
     let len = original.bytes.len();
     let lengths = [
+        0,
         1,
         8,
         9,

@@ -328,6 +328,29 @@ fn a_store_file_opens_again_after_a_refused_foreign_file_next_to_it() -> TestRes
 }
 
 #[test]
+fn an_empty_store_file_is_refused_untouched() -> TestResult {
+    // A file of 0 bytes is never a store of ours (a new one is created under another name and
+    // renamed into place): a failed restore or a full disk left it. Taken as a new store, it
+    // served an empty store (and `check` said "ok") and grew to 72 KiB.
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("customers.redb");
+    std::fs::write(&path, b"")?;
+    for journal in [true, false] {
+        let error = expect_code(RedbStore::builder().journal(journal).open(&path), "corrupt");
+        assert!(error.to_string().contains("empty (0 bytes)"), "{error}");
+        assert_eq!(std::fs::metadata(&path)?.len(), 0, "the file was written");
+        assert!(
+            !RedbStore::journal_path(&path).exists(),
+            "a journal was created"
+        );
+    }
+    // Removed, the open creates a new store.
+    std::fs::remove_file(&path)?;
+    verify_clean(&RedbStore::open(&path)?, 0)?;
+    Ok(())
+}
+
+#[test]
 fn a_database_in_the_journals_place_is_refused_untouched() -> TestResult {
     // A store file put where another store keeps its journal (say, opened by mistake at the
     // journal's path) would read as a torn journal and be overwritten.
@@ -335,6 +358,8 @@ fn a_database_in_the_journals_place_is_refused_untouched() -> TestResult {
     let path = dir.path().join("customers.redb");
     RedbStore::open(&path)?.create(BIZ, NewCustomer::new("yaw@example.com", "Yaw"))?;
     let journal = RedbStore::journal_path(&path);
+    // (The clean close left an empty journal, which is no store to open.)
+    std::fs::remove_file(&journal)?;
     {
         let misplaced = RedbStore::open(&journal)?;
         misplaced.create(BIZ, NewCustomer::new("ama@example.com", "Ama"))?;

@@ -87,9 +87,16 @@ impl StorageBackend for Shared {
     }
 }
 
-/// The journal file of the store file at `path`: the same name with `.journal` added.
+/// The journal file of the store file at `path`: the same name with `.journal` added. A
+/// symbolic link is followed first: the journal lies beside the file itself, whatever name
+/// the store is opened by.
 pub(crate) fn journal_path(path: &std::path::Path) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
+    let linked = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+    let path = match linked.then(|| std::fs::canonicalize(path)) {
+        Some(Ok(real)) => real,
+        _ => path.to_path_buf(),
+    };
+    let mut name = path.into_os_string();
     name.push(".journal");
     PathBuf::from(name)
 }

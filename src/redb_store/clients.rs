@@ -26,7 +26,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::RedbStore;
-use super::open::storage_error;
+use super::open::{commit_error, storage_error};
 use crate::{Error, Result, validate};
 
 /// Client id → encoded client (see the module docs).
@@ -307,7 +307,7 @@ impl RedbStore {
                 client_id
             };
             txn.commit()
-                .map_err(|e| storage_error("create API client (outcome unknown)", e))?;
+                .map_err(|e| commit_error("create API client (outcome unknown)", e))?;
             Ok(client_id)
         })?;
         Ok(ClientCredentials {
@@ -406,7 +406,7 @@ impl RedbStore {
                 client
             };
             txn.commit()
-                .map_err(|e| storage_error("revoke API client (outcome unknown)", e))?;
+                .map_err(|e| commit_error("revoke API client (outcome unknown)", e))?;
             Ok(client)
         })
     }

@@ -33,6 +33,13 @@
 //! timeline (a journal left by a later run beside an older copy of the file, or old frames
 //! past the end of the newest) are never applied to it.
 //!
+//! The session's start also marks the journal as in use (`JOURNAL_OPEN_KEY` in `META`), and
+//! a clean close removes the mark. A file that has the mark but no journal beside it is
+//! refused ([`missing`]): it was copied alone or opened under another name (a hard link), and
+//! opening it would lose the journal's writes for good. An empty journal file is accepted (a
+//! crash can leave one after a session's start, before its first frame): it is also how an
+//! operator opens such a file without the journal on purpose.
+//!
 //! Frame layout: payload length (`u32` LE), CRC-32C of the payload (`u32` LE), then the payload:
 //! postcard of the store's journal id (`nonce`, random, made once and kept in `META`), the
 //! session, the frame number and the effects. Records inside effects use the record encoding of `codec` (bound to business
@@ -47,9 +54,11 @@ use redb::{Database, ReadableDatabase, StorageBackend, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
 use super::held::{HeldTransaction, OpenTables};
-use super::open::{REDB_MAGIC, storage_error};
+use super::open::{REDB_MAGIC, commit_error, storage_error};
 use super::ops::{self, WriteTables};
-use super::tables::{JOURNAL_LSN_KEY, JOURNAL_NONCE_KEY, JOURNAL_SESSION_KEY, META};
+use super::tables::{
+    JOURNAL_LSN_KEY, JOURNAL_NONCE_KEY, JOURNAL_OPEN_KEY, JOURNAL_SESSION_KEY, META,
+};
 use crate::{Error, Result};
 
 /// The journal length past which the next write first checkpoints (default 64 MiB).
@@ -146,6 +155,9 @@ pub(crate) struct Journal {
     nonce: u64,
     /// The session of this open's frames, once one is started (see [`Journal::start_session`]).
     session: Option<u64>,
+    /// Whether the database's durable state marks the journal as in use (a session started,
+    /// by this open or by one that did not close cleanly): a clean close removes the mark.
+    marked: bool,
     /// Where the next frame goes.
     position: u64,
     /// The file's length: bytes past `position` are old frames or zeros.
@@ -393,8 +405,10 @@ impl Journal {
         let failed = |e: redb::Error| storage_error("start a journal session", e);
         let txn = db.begin_write().map_err(|e| failed(e.into()))?;
         write_session(&txn, self.nonce, session, self.last_lsn)?;
-        txn.commit().map_err(|e| failed(e.into()))?;
+        txn.commit()
+            .map_err(|e| commit_error("start a journal session", e))?;
         self.session = Some(session);
+        self.marked = true;
         self.durable_lsn = self.last_lsn;
         Ok(())
     }
@@ -435,7 +449,7 @@ impl Journal {
                 .map_err(|e| failed(e.into()))?
                 .insert(JOURNAL_LSN_KEY, self.last_lsn)
                 .map_err(|e| failed(e.into()))?;
-            txn.commit().map_err(|e| failed(e.into()))
+            txn.commit().map_err(|e| commit_error("checkpoint", e))
         })();
         if let Err(error) = committed {
             return Err(if was_held {
@@ -451,9 +465,23 @@ impl Journal {
         Ok(())
     }
 
-    /// Checkpoints and gives the file's space back (when the store closes).
+    /// Checkpoints, records that the database needs the journal no more, and gives the file's
+    /// space back (when the store closes).
     pub(crate) fn close(&mut self, db: &Database) -> Result<()> {
         self.checkpoint(db)?;
+        if self.marked {
+            let failed = |e: redb::Error| storage_error("close the journal", e);
+            let mut txn = db.begin_write().map_err(|e| failed(e.into()))?;
+            txn.set_durability(redb::Durability::Immediate)
+                .map_err(|e| failed(e.into()))?;
+            txn.open_table(META)
+                .map_err(|e| failed(e.into()))?
+                .remove(JOURNAL_OPEN_KEY)
+                .map_err(|e| failed(e.into()))?;
+            txn.commit()
+                .map_err(|e| commit_error("close the journal", e))?;
+            self.marked = false;
+        }
         if self.capacity > 0 {
             self.file
                 .set_len(0)
@@ -558,8 +586,8 @@ impl PendingSync {
     }
 }
 
-/// Writes a session's start into `META`: the store's journal id, the session, and the last
-/// frame the database holds.
+/// Writes a session's start into `META`: the store's journal id, the session, the last frame
+/// the database holds, and the mark that the journal is in use until a clean close.
 fn write_session(txn: &WriteTransaction, nonce: u64, session: u64, lsn: u64) -> Result<()> {
     let failed = |e: redb::Error| storage_error("start a journal session", e);
     let mut meta = txn.open_table(META).map_err(|e| failed(e.into()))?;
@@ -567,6 +595,7 @@ fn write_session(txn: &WriteTransaction, nonce: u64, session: u64, lsn: u64) -> 
         (JOURNAL_NONCE_KEY, nonce),
         (JOURNAL_SESSION_KEY, session),
         (JOURNAL_LSN_KEY, lsn),
+        (JOURNAL_OPEN_KEY, session),
     ] {
         meta.insert(key, value).map_err(|e| failed(e.into()))?;
     }
@@ -594,6 +623,29 @@ struct JournalMeta {
     session: Option<u64>,
     /// The number of the last frame the database holds.
     lsn: u64,
+    /// Whether the journal is marked as in use (see [`left_open`]).
+    open: bool,
+}
+
+/// Whether the database's durable state says its journal was in use when it last closed (a
+/// crash, or a copy of a running store's file): the journal may hold writes the file lacks.
+///
+/// # Errors
+///
+/// Storage errors.
+pub(crate) fn left_open(db: &impl ReadableDatabase) -> Result<bool> {
+    Ok(journal_meta(db)?.open)
+}
+
+/// The refusal of a store whose journal is missing while the file says it was in use.
+pub(crate) fn missing(journal: &std::path::Path) -> Error {
+    Error::Corrupt(format!(
+        "the store file was not closed cleanly and its journal {} is missing: it holds the \
+         writes acknowledged since the file's last checkpoint. Put the journal back beside the \
+         file (the file's name + .journal), or, to open the store without those writes, create \
+         an empty file in its place",
+        journal.display()
+    ))
 }
 
 fn journal_meta(db: &impl ReadableDatabase) -> Result<JournalMeta> {
@@ -609,6 +661,7 @@ fn journal_meta(db: &impl ReadableDatabase) -> Result<JournalMeta> {
         nonce: get(JOURNAL_NONCE_KEY)?,
         session: get(JOURNAL_SESSION_KEY)?,
         lsn: get(JOURNAL_LSN_KEY)?.unwrap_or(0),
+        open: get(JOURNAL_OPEN_KEY)?.is_some(),
     })
 }
 
@@ -653,8 +706,10 @@ impl JournalBytes for OnBackend<'_> {
 
 /// What a journal holds at one place.
 enum Place {
-    /// No frame: too few bytes for one, or a zero length (unwritten space): the journal's end.
+    /// No frame: too few bytes for one.
     End,
+    /// A zero length: unwritten space (the journal's end), or a length zeroed on disk.
+    Zero,
     /// A length no frame can have (more than the cap or than the bytes left): the middle of an
     /// older frame, a torn write, or a damaged length.
     BadLength,
@@ -680,7 +735,7 @@ fn read_place<B: JournalBytes + ?Sized>(bytes: &B, at: u64) -> std::io::Result<P
     ]));
     let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
     if len == 0 {
-        return Ok(Place::End);
+        return Ok(Place::Zero);
     }
     if len > MAX_FRAME || len > size - start {
         return Ok(Place::BadLength);
@@ -724,12 +779,12 @@ fn frames<B: JournalBytes + ?Sized>(
                     "journal: the frame at byte {at} passes its checksum but does not decode"
                 )));
             }
-            Place::Damaged | Place::BadLength => {
-                // A torn last frame was never acknowledged. But an intact frame of this
-                // session numbered after this one, anywhere after it, means this one was
-                // acknowledged and then damaged on disk (its length field too, perhaps): skip
-                // to it if the database already holds every frame in between, else refuse
-                // rather than drop the writes that follow.
+            Place::Zero | Place::Damaged | Place::BadLength => {
+                // Unwritten space, or a torn last frame, was never acknowledged. But an
+                // intact frame of this session numbered after this one, anywhere after it,
+                // means this one was acknowledged and then damaged on disk (its length field
+                // too, perhaps zeroed): skip to it if the database already holds every frame
+                // in between, else refuse rather than drop the writes that follow.
                 let damaged = previous.unwrap_or(after) + 1;
                 let (Some(nonce), Some(session)) = (nonce, session) else {
                     break;
@@ -742,7 +797,8 @@ fn frames<B: JournalBytes + ?Sized>(
                 if found > damaged && found - 1 > after {
                     return Err(Error::Corrupt(format!(
                         "journal: write {damaged} is damaged and later writes follow it (to \
-                         open the store without the journal's writes, move the journal away)"
+                         open the store without the journal's writes, move the journal away \
+                         and put an empty file in its place)"
                     )));
                 }
                 previous = Some(found - 1);
@@ -928,6 +984,7 @@ pub(crate) fn recover(
         file,
         nonce: meta.nonce.unwrap_or_else(new_id),
         session: None,
+        marked: meta.open,
         position: 0,
         capacity: len,
         last_lsn: durable_lsn,
@@ -967,6 +1024,7 @@ pub(crate) fn recover(
     write_session(&txn, journal.nonce, session, last_lsn)?;
     txn.commit().map_err(|e| storage_error("replay", e))?;
     journal.session = Some(session);
+    journal.marked = true;
     journal.last_lsn = last_lsn;
     journal.durable_lsn = last_lsn;
     // The replay committed durably: nothing before it is left to sync.
@@ -1040,7 +1098,14 @@ mod tests {
     fn a_damaged_length_does_not_hide_the_frames_after_it() {
         let journal = [frame_bytes(7, 4), frame_bytes(7, 5), frame_bytes(7, 6)].concat();
         let second = frame_bytes(7, 4).len();
-        for damage in [[0xff, 0xff, 0xff, 0x7f], [0x01, 0, 0, 0], [0x30, 0, 0, 0]] {
+        // A zeroed length reads like the journal's unwritten end (found in review: the frames
+        // after it were dropped without a word).
+        for damage in [
+            [0xff, 0xff, 0xff, 0x7f],
+            [0x01, 0, 0, 0],
+            [0x30, 0, 0, 0],
+            [0, 0, 0, 0],
+        ] {
             let mut bytes = journal.clone();
             bytes[second..second + 4].copy_from_slice(&damage);
             assert!(

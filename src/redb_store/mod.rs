@@ -461,8 +461,9 @@ impl RedbStore {
         RedbStore::builder().open(path)
     }
 
-    /// The journal file of the store file at `path` (its name with `.journal` added). It is
-    /// part of the store: keep, copy and remove it with the store file.
+    /// The journal file of the store file at `path` (its name with `.journal` added; for a
+    /// symbolic link, the name of the file it leads to). It is part of the store: keep, copy
+    /// and remove it with the store file.
     ///
     /// # Example
     ///
@@ -940,7 +941,7 @@ impl RedbStore {
                 self.visible_commit(|| {
                     held.into_transaction()
                         .commit()
-                        .map_err(|e| open::storage_error("commit (outcome unknown)", e))
+                        .map_err(|e| open::commit_error("commit (outcome unknown)", e))
                 })?;
             }
             return Ok(());
@@ -960,7 +961,7 @@ impl RedbStore {
                 .map_err(|e| lost(write_err(e.into())))?;
             self.visible_commit(|| {
                 txn.commit()
-                    .map_err(|e| lost(open::storage_error("commit (outcome unknown)", e)))
+                    .map_err(|e| open::commit_error("commit (outcome unknown)", e))
             })?;
             journal.durable_now();
             journal.released();
@@ -1155,8 +1156,17 @@ fn open_journal(
     let Some(place) = place else {
         return Ok(None);
     };
-    if !writes && !place.exists() {
-        return Ok(None);
+    if !place.exists() {
+        // A crash-left file whose journal was moved away (or opened under another name, a
+        // hard link or a copy): opening it without the journal would lose acknowledged writes.
+        if let JournalPlace::File(path) = place
+            && guarded("open the journal", || journal::left_open(db))?
+        {
+            return Err(journal::missing(path));
+        }
+        if !writes {
+            return Ok(None);
+        }
     }
     let file = place.open()?;
     guarded("open the journal", || {

@@ -73,6 +73,15 @@ pub(crate) fn force_reopen(error: Error) -> Error {
     )
 }
 
+/// A failed `commit()`. Unless the transaction was poisoned (and rolled back), redb refuses
+/// every later write transaction until the database is reopened, and the commit may have
+/// landed: the error is marked so that the store reopens.
+pub(crate) fn commit_error(context: &str, error: redb::CommitError) -> Error {
+    let poisoned = matches!(error, redb::CommitError::TransactionPoisoned);
+    let error = storage_error(context, error);
+    if poisoned { error } else { force_reopen(error) }
+}
+
 /// The error for a panic caught inside redb (possible on a damaged file).
 pub(crate) fn panic_error(context: &str, panic: &(dyn std::any::Any + Send)) -> Error {
     let what = panic
@@ -191,7 +200,14 @@ fn probe_file(path: &Path, redb: &redb::Builder) -> Result<()> {
         .map_err(|e| Error::storage(format!("open {}", path.display()), e))?
         .len();
     if len == 0 {
-        return Ok(());
+        // Never one of ours (a new store is created under another name and renamed into
+        // place): a failed copy or restore, or a full disk. Taken as a new store, it would
+        // serve an empty store and hide the loss.
+        return Err(Error::Corrupt(
+            "the file is empty (0 bytes), not a store; to start a new store there, remove it \
+             first"
+                .to_owned(),
+        ));
     }
     let mut magic = [0u8; REDB_MAGIC.len()];
     let read = file.read_exact(&mut magic);
@@ -368,7 +384,19 @@ pub(crate) fn open(
 
 #[cfg(test)]
 mod tests {
-    use super::is_unwritten_skeleton;
+    use super::{commit_error, is_unwritten_skeleton, needs_reopen};
+
+    /// redb refuses every write transaction after a failed commit (unless the transaction was
+    /// poisoned) until the database reopens: such a failure must reopen the store, whatever
+    /// its kind (found in review: a commit that failed on a damaged page left every later
+    /// write of every business failing).
+    #[test]
+    fn a_failed_commit_reopens_the_store() {
+        let damaged = redb::CommitError::Storage(redb::StorageError::Corrupted("page".into()));
+        assert!(needs_reopen(&commit_error("commit", damaged)));
+        let poisoned = redb::CommitError::TransactionPoisoned;
+        assert!(!needs_reopen(&commit_error("commit", poisoned)));
+    }
 
     #[test]
     fn only_an_empty_skeleton_counts_as_unwritten() {

@@ -37,6 +37,10 @@ pub(crate) const JOURNAL_NONCE_KEY: &str = "customer_store.journal_id";
 /// The key in [`META`] of the journal session of the latest open (every frame carries it).
 pub(crate) const JOURNAL_SESSION_KEY: &str = "customer_store.journal_session";
 
+/// The key in [`META`] that is present (holding the session) from a session's start until the
+/// store closes cleanly: while it is there, the journal may hold writes the file lacks.
+pub(crate) const JOURNAL_OPEN_KEY: &str = "customer_store.journal_open";
+
 /// Facts about the file itself (the format version).
 pub(crate) const META: TableDefinition<&str, u64> = TableDefinition::new("customer_store_meta");
 
