@@ -78,8 +78,8 @@ mod validate;
 pub use crate::clock::{Clock, ManualClock, SystemClock};
 pub use crate::error::{BoxedSource, Error, Result};
 pub use crate::model::{
-    Customer, CustomerPatch, ImportCustomer, ListQuery, Metadata, MetadataValue, NewCustomer, Page,
-    Status,
+    Customer, CustomerPatch, ImportCustomer, ListQuery, Metadata, MetadataObject, MetadataValue,
+    NewCustomer, Page, Status,
 };
 #[cfg(feature = "server")]
 pub use crate::redb_store::{ApiClient, ClientCredentials, Scope};

@@ -144,16 +144,19 @@ impl<'de> Deserialize<'de> for MetadataValue {
             }
 
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<MetadataValue, E> {
-                Ok(i64::try_from(v).map_or(
-                    // Exact beyond i64 is not promised: such a number is kept as a float.
-                    #[expect(clippy::cast_precision_loss, reason = "documented: kept as float")]
-                    MetadataValue::Float(v as f64),
-                    MetadataValue::Int,
-                ))
+                i64::try_from(v)
+                    .map(MetadataValue::Int)
+                    .map_err(|_| E::custom(NUMBER_TOO_LARGE))
             }
 
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<MetadataValue, E> {
-                Ok(MetadataValue::Float(v))
+                // JSON readers turn an integer too long for 64 bits into the nearest float:
+                // refused rather than kept rounded (no float this large is worth keeping).
+                if v.abs() < FLOAT_LIMIT {
+                    Ok(MetadataValue::Float(v))
+                } else {
+                    Err(E::custom(NUMBER_TOO_LARGE))
+                }
             }
 
             fn visit_str<E: de::Error>(self, v: &str) -> Result<MetadataValue, E> {
@@ -170,7 +173,88 @@ impl<'de> Deserialize<'de> for MetadataValue {
 }
 
 /// A customer's metadata: a flat object of at most 50 keys, kept in key order.
+///
+/// When read from JSON (the bodies of [`NewCustomer`] and [`CustomerPatch`]), a key given twice
+/// and a number that does not fit the 64-bit integer range (magnitude 2^63 or more) are
+/// refused: the first is ambiguous, the second could not be kept exactly.
 pub type Metadata = BTreeMap<String, MetadataValue>;
+
+/// The refusal of a metadata number that would not be kept exactly.
+const NUMBER_TOO_LARGE: &str =
+    "a metadata number must be within the 64-bit integer range; send a longer one as a string";
+
+/// 2^63: every float from here on is refused (as an integer would not be kept exactly).
+const FLOAT_LIMIT: f64 = 9_223_372_036_854_775_808.0;
+
+/// [`Metadata`] read strictly: from an object whose keys all differ, with numbers in range.
+///
+/// The bodies of [`NewCustomer`] and [`CustomerPatch`] read their metadata this way; use it to
+/// read metadata given on its own (a CSV cell, a command-line argument) by the same rules.
+///
+/// # Errors
+///
+/// Deserialising fails on a repeated key, on a value that is not a string, number or boolean,
+/// and on a number of magnitude 2^63 or more.
+///
+/// # Example
+///
+/// ```
+/// use customer_store::MetadataObject;
+/// let MetadataObject(metadata) = serde_json::from_str(r#"{"plan": "gold", "seats": 3}"#)?;
+/// assert_eq!(metadata.len(), 2);
+/// assert!(serde_json::from_str::<MetadataObject>(r#"{"plan": 1, "plan": 2}"#).is_err());
+/// assert!(serde_json::from_str::<MetadataObject>(r#"{"id": 18446744073709551615}"#).is_err());
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetadataObject(pub Metadata);
+
+impl<'de> Deserialize<'de> for MetadataObject {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ObjectVisitor;
+
+        impl<'de> Visitor<'de> for ObjectVisitor {
+            type Value = MetadataObject;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a flat object of strings, numbers and booleans")
+            }
+
+            fn visit_map<A: de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<MetadataObject, A::Error> {
+                let mut metadata = Metadata::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    let value = map.next_value::<MetadataValue>()?;
+                    if metadata.contains_key(&key) {
+                        return Err(de::Error::custom(format_args!(
+                            "duplicate metadata key `{key}`"
+                        )));
+                    }
+                    metadata.insert(key, value);
+                }
+                Ok(MetadataObject(metadata))
+            }
+        }
+
+        deserializer.deserialize_map(ObjectVisitor)
+    }
+}
+
+/// Reads an optional metadata field (`null` is `None`) through [`MetadataObject`].
+pub(crate) fn metadata<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Metadata>, D::Error> {
+    Ok(Option::<MetadataObject>::deserialize(deserializer)?.map(|m| m.0))
+}
+
+/// Reads a patch's metadata: absent (`None`, by `default`), `null` or an object.
+fn present_metadata<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Option<Metadata>>, D::Error> {
+    metadata(deserializer).map(Some)
+}
 
 /// A stored customer, as the API returns it.
 ///
@@ -236,7 +320,11 @@ pub struct NewCustomer {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub currency: Option<String>,
     /// Flat key-value metadata.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "metadata",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub metadata: Option<Metadata>,
 }
 
@@ -397,7 +485,7 @@ pub struct CustomerPatch {
     /// New metadata (replacing the old object), or `Some(None)` to clear it.
     #[serde(
         default,
-        deserialize_with = "present",
+        deserialize_with = "present_metadata",
         skip_serializing_if = "Option::is_none"
     )]
     pub metadata: Option<Option<Metadata>>,

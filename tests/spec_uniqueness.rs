@@ -81,6 +81,43 @@ fn email_case_folding_is_unicode_lower_casing() -> TestResult {
     Ok(())
 }
 
+/// An email is kept in Unicode normalization form C, so the spellings of one address (é as one
+/// character, or as e and a combining accent) are one customer, found by either spelling and
+/// by an email filter in either. Found in a trial: they were two customers.
+#[test]
+fn canonically_equivalent_emails_are_one_address() -> TestResult {
+    let store = RedbStore::in_memory()?;
+    let zoe = store.create(BIZ, NewCustomer::new("zoe\u{301}@x.co", "Zoe"))?;
+    assert_eq!(zoe.email, "zo\u{e9}@x.co");
+    let error = expect_code(
+        store.create(BIZ, NewCustomer::new("ZO\u{c9}@x.co", "Other")),
+        "email_taken",
+    );
+    assert_eq!(error.existing_id(), Some(zoe.id.as_str()));
+    assert_eq!(
+        store.get_by_email(BIZ, "zoe\u{301}@X.CO")?,
+        Some(zoe.clone())
+    );
+    for term in ["oe\u{301}@", "O\u{c9}"] {
+        let page = store.list(
+            BIZ,
+            &customer_store::ListQuery {
+                email: Some(term.to_owned()),
+                ..customer_store::ListQuery::default()
+            },
+        )?;
+        let ids: Vec<&str> = page.items.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(ids, [zoe.id.as_str()], "{term:?}");
+    }
+    // A joiner that no script needs makes no second address either.
+    expect_invalid(
+        store.create(BIZ, NewCustomer::new("zo\u{e9}@x.co\u{200d}", "Other")),
+        "email",
+    );
+    verify_clean(&store, 1)?;
+    Ok(())
+}
+
 #[test]
 fn get_by_email_is_a_case_insensitive_exact_match() -> TestResult {
     let store = RedbStore::in_memory()?;

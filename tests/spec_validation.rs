@@ -537,6 +537,45 @@ fn update_applies_the_same_rules_and_a_refusal_writes_nothing() -> TestResult {
     Ok(())
 }
 
+/// Metadata read from JSON: a key given twice is refused (the last one used to win, while a
+/// repeated top-level field was refused), and so is a number that could not be kept exactly
+/// (one past the 64-bit integer range used to come back rounded, as a float).
+#[test]
+fn metadata_json_is_read_strictly() -> TestResult {
+    let refused = |json: &str| {
+        let new = serde_json::from_str::<NewCustomer>(json);
+        let patch = serde_json::from_str::<CustomerPatch>(json);
+        assert!(new.is_err() && patch.is_err(), "{json}: {new:?} {patch:?}");
+        new.err().map(|e| e.to_string()).unwrap_or_default()
+    };
+    let message = refused(r#"{"email":"a@x.io","name":"A","metadata":{"k":"first","k":"second"}}"#);
+    assert!(message.contains("duplicate metadata key `k`"), "{message}");
+    for number in [
+        "9223372036854775808",
+        "18446744073709551615",
+        "12345678901234567890123",
+        "-9223372036854775809",
+        "1e19",
+    ] {
+        let json = format!(r#"{{"email":"a@x.io","name":"A","metadata":{{"n":{number}}}}}"#);
+        let message = refused(&json);
+        assert!(
+            message.contains("64-bit integer range"),
+            "{number}: {message}"
+        );
+    }
+    // What is kept exactly is accepted, and comes back exactly.
+    let store = RedbStore::in_memory()?;
+    let json = r#"{"email":"a@x.io","name":"A","metadata":{"max":9223372036854775807,"min":-9223372036854775808,"f":1.5e18,"g":0.1}}"#;
+    let created = store.create("acme", serde_json::from_str(json)?)?;
+    let back = serde_json::to_value(&created)?;
+    assert_eq!(back["metadata"]["max"], serde_json::json!(i64::MAX));
+    assert_eq!(back["metadata"]["min"], serde_json::json!(i64::MIN));
+    assert_eq!(back["metadata"]["f"], serde_json::json!(1.5e18));
+    assert_eq!(back["metadata"]["g"], serde_json::json!(0.1));
+    Ok(())
+}
+
 #[test]
 fn patch_null_clears_the_optional_fields() -> TestResult {
     let (store, clock) = pinned_store(SEED_CREATED_AT)?;

@@ -9,7 +9,7 @@ pub(crate) fn run(db: &Path) -> CliResult {
     let store = open_existing(db)?;
     match store.verify() {
         Ok(report) => {
-            println!(
+            outln!(
                 "ok: {} businesses, {} customers, {} email index entries, {} externalId index \
                  entries, {} status index entries, {} email gram postings",
                 report.businesses,
@@ -23,7 +23,7 @@ pub(crate) fn run(db: &Path) -> CliResult {
         }
         // Damage found: the report, on stdout, and exit status 1.
         Err(e) if e.code() == "corrupt" => {
-            println!("problems: {e}");
+            outln!("problems: {e}");
             Ok(ExitCode::FAILURE)
         }
         // The check itself could not run (an I/O error): a failure, on stderr.

@@ -57,18 +57,18 @@ pub(crate) fn run(db: &Path, args: Args) -> CliResult {
         ClientsCommand::Create { business, scopes } => {
             let store = super::open(db)?;
             let issued = store.create_client(&business, &scopes).map_err(fail)?;
-            println!("{}", json(&issued)?);
+            outln!("{}", json(&issued)?);
         }
         ClientsCommand::List => {
             let store = open_existing(db)?;
             for client in store.clients().map_err(fail)? {
-                println!("{}", json(&client)?);
+                outln!("{}", json(&client)?);
             }
         }
         ClientsCommand::Revoke { id } => {
             let store = open_existing(db)?;
             let client = store.revoke_client(&id).map_err(fail)?;
-            println!("{}", json(&client)?);
+            outln!("{}", json(&client)?);
         }
     }
     Ok(ExitCode::SUCCESS)

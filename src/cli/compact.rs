@@ -14,6 +14,6 @@ pub(crate) fn run(db: &Path) -> CliResult {
     // Closing the store trims the file.
     drop(store);
     let after = store_bytes(db)?;
-    println!("{}: {before} -> {after} bytes", db.display());
+    outln!("{}: {before} -> {after} bytes", db.display());
     Ok(ExitCode::SUCCESS)
 }

@@ -193,9 +193,10 @@ pub(crate) fn run(db: &Path, args: Args) -> CliResult {
     });
     writer.progress.finish();
     let flushed = writer.rejects.flush();
-    writer.summary();
+    let summary = writer.summary();
     outcome?;
     flushed?;
+    summary?;
     if let Some((line, reason)) = &writer.stopped {
         eprintln!(
             "customer-store: stopped at line {line} (--on-conflict fail): {reason}; the rows \
@@ -281,6 +282,9 @@ impl Writer<'_> {
         self.import_rows(batch, &mut pending, &mut refused, &mut stop_row)?;
         // Past the row that stopped the import, nothing counts.
         let rows_done = stop_row.map_or(batch.rows.len(), |stop| stop + 1);
+        // Counted before the rejects are written: a failure there stops the import after
+        // these rows were imported, and the summary must count them.
+        self.counts.rows += rows_done as u64;
         refused.retain(|r| r.row < rows_done);
         refused.sort_by_key(|r| r.row);
         for r in &refused {
@@ -315,7 +319,6 @@ impl Writer<'_> {
             }
         }
         self.rejects.flush()?;
-        self.counts.rows += rows_done as u64;
         self.progress.update(&self.counts, batch.offset);
         Ok(())
     }
@@ -563,10 +566,10 @@ impl Writer<'_> {
     }
 
     /// Prints the summary line (and where the rejects went) on stdout.
-    fn summary(&self) {
+    fn summary(&self) -> Result<(), String> {
         let c = &self.counts;
         let elapsed = self.progress.elapsed();
-        println!(
+        outln!(
             "imported {}, skipped {}, failed {} ({} rows in {:.2} s, {:.0} rows/s)",
             c.imported,
             c.skipped,
@@ -576,11 +579,12 @@ impl Writer<'_> {
             self.progress.rate(c.rows)
         );
         if self.rejects.count > 0 {
-            println!(
+            outln!(
                 "rejects: {} (reasons: {})",
                 self.rejects.path().display(),
                 self.rejects.reasons_path().display()
             );
         }
+        Ok(())
     }
 }

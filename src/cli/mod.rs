@@ -2,6 +2,14 @@
 //!
 //! Exit codes: 0 success, 1 the command failed (or found problems), 2 bad usage.
 
+/// `println!` for a command's output: a closed stdout (`| head`) is not an error (`println!`
+/// panics on it), any other failure to write is the command's error (`?`).
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::cli::write_line(format_args!($($arg)*))?
+    };
+}
+
 mod check;
 mod clients;
 mod compact;
@@ -97,6 +105,7 @@ Run `customer-store COMMAND --help` for a command's options and examples.";
 
 /// Parses the command line, runs the command and reports its error on one line.
 pub(crate) fn run() -> ExitCode {
+    quiet_storage_panics();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Check => check::run(&cli.db),
@@ -117,6 +126,34 @@ pub(crate) fn run() -> ExitCode {
             eprintln!("customer-store: {message}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Keeps the panics of redb off stderr. redb panics on some damaged pages; the store catches
+/// each one and answers `corrupt`, which the command reports on its one line (the server logs
+/// it). The default hook would print the panic, and a backtrace, as well. Any other panic is
+/// printed as usual.
+fn quiet_storage_panics() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let in_redb = info.location().is_some_and(|at| {
+            std::path::Path::new(at.file())
+                .components()
+                .any(|c| c.as_os_str().to_string_lossy().starts_with("redb-"))
+        });
+        if !in_redb {
+            default(info);
+        }
+    }));
+}
+
+/// Writes `line` and a newline on stdout (see [`outln`]).
+pub(crate) fn write_line(line: std::fmt::Arguments<'_>) -> Result<(), String> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    match writeln!(stdout, "{line}").and_then(|()| stdout.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(format!("stdout: {e}")),
+        _ => Ok(()),
     }
 }
 

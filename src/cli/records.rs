@@ -1,13 +1,13 @@
 //! `customer-store get | list | update | delete`: the API's record operations on the command
 //! line, printing the API's JSON (pretty-printed) on stdout.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::path::Path;
 use std::process::ExitCode;
 
 use clap::ArgGroup;
 use customer_store::server::JsonObject;
-use customer_store::{CustomerPatch, CustomerStore, ListQuery, Metadata, Status};
+use customer_store::{CustomerPatch, CustomerStore, ListQuery, Metadata, MetadataObject, Status};
 
 use super::{CliResult, open_existing};
 
@@ -16,17 +16,16 @@ fn parse_status(text: &str) -> Result<Status, String> {
 }
 
 fn parse_metadata(text: &str) -> Result<Metadata, String> {
-    serde_json::from_str(text).map_err(|e| format!("not a flat JSON object: {e}"))
+    serde_json::from_str::<MetadataObject>(text)
+        .map(|m| m.0)
+        .map_err(|e| format!("not a flat JSON object: {e}"))
 }
 
 /// Prints `value` as pretty JSON on stdout; a closed stdout (`| head`) is not an error.
 fn print_json(value: &impl serde::Serialize) -> CliResult {
     let text = serde_json::to_string_pretty(value).map_err(|e| e.to_string())?;
-    let mut stdout = io::stdout().lock();
-    match writeln!(stdout, "{text}").and_then(|()| stdout.flush()) {
-        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(format!("stdout: {e}")),
-        _ => Ok(ExitCode::SUCCESS),
-    }
+    outln!("{text}");
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The `get` arguments: one of an id, `--email` or `--external-id`.

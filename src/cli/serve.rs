@@ -19,8 +19,8 @@ use super::CliResult;
     Logs go to stderr; RUST_LOG sets the level (e.g. RUST_LOG=warn).")]
 pub(crate) struct Args {
     /// The address to listen on. Any address but loopback requires TLS (or --allow-plain-http).
-    #[arg(long, default_value = "127.0.0.1:8080", value_name = "HOST:PORT")]
-    addr: String,
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "HOST:PORT", value_parser = resolve)]
+    addr: SocketAddr,
     /// The TLS certificate chain (PEM); serves HTTPS together with --tls-key.
     #[arg(long, requires = "tls_key", value_name = "PATH")]
     tls_cert: Option<PathBuf>,
@@ -32,12 +32,11 @@ pub(crate) struct Args {
     allow_plain_http: bool,
 }
 
+/// Reads `--addr` (a malformed one is bad usage, exit status 2, like any malformed argument).
 fn resolve(addr: &str) -> Result<SocketAddr, String> {
-    let mut all = addr
-        .to_socket_addrs()
-        .map_err(|e| format!("--addr {addr}: {e}"))?;
+    let mut all = addr.to_socket_addrs().map_err(|e| e.to_string())?;
     all.next()
-        .ok_or_else(|| format!("--addr {addr}: resolves to no address"))
+        .ok_or_else(|| "resolves to no address".to_owned())
 }
 
 fn init_logging() {
@@ -82,7 +81,7 @@ fn first_client(store: &RedbStore, url: &str) -> Result<(), String> {
 }
 
 pub(crate) fn run(db: &Path, args: Args) -> CliResult {
-    let addr = resolve(&args.addr)?;
+    let addr = args.addr;
     let tls = match (args.tls_cert, args.tls_key) {
         (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
         _ => None,
@@ -111,7 +110,7 @@ pub(crate) fn run(db: &Path, args: Args) -> CliResult {
         let url = format!("{scheme}://{}", server.local_addr());
         first_client(&store, &url)?;
         drop(store);
-        println!("listening on {url} (store {})", db.display());
+        outln!("listening on {url} (store {})", db.display());
         let _ = std::io::stdout().flush();
         tracing::info!(%url, "listening");
         server

@@ -69,7 +69,7 @@ pub(crate) fn run(db: &Path, args: &Args) -> CliResult {
     let report = match store.verify() {
         Ok(report) => report,
         Err(e) if e.code() == "corrupt" => {
-            println!("problems: {e}");
+            outln!("problems: {e}");
             return Ok(ExitCode::FAILURE);
         }
         Err(e) => return Err(e.to_string()),
@@ -124,15 +124,15 @@ pub(crate) fn run(db: &Path, args: &Args) -> CliResult {
     };
     if args.json {
         let text = serde_json::to_string_pretty(&stats).map_err(|e| e.to_string())?;
-        println!("{text}");
+        outln!("{text}");
     } else {
-        print_text(&stats);
+        print_text(&stats)?;
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_text(stats: &Stats) {
-    println!(
+fn print_text(stats: &Stats) -> Result<(), String> {
+    outln!(
         "file: {} ({} bytes, {:.1} MiB)",
         stats.file,
         stats.file_bytes,
@@ -141,18 +141,27 @@ fn print_text(stats: &Stats) {
     let per_customer = stats
         .bytes_per_customer
         .map_or_else(|| "-".to_owned(), |b| b.to_string());
-    println!(
+    outln!(
         "customers: {} in {} businesses ({per_customer} bytes per customer)",
-        stats.customers, stats.businesses
+        stats.customers,
+        stats.businesses
     );
-    println!(
+    outln!(
         "index entries: email {}, externalId {}, status {}, email gram postings {}",
-        stats.email_entries, stats.external_id_entries, stats.status_entries, stats.gram_postings
+        stats.email_entries,
+        stats.external_id_entries,
+        stats.status_entries,
+        stats.gram_postings
     );
     for b in &stats.per_business {
-        println!(
+        outln!(
             "business {}: {} customers (ACTIVE {}, INACTIVE {}, BLOCKED {})",
-            b.business, b.customers, b.active, b.inactive, b.blocked
+            b.business,
+            b.customers,
+            b.active,
+            b.inactive,
+            b.blocked
         );
     }
+    Ok(())
 }

@@ -70,8 +70,8 @@ pub(crate) fn parse_basic(header: Option<&HeaderValue>) -> Result<Credentials, B
 /// How many failed authentications one address may make before it is refused for a while.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AuthThrottle {
-    /// Failed attempts allowed within [`AuthThrottle::window`]; the next one locks the address
-    /// out.
+    /// Failed attempts within [`AuthThrottle::window`] that lock the address out: the one that
+    /// reaches it is still answered 401, every request after it 429.
     pub max_failures: u32,
     /// The period over which failures are counted.
     pub window: Duration,
@@ -192,7 +192,7 @@ impl FailureLimiter {
             entry.failures = 0;
         }
         entry.failures = entry.failures.saturating_add(1);
-        if entry.failures > policy.max_failures {
+        if entry.failures >= policy.max_failures {
             entry.locked_until = Some(now + policy.lockout);
             entry.failures = 0;
             entry.window_start = now;
@@ -245,8 +245,8 @@ mod tests {
         let ip: IpAddr = "10.0.0.1".parse().unwrap();
         let other: IpAddr = "10.0.0.2".parse().unwrap();
         limiter.fail(ip);
-        limiter.fail(ip);
         assert!(limiter.check(ip).is_ok());
+        // The second failure locks the address out (found in a trial: it took a third).
         limiter.fail(ip);
         assert!(matches!(limiter.check(ip), Err(30)));
         assert!(limiter.check(other).is_ok());

@@ -90,7 +90,7 @@ impl ApiError {
         ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
-            "the body must be JSON, sent with Content-Type: application/json",
+            "the body must be JSON in UTF-8, sent with Content-Type: application/json",
         )
     }
 
@@ -138,7 +138,15 @@ impl From<Error> for ApiError {
             "email_taken" | "external_id_taken" => StatusCode::CONFLICT,
             "not_found" => StatusCode::NOT_FOUND,
             _ => {
-                tracing::error!(code = error.code(), error = %error, "store call failed");
+                // The cause (the operating system's reason, as "No space left on device") is
+                // the error's source, not part of its message.
+                let cause = std::error::Error::source(&error).map(ToString::to_string);
+                tracing::error!(
+                    code = error.code(),
+                    error = %error,
+                    cause = cause.as_deref().unwrap_or("-"),
+                    "store call failed"
+                );
                 return ApiError::internal();
             }
         };

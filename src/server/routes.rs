@@ -28,6 +28,9 @@ pub(crate) struct LoggedClient(pub(crate) String);
 pub(crate) struct Caller {
     ip: IpAddr,
     authorization: Option<HeaderValue>,
+    /// Whether a second `Authorization` header came too (refused: which one counts would be
+    /// up to whoever reads it, a proxy included).
+    repeated: bool,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Caller {
@@ -38,9 +41,11 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
+        let mut authorization = parts.headers.get_all(header::AUTHORIZATION).iter();
         Ok(Caller {
             ip,
-            authorization: parts.headers.get(header::AUTHORIZATION).cloned(),
+            authorization: authorization.next().cloned(),
+            repeated: authorization.next().is_some(),
         })
     }
 }
@@ -166,7 +171,14 @@ impl AppState {
         if let Err(wait) = self.limiter.check(caller.ip) {
             return ApiError::rate_limited(wait).into_response();
         }
-        let credentials = match parse_basic(caller.authorization.as_ref()) {
+        let credentials = if caller.repeated {
+            Err(BadCredentials::Malformed(
+                "more than one Authorization header",
+            ))
+        } else {
+            parse_basic(caller.authorization.as_ref())
+        };
+        let credentials = match credentials {
             Ok(credentials) => credentials,
             Err(bad) => {
                 if matches!(bad, BadCredentials::Malformed(_)) {

@@ -8,7 +8,7 @@ use std::io::{self, BufRead, Read};
 use std::ops::Range;
 
 use customer_store::server::JsonObject;
-use customer_store::{ImportCustomer, Metadata, NewCustomer, Status};
+use customer_store::{ImportCustomer, MetadataObject, NewCustomer, Status};
 use jiff::Timestamp;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
@@ -223,7 +223,7 @@ struct JsonRow {
     #[serde(default)]
     currency: Option<String>,
     #[serde(default)]
-    metadata: Option<Metadata>,
+    metadata: Option<MetadataObject>,
     #[serde(default)]
     status: Option<Status>,
     #[serde(default)]
@@ -261,7 +261,7 @@ fn parse_json(body: &[u8]) -> Result<ImportCustomer, Bad> {
             external_id: row.external_id,
             description: row.description,
             currency: row.currency,
-            metadata: row.metadata,
+            metadata: row.metadata.map(|m| m.0),
         },
         status: row.status,
         created_at: row.created_at,
@@ -539,14 +539,14 @@ impl<R: BufRead + Send> CsvRows<R> {
                 Column::Description => customer.description = value,
                 Column::Currency => customer.currency = value,
                 Column::Metadata => {
-                    let metadata = serde_json::from_str::<Metadata>(cell).map_err(|e| {
+                    let metadata = serde_json::from_str::<MetadataObject>(cell).map_err(|e| {
                         Bad::new(
                             "invalid_request",
                             Some(field),
-                            format!("invalid metadata: not a flat JSON object: {e}"),
+                            format!("invalid metadata: {e}"),
                         )
                     })?;
-                    customer.metadata = Some(metadata);
+                    customer.metadata = Some(metadata.0);
                 }
                 Column::Status => {
                     let status = cell
