@@ -463,6 +463,21 @@ fn every_error_status() -> TestResult {
         "invalid_request",
         Some("status"),
     );
+    // Only the list takes query parameters (found in a trial: the others ignored them).
+    let with_query = format!("{path}?expand=metadata");
+    assert_error(
+        &server.get(&with_query, &client),
+        400,
+        "invalid_request",
+        Some("expand"),
+    );
+    assert_error(
+        &server.send("DELETE", &with_query, Some(&basic(&client)), None),
+        400,
+        "invalid_request",
+        Some("expand"),
+    );
+    assert_eq!(server.get(&path, &client).status, 200);
     for (query, field) in [
         ("limit=abc", "limit"),
         ("limit=0", "limit"),

@@ -221,6 +221,19 @@ pub(crate) fn list_query(raw: Option<&str>) -> Result<ListQuery, ApiError> {
     Ok(query)
 }
 
+/// Refuses a query on a route that takes none (as the list refuses a parameter it does not
+/// know), naming the first parameter.
+pub(crate) fn no_query(raw: Option<&str>) -> Result<(), ApiError> {
+    let Some((key, _)) = form_urlencoded::parse(raw.unwrap_or_default().as_bytes()).next() else {
+        return Ok(());
+    };
+    let shown: String = key.chars().take(40).collect();
+    Err(ApiError::invalid(
+        Some(&shown),
+        format!("unknown query parameter {shown:?}; this route takes none"),
+    ))
+}
+
 /// The `:id` of a customer route.
 pub(crate) fn path_id(
     path: Result<axum::extract::Path<String>, PathRejection>,
@@ -312,6 +325,12 @@ mod tests {
             .unwrap();
         assert_eq!(q.email.as_deref(), Some("a+b@x"));
         assert_eq!(q.status, Some(Status::Blocked));
+        assert!(no_query(None).is_ok() && no_query(Some("")).is_ok());
+        let e = no_query(Some("expand=x&y=1")).err().unwrap();
+        assert_eq!(
+            (e.status, e.field.as_deref()),
+            (StatusCode::BAD_REQUEST, Some("expand"))
+        );
         // A bare + is a plus sign too (found in a trial: `email=yaw+test` found nothing).
         let q = list_query(Some("email=yaw+test")).ok().unwrap();
         assert_eq!(q.email.as_deref(), Some("yaw+test"));

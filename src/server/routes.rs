@@ -233,6 +233,7 @@ impl AppState {
 pub(crate) async fn create(
     State(state): State<AppState>,
     caller: Caller,
+    RawQuery(raw): RawQuery,
     Body(body): Body,
 ) -> Response {
     state
@@ -240,6 +241,7 @@ pub(crate) async fn create(
             caller,
             Some(Scope::CustomersWrite),
             move |store, business| {
+                input::no_query(raw.as_deref())?;
                 let new: NewCustomer = input::json(&body?)?;
                 let customer = store.create(business, new)?;
                 let mut reply = Reply::with_status(StatusCode::CREATED, &customer)?;
@@ -255,15 +257,19 @@ pub(crate) async fn retrieve(
     State(state): State<AppState>,
     caller: Caller,
     path: Result<Path<String>, PathRejection>,
+    RawQuery(raw): RawQuery,
 ) -> Response {
     let id = input::path_id(path);
     state
         .call(
             caller,
             Some(Scope::CustomersRead),
-            move |store, business| match store.get(business, &id?)? {
-                Some(customer) => Reply::ok(&customer),
-                None => Err(Error::NotFound.into()),
+            move |store, business| {
+                input::no_query(raw.as_deref())?;
+                match store.get(business, &id?)? {
+                    Some(customer) => Reply::ok(&customer),
+                    None => Err(Error::NotFound.into()),
+                }
             },
         )
         .await
@@ -293,6 +299,7 @@ pub(crate) async fn update(
     State(state): State<AppState>,
     caller: Caller,
     path: Result<Path<String>, PathRejection>,
+    RawQuery(raw): RawQuery,
     Body(body): Body,
 ) -> Response {
     let id = input::path_id(path);
@@ -301,6 +308,7 @@ pub(crate) async fn update(
             caller,
             Some(Scope::CustomersWrite),
             move |store, business| {
+                input::no_query(raw.as_deref())?;
                 let id = id?;
                 let patch: CustomerPatch = input::json(&body?)?;
                 Reply::ok(&store.update(business, &id, patch)?)
@@ -314,6 +322,7 @@ pub(crate) async fn delete(
     State(state): State<AppState>,
     caller: Caller,
     path: Result<Path<String>, PathRejection>,
+    RawQuery(raw): RawQuery,
 ) -> Response {
     let id = input::path_id(path);
     state
@@ -321,6 +330,7 @@ pub(crate) async fn delete(
             caller,
             Some(Scope::CustomersWrite),
             move |store, business| {
+                input::no_query(raw.as_deref())?;
                 let removed = store.delete(business, &id?)?;
                 Reply::ok(&Deleted {
                     id: &removed.id,
