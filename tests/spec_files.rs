@@ -327,6 +327,35 @@ fn a_store_file_opens_again_after_a_refused_foreign_file_next_to_it() -> TestRes
     Ok(())
 }
 
+/// The journal is checkpointed once it passes its limit, and its file stays within about the
+/// limit (found in a trial: its length doubled past it, to 128 MiB for the default 64 MiB).
+#[test]
+fn the_journal_file_stays_near_its_limit() -> TestResult {
+    const LIMIT: u64 = 5 << 20;
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("customers.redb");
+    let store = RedbStore::builder().journal_limit(LIMIT).open(&path)?;
+    let journal = RedbStore::journal_path(&path);
+    let mut longest = 0;
+    for batch in 0..20 {
+        let items: Vec<NewCustomer> = (0..100)
+            .map(|i| {
+                NewCustomer::new(format!("c{batch}x{i}@example.com"), "C")
+                    .with_description("d".repeat(5000))
+            })
+            .collect();
+        store.create_many(BIZ, items)?;
+        longest = longest.max(std::fs::metadata(&journal)?.len());
+    }
+    assert!(longest > LIMIT, "the journal never reached its limit: {longest} bytes");
+    assert!(
+        longest <= LIMIT + (2 << 20),
+        "the journal grew to {longest} bytes for a limit of {LIMIT}"
+    );
+    verify_clean(&store, 2000)?;
+    Ok(())
+}
+
 #[test]
 fn an_empty_store_file_is_refused_untouched() -> TestResult {
     // A file of 0 bytes is never a store of ours (a new one is created under another name and

@@ -370,7 +370,11 @@ impl Journal {
         if end <= self.capacity {
             return Ok(());
         }
-        let target = end.max(self.capacity.saturating_mul(2)).max(GROWTH_STEP);
+        // Doubling, but not past the limit: the frame that crosses it is the last before a
+        // checkpoint, so the file ends up at most one frame (and a step) longer than the limit
+        // (it reached twice the limit).
+        let doubled = self.capacity.saturating_mul(2).min(self.limit);
+        let target = end.max(doubled).max(GROWTH_STEP);
         let target = target.div_ceil(GROWTH_STEP) * GROWTH_STEP;
         // The length first (a backend may refuse writes past its end), then real zeros, so
         // that no later sync has blocks to allocate.
