@@ -16,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 seconds="${1:-60}"
-targets="${FUZZ_TARGETS:-ops journal decode json}"
+targets="${FUZZ_TARGETS:-ops journal decode json http}"
 sanitizer="${FUZZ_SANITIZER:-none}"
 export RUSTC_BOOTSTRAP=1
 

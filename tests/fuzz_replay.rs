@@ -104,6 +104,14 @@ fn json_corpus_and_regressions() -> Result<(), String> {
     replay("json", fuzz::json)
 }
 
+#[cfg(feature = "server")]
+#[test]
+fn http_corpus_and_regressions() -> Result<(), String> {
+    replay("http", |data| {
+        reliability_support::fuzz_http::http(data);
+    })
+}
+
 /// The harnesses themselves on a few hand-made inputs, so the test means something even on
 /// a checkout without a corpus.
 #[test]
@@ -122,4 +130,12 @@ fn hand_made_inputs() {
         fuzz::decode(&[mode]);
     }
     fuzz::json(b"{\"email\":\"yaw@example.com\",\"name\":\"Yaw\"}\n{\"name\":null}\n{\"limit\":0}");
+    #[cfg(feature = "server")]
+    {
+        use reliability_support::fuzz_http::http;
+        assert_eq!(http(&[]), Vec::<u16>::new());
+        // A create, its read, a refused repeat, a patch by the read-only client, a list.
+        let statuses = http(b"\x01\n{\"email\":\"yaw@example.com\",\"name\":\"Yaw\"}\0\x04/$A\0\x01\n{\"email\":\"YAW@example.com\",\"name\":\"Y\"}\0\x0a/$A\n{\"name\":\"Z\"}\0\x04?limit=1");
+        assert_eq!(statuses, [201, 200, 409, 403, 200]);
+    }
 }

@@ -328,7 +328,8 @@ fn steps_with_targets(data: &[u8]) -> Vec<(Option<(Plan, bool)>, Step)> {
 /// → encoded record.
 const CUSTOMERS: TableDefinition<(u32, u64), &[u8]> = TableDefinition::new("customers_v1");
 
-fn fuzz_store(backend: &FaultyBackend) -> RedbStore {
+/// An in-memory store on `backend`, its clock stopped at [`START`].
+pub fn fuzz_store(backend: &FaultyBackend) -> RedbStore {
     let clock = Arc::new(ManualClock::new(start()));
     RedbStore::builder()
         .clock(clock)

@@ -5,7 +5,7 @@
 //! - `exec`: runs a workload on a store and the model side by side, comparing every answer.
 //! - `faulty`: a redb `StorageBackend` that fails the N-th I/O call.
 //! - `fuzz`: the fuzz targets' entry points (`ops`, `decode`, `json`), replayed by
-//!   `tests/fuzz_replay.rs`.
+//!   `tests/fuzz_replay.rs`; `fuzz_http` the `http` target's (with the `server` feature).
 
 #![allow(
     dead_code,
@@ -20,3 +20,5 @@ pub mod model;
 pub mod faulty;
 #[cfg(feature = "fault-injection")]
 pub mod fuzz;
+#[cfg(all(feature = "fault-injection", feature = "server"))]
+pub mod fuzz_http;
