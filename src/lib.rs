@@ -33,11 +33,11 @@
 //! - A business name that breaks its rule (1–64 characters of `A-Z a-z 0-9 _ -`) is an
 //!   `invalid_request` on every call, reads included.
 //! - `externalId` is kept exactly as given (not trimmed); email and name are trimmed.
-//! - A metadata integer is kept exactly when it fits an `i64`; a number of magnitude 2^63 or
-//!   more is refused (as a float it would not come back as sent), and so is a key given twice.
-//!   Metadata keys come back in key order.
-//! - Emails are kept in Unicode normalization form C (one address, however its accents are
-//!   spelled); a name must hold a visible character.
+//! - A metadata integer is kept exactly when it fits an `i64`; read from JSON, an integer from
+//!   2^63 to 2^64 - 1 is refused (it would come back rounded), and so is a key given twice. A
+//!   number JSON reads as a float is kept as the nearest `f64`. Metadata keys come back in key
+//!   order.
+//! - A name must hold a visible character (not only zero-width or combining ones).
 //! - `updatedAt` never goes backwards, even if the clock does.
 //! - A well-formed cursor that this store never issued still has a place in id order: the
 //!   list resumes after it (so the seed's sample id as a cursor gives an empty page).

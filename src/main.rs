@@ -3,5 +3,15 @@
 mod cli;
 
 fn main() -> std::process::ExitCode {
-    cli::run()
+    // A panic that reaches here is a bug: say so on the one line errors take (the panic hook
+    // keeps redb's own panics quiet, as the store reports the ones it catches).
+    std::panic::catch_unwind(cli::run).unwrap_or_else(|panic| {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        eprintln!("customer-store: internal error: {what}");
+        std::process::ExitCode::FAILURE
+    })
 }

@@ -150,13 +150,7 @@ impl<'de> Deserialize<'de> for MetadataValue {
             }
 
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<MetadataValue, E> {
-                // JSON readers turn an integer too long for 64 bits into the nearest float:
-                // refused rather than kept rounded (no float this large is worth keeping).
-                if v.abs() < FLOAT_LIMIT {
-                    Ok(MetadataValue::Float(v))
-                } else {
-                    Err(E::custom(NUMBER_TOO_LARGE))
-                }
+                Ok(MetadataValue::Float(v))
             }
 
             fn visit_str<E: de::Error>(self, v: &str) -> Result<MetadataValue, E> {
@@ -175,16 +169,15 @@ impl<'de> Deserialize<'de> for MetadataValue {
 /// A customer's metadata: a flat object of at most 50 keys, kept in key order.
 ///
 /// When read from JSON (the bodies of [`NewCustomer`] and [`CustomerPatch`]), a key given twice
-/// and a number that does not fit the 64-bit integer range (magnitude 2^63 or more) are
-/// refused: the first is ambiguous, the second could not be kept exactly.
+/// is refused (which one counts would be up to the reader), and so is an integer from 2^63 to
+/// 2^64 − 1, which an `i64` cannot keep (it used to come back rounded, as a float). A number
+/// that JSON readers take as a float (with a fraction or an exponent, or an integer of more
+/// than 20 digits) is kept as the nearest `f64`, as any JSON reader keeps it.
 pub type Metadata = BTreeMap<String, MetadataValue>;
 
-/// The refusal of a metadata number that would not be kept exactly.
+/// The refusal of a metadata integer that an `i64` cannot keep.
 const NUMBER_TOO_LARGE: &str =
-    "a metadata number must be within the 64-bit integer range; send a longer one as a string";
-
-/// 2^63: every float from here on is refused (as an integer would not be kept exactly).
-const FLOAT_LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    "a metadata integer must be within the 64-bit signed range; send a longer one as a string";
 
 /// [`Metadata`] read strictly: from an object whose keys all differ, with numbers in range.
 ///
@@ -194,7 +187,7 @@ const FLOAT_LIMIT: f64 = 9_223_372_036_854_775_808.0;
 /// # Errors
 ///
 /// Deserialising fails on a repeated key, on a value that is not a string, number or boolean,
-/// and on a number of magnitude 2^63 or more.
+/// and on an integer from 2^63 to 2^64 − 1.
 ///
 /// # Example
 ///

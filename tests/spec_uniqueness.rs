@@ -81,39 +81,15 @@ fn email_case_folding_is_unicode_lower_casing() -> TestResult {
     Ok(())
 }
 
-/// An email is kept in Unicode normalization form C, so the spellings of one address (é as one
-/// character, or as e and a combining accent) are one customer, found by either spelling and
-/// by an email filter in either. Found in a trial: they were two customers.
+/// A zero-width joiner where no script needs one is refused: `zoé@x.co` followed by one read
+/// as `zoé@x.co` and was a second customer (found in a trial).
 #[test]
-fn canonically_equivalent_emails_are_one_address() -> TestResult {
+fn a_stray_joiner_makes_no_second_address() -> TestResult {
     let store = RedbStore::in_memory()?;
-    let zoe = store.create(BIZ, NewCustomer::new("zoe\u{301}@x.co", "Zoe"))?;
-    assert_eq!(zoe.email, "zo\u{e9}@x.co");
-    let error = expect_code(
-        store.create(BIZ, NewCustomer::new("ZO\u{c9}@x.co", "Other")),
-        "email_taken",
-    );
-    assert_eq!(error.existing_id(), Some(zoe.id.as_str()));
-    assert_eq!(
-        store.get_by_email(BIZ, "zoe\u{301}@X.CO")?,
-        Some(zoe.clone())
-    );
-    for term in ["oe\u{301}@", "O\u{c9}"] {
-        let page = store.list(
-            BIZ,
-            &customer_store::ListQuery {
-                email: Some(term.to_owned()),
-                ..customer_store::ListQuery::default()
-            },
-        )?;
-        let ids: Vec<&str> = page.items.iter().map(|c| c.id.as_str()).collect();
-        assert_eq!(ids, [zoe.id.as_str()], "{term:?}");
+    store.create(BIZ, NewCustomer::new("zo\u{e9}@x.co", "Zoe"))?;
+    for bad in ["zo\u{e9}@x.co\u{200d}", "zo\u{200c}\u{e9}@x.co"] {
+        expect_invalid(store.create(BIZ, NewCustomer::new(bad, "Other")), "email");
     }
-    // A joiner that no script needs makes no second address either.
-    expect_invalid(
-        store.create(BIZ, NewCustomer::new("zo\u{e9}@x.co\u{200d}", "Other")),
-        "email",
-    );
     verify_clean(&store, 1)?;
     Ok(())
 }

@@ -132,7 +132,7 @@ pub(crate) fn run() -> ExitCode {
 /// Keeps the panics of redb off stderr. redb panics on some damaged pages; the store catches
 /// each one and answers `corrupt`, which the command reports on its one line (the server logs
 /// it). The default hook would print the panic, and a backtrace, as well. Any other panic is
-/// printed as usual.
+/// printed as usual, and one that the store did not catch is reported by `main`.
 fn quiet_storage_panics() {
     let default = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {

@@ -107,7 +107,7 @@ pub(crate) fn run(db: &Path, args: &Args) -> CliResult {
             })
             .collect::<Result<_, String>>()?
     };
-    // Measured once the store is closed: a clean close checkpoints and empties the journal.
+    // Measured once the store is closed: a clean close checkpoints and removes the journal.
     drop(store);
     let file_bytes = store_bytes(db)?;
     let stats = Stats {

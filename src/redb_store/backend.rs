@@ -96,9 +96,23 @@ pub(crate) fn journal_path(path: &std::path::Path) -> PathBuf {
         Some(Ok(real)) => real,
         _ => path.to_path_buf(),
     };
+    with_journal_suffix(path)
+}
+
+fn with_journal_suffix(path: PathBuf) -> PathBuf {
     let mut name = path.into_os_string();
     name.push(".journal");
     PathBuf::from(name)
+}
+
+/// A journal beside a symbolic link rather than beside the file it leads to, where versions
+/// before links were followed put it: it may hold acknowledged writes that the open would not
+/// see, so the open refuses until it is moved.
+pub(crate) fn journal_beside_link(path: &std::path::Path) -> Option<PathBuf> {
+    let beside_link = with_journal_suffix(path.to_path_buf());
+    let beside_file = journal_path(path);
+    let holds_frames = std::fs::metadata(&beside_link).is_ok_and(|m| m.len() > 0);
+    (beside_link != beside_file && holds_frames).then_some(beside_link)
 }
 
 /// Makes a name just created in the directory of `path` durable (syncs the directory).

@@ -158,6 +158,9 @@ pub(crate) struct Journal {
     /// Whether the database's durable state marks the journal as in use (a session started,
     /// by this open or by one that did not close cleanly): a clean close removes the mark.
     marked: bool,
+    /// The journal's file, removed by a clean close (see [`Journal::close`]); `None` for a
+    /// journal on a backend.
+    path: Option<std::path::PathBuf>,
     /// Where the next frame goes.
     position: u64,
     /// The file's length: bytes past `position` are old frames or zeros.
@@ -469,8 +472,17 @@ impl Journal {
         Ok(())
     }
 
-    /// Checkpoints, records that the database needs the journal no more, and gives the file's
-    /// space back (when the store closes).
+    /// The journal's file, for [`Journal::close`] to remove.
+    pub(crate) fn set_path(&mut self, path: std::path::PathBuf) {
+        self.path = Some(path);
+    }
+
+    /// Checkpoints, records that the database needs the journal no more, and removes the
+    /// journal's file (a journal on a backend is emptied instead) when the store closes.
+    ///
+    /// Removed rather than left empty: an empty journal beside a file that was not closed
+    /// cleanly is accepted (a crash can leave one), so an empty one left by a clean close
+    /// under another name of the same file (a hard link) would hide the missing journal.
     pub(crate) fn close(&mut self, db: &Database) -> Result<()> {
         self.checkpoint(db)?;
         if self.marked {
@@ -485,6 +497,17 @@ impl Journal {
             txn.commit()
                 .map_err(|e| commit_error("close the journal", e))?;
             self.marked = false;
+        }
+        if let Some(path) = &self.path {
+            match std::fs::remove_file(path) {
+                Ok(()) => {
+                    self.capacity = 0;
+                    return Ok(());
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+                // Emptied instead, as on a backend.
+                Err(_) => {}
+            }
         }
         if self.capacity > 0 {
             self.file
@@ -862,6 +885,12 @@ fn later_frame<B: JournalBytes + ?Sized>(
         let len = (end - chunk_at).min(SCAN_CHUNK + overlap);
         chunk.resize(usize::try_from(len).unwrap_or(0), 0);
         bytes.read_exact_at(chunk_at, &mut chunk)?;
+        // Unwritten space (the usual end of a journal) holds no frame: every window starting
+        // in it starts with a zero byte, and the pattern cannot (the journal id is odd).
+        if chunk.iter().all(|&b| b == 0) {
+            chunk_at += SCAN_CHUNK;
+            continue;
+        }
         for (i, window) in chunk.windows(pattern.len()).enumerate() {
             if window != pattern.as_slice() {
                 continue;
@@ -989,6 +1018,7 @@ pub(crate) fn recover(
         nonce: meta.nonce.unwrap_or_else(new_id),
         session: None,
         marked: meta.open,
+        path: None,
         position: 0,
         capacity: len,
         last_lsn: durable_lsn,

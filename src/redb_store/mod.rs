@@ -66,7 +66,7 @@ struct Slot {
 
 impl Slot {
     /// Closes the journal and the database. With `checkpoint`, the database is first made to
-    /// hold every write and the journal is emptied (a clean close; after an I/O error the
+    /// hold every write and the journal is removed (a clean close; after an I/O error the
     /// journal is left for the next open to replay).
     fn close(&mut self, checkpoint: bool) {
         if let Some(journal) = self.journal.take() {
@@ -159,7 +159,7 @@ struct Latest {
 ///   through its journal (`<file>.journal`, beside it: one small synced append per group
 ///   commit); a crash loses nothing acknowledged, and the next open applies the journal.
 ///   The journal is part of the store: move, copy or delete the two files together (a clean
-///   close leaves the journal empty).
+///   close removes the journal).
 /// - Email (ignoring case) and `externalId` are unique per business, checked inside the
 ///   write transaction before the first write.
 /// - A read sees one committed snapshot; a list page never mixes two states.
@@ -278,7 +278,7 @@ impl RedbStoreBuilder {
     /// database catches up now and then (a checkpoint); without it, every group commit is
     /// committed to the database file with its own fsync, several scattered page writes.
     /// Both are equally durable; the journal is about twice as fast for single writes. A
-    /// journal left by a crash is applied on open either way (and then emptied, without the
+    /// journal left by a crash is applied on open either way (and then removed, without the
     /// journal). A store in memory has no journal.
     ///
     /// # Example
@@ -316,8 +316,8 @@ impl RedbStoreBuilder {
     /// for i in 0..10 {
     ///     store.create("acme", NewCustomer::new(format!("c{i}@example.com"), "C"))?;
     /// }
-    /// drop(store); // a clean close checkpoints and empties the journal
-    /// assert_eq!(std::fs::metadata(dir.path().join("customers.redb.journal")).unwrap().len(), 0);
+    /// drop(store); // a clean close checkpoints and removes the journal
+    /// assert!(!dir.path().join("customers.redb.journal").exists());
     /// # Ok::<(), customer_store::Error>(())
     /// ```
     #[must_use]
@@ -343,7 +343,7 @@ impl RedbStoreBuilder {
     /// opened or is held by another process ("store in use").
     pub fn open(self, path: impl AsRef<Path>) -> Result<RedbStore> {
         let path = path.as_ref().to_path_buf();
-        // Even without the journal, one left by a crash is replayed (then emptied) on open.
+        // Even without the journal, one left by a crash is replayed (then removed) on open.
         let journal = Some(JournalPlace::beside(&path));
         let new = !path.exists();
         self.build(Source::File(path), journal, new)
@@ -397,6 +397,16 @@ impl RedbStoreBuilder {
         // Before the database is opened or created: a foreign journal, or a database in the
         // journal's place, is refused with nothing written (for a new store, not even its file).
         if let (Source::File(path), Some(JournalPlace::File(journal))) = (&source, &journal) {
+            if let Some(misplaced) = backend::journal_beside_link(path) {
+                return Err(Error::IncompatibleFormat(format!(
+                    "a journal lies beside the link {}: {}; the journal of a store opened \
+                     through a symbolic link lies beside the file the link leads to, {}. Move \
+                     it there (it may hold acknowledged writes) to open this store",
+                    path.display(),
+                    misplaced.display(),
+                    journal.display()
+                )));
+            }
             guarded("open the journal", || {
                 journal::refuse_foreign(path, journal)
             })?;
@@ -961,7 +971,7 @@ impl RedbStore {
                 .map_err(|e| lost(write_err(e.into())))?;
             self.visible_commit(|| {
                 txn.commit()
-                    .map_err(|e| open::commit_error("commit (outcome unknown)", e))
+                    .map_err(|e| lost(open::commit_error("commit (outcome unknown)", e)))
             })?;
             journal.durable_now();
             journal.released();
@@ -1145,7 +1155,7 @@ fn remember_long_tails(
 }
 
 /// Opens the journal at `place` for the database just opened, applying what it holds. Without
-/// `writes`, a journal left there is applied and emptied, and none is returned (nor created).
+/// `writes`, a journal left there is applied and removed, and none is returned (nor created).
 fn open_journal(
     place: Option<&JournalPlace>,
     writes: bool,
@@ -1171,6 +1181,9 @@ fn open_journal(
     let file = place.open()?;
     guarded("open the journal", || {
         let mut journal = journal::recover(db, file, tail_max, limit)?;
+        if let JournalPlace::File(path) = place {
+            journal.set_path(path.clone());
+        }
         if writes {
             Ok(Some(journal))
         } else {

@@ -216,11 +216,11 @@ fn probe_file(path: &Path, redb: &redb::Builder) -> Result<()> {
         let bytes = std::fs::read(path)
             .map_err(|e| Error::storage(format!("open {}", path.display()), e))?;
         if is_unwritten_skeleton(&bytes) {
-            return std::fs::OpenOptions::new()
-                .write(true)
-                .open(path)
-                .and_then(|f| f.set_len(0))
-                .map_err(|e| Error::storage(format!("open {}", path.display()), e));
+            // Replaced by a new store the way one is created (under another name, renamed
+            // into place): a crash meanwhile leaves no file, never an empty one.
+            std::fs::remove_file(path)
+                .map_err(|e| Error::storage(format!("open {}", path.display()), e))?;
+            return create_file(path, redb);
         }
     }
     if read.is_err() || magic != REDB_MAGIC {

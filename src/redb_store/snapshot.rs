@@ -17,7 +17,7 @@ use super::tables::{
 use super::tail::TailMemory;
 use super::{codec, grams};
 use crate::model::{Customer, Page, Status};
-use crate::validate::{ValidQuery, email_key, email_lookup_key};
+use crate::validate::{ValidQuery, email_key};
 use crate::{Error, Result, id};
 
 /// One business of a store and its customers per status, as
@@ -373,7 +373,7 @@ impl Lookups {
     /// The customer of `handle` with this email (compared as the email index keys it).
     pub(crate) fn by_email(&self, handle: u32, email: &str) -> Result<Option<Customer>> {
         let table = opened(&self.emails, &self.txn, EMAILS)?;
-        let key = email_lookup_key(email);
+        let key = email_key(email);
         let n = table
             .get((handle, key.as_str()))
             .map_err(read_err)?

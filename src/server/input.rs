@@ -87,7 +87,10 @@ fn is_json(headers: &HeaderMap) -> bool {
                 .strip_prefix('"')
                 .and_then(|c| c.strip_suffix('"'))
                 .unwrap_or(charset);
-            charset.eq_ignore_ascii_case("utf-8") || charset.eq_ignore_ascii_case("utf8")
+            // US-ASCII is UTF-8 too (some older clients name it).
+            ["utf-8", "utf8", "us-ascii"]
+                .iter()
+                .any(|name| charset.eq_ignore_ascii_case(name))
         }
         _ => true,
     });
@@ -363,6 +366,7 @@ mod tests {
             ("application/json; version=2", true),
             // A body declared in another charset was read as UTF-8 and stored without a word
             // (found in a trial).
+            ("application/json; charset=US-ASCII", true),
             ("application/json; charset=iso-8859-1", false),
             ("application/json; charset=utf-16", false),
             ("text/plain", false),
