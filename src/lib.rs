@@ -35,8 +35,8 @@
 //! - `externalId` is kept exactly as given (not trimmed); email and name are trimmed.
 //! - A metadata integer is kept exactly when it fits an `i64`; read from JSON, an integer from
 //!   2^63 to 2^64 - 1 is refused (it would come back rounded), and so is a key given twice. A
-//!   number JSON reads as a float is kept as the nearest `f64`. Metadata keys come back in key
-//!   order.
+//!   number JSON reads as a float (a fraction, an exponent, or an integer of 2^64 or more or
+//!   below -2^63) is kept as the nearest `f64`. Metadata keys come back in key order.
 //! - A name must hold a visible character (not only zero-width or combining ones).
 //! - `updatedAt` never goes backwards, even if the clock does.
 //! - A well-formed cursor that this store never issued still has a place in id order: the

@@ -170,9 +170,10 @@ impl<'de> Deserialize<'de> for MetadataValue {
 ///
 /// When read from JSON (the bodies of [`NewCustomer`] and [`CustomerPatch`]), a key given twice
 /// is refused (which one counts would be up to the reader), and so is an integer from 2^63 to
-/// 2^64 − 1, which an `i64` cannot keep (it used to come back rounded, as a float). A number
-/// that JSON readers take as a float (with a fraction or an exponent, or an integer of more
-/// than 20 digits) is kept as the nearest `f64`, as any JSON reader keeps it.
+/// 2^64 − 1, which serde_json reads as a `u64` that an `i64` cannot keep (it used to come back
+/// rounded, as a float). Every other number outside the `i64` range (2^64 and more, below
+/// −2^63, or with a fraction or an exponent) reaches the store as the nearest `f64`, as any
+/// JSON reader reads it, and comes back as that float.
 pub type Metadata = BTreeMap<String, MetadataValue>;
 
 /// The refusal of a metadata integer that an `i64` cannot keep.

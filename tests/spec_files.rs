@@ -360,6 +360,20 @@ fn the_journal_file_stays_near_its_limit() -> TestResult {
 }
 
 #[test]
+fn a_skeleton_behind_a_symbolic_link_becomes_a_store_and_the_link_stays() -> TestResult {
+    // What an interrupted creation of a file in place leaves: whole pages of zeros.
+    let dir = tempfile::tempdir()?;
+    let real = dir.path().join("real.redb");
+    std::fs::write(&real, vec![0u8; 8192])?;
+    let link = dir.path().join("link.redb");
+    std::os::unix::fs::symlink(&real, &link)?;
+    RedbStore::open(&link)?.create(BIZ, NewCustomer::new("a@x.io", "A"))?;
+    assert!(std::fs::symlink_metadata(&link)?.file_type().is_symlink());
+    verify_clean(&RedbStore::open(&real)?, 1)?;
+    Ok(())
+}
+
+#[test]
 fn an_empty_store_file_is_refused_untouched() -> TestResult {
     // A file of 0 bytes is never a store of ours (a new one is created under another name and
     // renamed into place): a failed restore or a full disk left it. Taken as a new store, it

@@ -160,7 +160,7 @@ pub(crate) fn write_line(line: std::fmt::Arguments<'_>) -> Result<(), String> {
 /// A command's failure, as the one line printed on stderr.
 pub(crate) type CliResult = Result<ExitCode, String>;
 
-/// The bytes the store takes on disk: its file and its journal (empty once closed cleanly).
+/// The bytes the store takes on disk: its file and its journal (gone once closed cleanly).
 pub(crate) fn store_bytes(db: &std::path::Path) -> Result<u64, String> {
     let journal = customer_store::RedbStore::journal_path(db);
     let file = std::fs::metadata(db)

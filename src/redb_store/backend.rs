@@ -109,10 +109,17 @@ fn with_journal_suffix(path: PathBuf) -> PathBuf {
 /// before links were followed put it: it may hold acknowledged writes that the open would not
 /// see, so the open refuses until it is moved.
 pub(crate) fn journal_beside_link(path: &std::path::Path) -> Option<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
     let beside_link = with_journal_suffix(path.to_path_buf());
     let beside_file = journal_path(path);
-    let holds_frames = std::fs::metadata(&beside_link).is_ok_and(|m| m.len() > 0);
-    (beside_link != beside_file && holds_frames).then_some(beside_link)
+    if beside_link == beside_file {
+        return None;
+    }
+    let link_journal = std::fs::metadata(&beside_link).ok()?;
+    // The same file under both names (a link from one to the other) is the journal itself.
+    let same = std::fs::metadata(&beside_file)
+        .is_ok_and(|f| (f.dev(), f.ino()) == (link_journal.dev(), link_journal.ino()));
+    (link_journal.is_file() && link_journal.len() > 0 && !same).then_some(beside_link)
 }
 
 /// Makes a name just created in the directory of `path` durable (syncs the directory).

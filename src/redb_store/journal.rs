@@ -37,8 +37,11 @@
 //! a clean close removes the mark. A file that has the mark but no journal beside it is
 //! refused ([`missing`]): it was copied alone or opened under another name (a hard link), and
 //! opening it would lose the journal's writes for good. An empty journal file is accepted (a
-//! crash can leave one after a session's start, before its first frame): it is also how an
-//! operator opens such a file without the journal on purpose.
+//! crash can leave one after a session's start, before its first frame, and every open with
+//! the journal creates the file before its first write): it is also how an operator opens such
+//! a file without the journal on purpose. So a journal left empty under the other name of a
+//! hard link, by an open killed before its first write, still hides the real one; and a
+//! clean close removes the journal (rather than leave it empty) so as not to leave one.
 //!
 //! Frame layout: payload length (`u32` LE), CRC-32C of the payload (`u32` LE), then the payload:
 //! postcard of the store's journal id (`nonce`, random, made once and kept in `META`), the
@@ -502,6 +505,9 @@ impl Journal {
             match std::fs::remove_file(path) {
                 Ok(()) => {
                     self.capacity = 0;
+                    // The removal made durable (best effort: the database no longer needs the
+                    // journal, so a journal that comes back after a crash is harmless).
+                    let _ = super::backend::sync_directory_of(path);
                     return Ok(());
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),

@@ -173,7 +173,6 @@ fn probe_read_only(result: Result<ReadOnlyDatabase, DatabaseError>) -> Result<()
     }
 }
 
-/// Looks at an existing file without changing a byte of it.
 /// The most a file left by an interrupted creation can hold (redb's first allocation).
 const SKELETON_MAX: u64 = 16 << 20;
 
@@ -189,6 +188,8 @@ fn is_unwritten_skeleton(bytes: &[u8]) -> bool {
         && bytes[HEADER_AREA..].iter().all(|&b| b == 0)
 }
 
+/// Looks at an existing file before redb opens it for writing: refuses one that is not a store
+/// without changing a byte of it, and replaces an unwritten skeleton by a new store.
 fn probe_file(path: &Path, redb: &redb::Builder) -> Result<()> {
     let mut file = match File::open(path) {
         Ok(file) => file,
@@ -217,10 +218,13 @@ fn probe_file(path: &Path, redb: &redb::Builder) -> Result<()> {
             .map_err(|e| Error::storage(format!("open {}", path.display()), e))?;
         if is_unwritten_skeleton(&bytes) {
             // Replaced by a new store the way one is created (under another name, renamed
-            // into place): a crash meanwhile leaves no file, never an empty one.
-            std::fs::remove_file(path)
+            // into place): a crash meanwhile leaves no file, never an empty one. A symbolic
+            // link stays: the file it leads to is the one replaced.
+            let file = std::fs::canonicalize(path)
                 .map_err(|e| Error::storage(format!("open {}", path.display()), e))?;
-            return create_file(path, redb);
+            std::fs::remove_file(&file)
+                .map_err(|e| Error::storage(format!("open {}", path.display()), e))?;
+            return create_file(&file, redb);
         }
     }
     if read.is_err() || magic != REDB_MAGIC {
