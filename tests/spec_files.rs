@@ -373,6 +373,37 @@ fn a_skeleton_behind_a_symbolic_link_becomes_a_store_and_the_link_stays() -> Tes
     Ok(())
 }
 
+/// An open creates its journal under a temporary name and names it at its first write, and a
+/// clean close removes it: no empty journal is left where it would stand for a lost one (an
+/// open killed before its first write, under the other name of a hard link, left one).
+#[test]
+fn the_journal_has_its_name_only_while_it_may_hold_writes() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("customers.redb");
+    let journal = RedbStore::journal_path(&path);
+    for round in 0..2 {
+        let store = RedbStore::open(&path)?;
+        assert!(
+            !journal.exists(),
+            "round {round}: a journal before the first write"
+        );
+        store.create(BIZ, NewCustomer::new(format!("c{round}@x.io"), "C"))?;
+        assert!(journal.exists(), "round {round}: no journal after a write");
+        drop(store);
+        assert!(
+            !journal.exists(),
+            "round {round}: the clean close left the journal"
+        );
+    }
+    // Nothing else is left beside the store file.
+    let names: Vec<String> = std::fs::read_dir(dir.path())?
+        .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
+        .collect::<Result<_, _>>()?;
+    assert_eq!(names, ["customers.redb"]);
+    verify_clean(&RedbStore::open(&path)?, 2)?;
+    Ok(())
+}
+
 #[test]
 fn an_empty_store_file_is_refused_untouched() -> TestResult {
     // A file of 0 bytes is never a store of ours (a new one is created under another name and

@@ -179,6 +179,38 @@ impl JournalPlace {
         }
     }
 
+    /// Creates the journal of a file that has none under a temporary name beside it
+    /// (`.NAME.journal.creating`, a leftover of an earlier open removed first): the journal
+    /// takes its name when its first session starts ([`crate::redb_store::journal`]), so an
+    /// open that ends before its first write leaves no journal, not even an empty one. Returns
+    /// the journal and its temporary name.
+    pub(crate) fn create_unplaced(
+        &self,
+        path: &std::path::Path,
+    ) -> crate::Result<(Arc<dyn StorageBackend>, PathBuf)> {
+        let failed = |e: io::Error| {
+            crate::Error::storage(format!("create the journal {}", path.display()), e)
+        };
+        let mut name = std::ffi::OsString::from(".");
+        name.push(path.file_name().unwrap_or_default());
+        name.push(".creating");
+        let temporary = path.with_file_name(name);
+        match std::fs::remove_file(&temporary) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(failed(e)),
+        }
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&temporary)
+            .map_err(failed)?;
+        let backend = redb::backends::FileBackend::new(file)
+            .map_err(|e| crate::Error::storage("create the journal", e))?;
+        Ok((Arc::new(backend), temporary))
+    }
+
     /// Opens (or creates) the journal for reading and writing.
     pub(crate) fn open(&self) -> crate::Result<Arc<dyn StorageBackend>> {
         match self {

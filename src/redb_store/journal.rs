@@ -37,11 +37,12 @@
 //! a clean close removes the mark. A file that has the mark but no journal beside it is
 //! refused ([`missing`]): it was copied alone or opened under another name (a hard link), and
 //! opening it would lose the journal's writes for good. An empty journal file is accepted (a
-//! crash can leave one after a session's start, before its first frame, and every open with
-//! the journal creates the file before its first write): it is also how an operator opens such
-//! a file without the journal on purpose. So a journal left empty under the other name of a
-//! hard link, by an open killed before its first write, still hides the real one; and a
-//! clean close removes the journal (rather than leave it empty) so as not to leave one.
+//! crash can leave one after a session's start, before its first frame): it is also how an
+//! operator opens such a file without the journal on purpose. So no other empty journal may be
+//! left about: an open that finds no journal creates one under a temporary name and gives it
+//! its name only when its first session starts (an open killed before its first write leaves
+//! none under the journal's name, say under the other name of a hard link), and a clean close
+//! removes the journal rather than leave it empty.
 //!
 //! Frame layout: payload length (`u32` LE), CRC-32C of the payload (`u32` LE), then the payload:
 //! postcard of the store's journal id (`nonce`, random, made once and kept in `META`), the
@@ -164,6 +165,9 @@ pub(crate) struct Journal {
     /// The journal's file, removed by a clean close (see [`Journal::close`]); `None` for a
     /// journal on a backend.
     path: Option<std::path::PathBuf>,
+    /// The temporary name of a journal created by this open, until its first session gives it
+    /// its name (see [`Journal::start_session`]).
+    unplaced: Option<std::path::PathBuf>,
     /// Where the next frame goes.
     position: u64,
     /// The file's length: bytes past `position` are old frames or zeros.
@@ -411,6 +415,7 @@ impl Journal {
         if self.session.is_some() {
             return Ok(());
         }
+        self.place()?;
         let session = new_id();
         let failed = |e: redb::Error| storage_error("start a journal session", e);
         let txn = db.begin_write().map_err(|e| failed(e.into()))?;
@@ -475,9 +480,28 @@ impl Journal {
         Ok(())
     }
 
-    /// The journal's file, for [`Journal::close`] to remove.
-    pub(crate) fn set_path(&mut self, path: std::path::PathBuf) {
+    /// The journal's file, for [`Journal::close`] to remove; with `unplaced`, the file is
+    /// still under that temporary name (created by this open) until the first session starts.
+    pub(crate) fn set_path(
+        &mut self,
+        path: std::path::PathBuf,
+        unplaced: Option<std::path::PathBuf>,
+    ) {
         self.path = Some(path);
+        self.unplaced = unplaced;
+    }
+
+    /// Gives a journal created by this open its name, durably, before a session may mark the
+    /// database as needing it.
+    fn place(&mut self) -> Result<()> {
+        let (Some(temporary), Some(path)) = (&self.unplaced, &self.path) else {
+            return Ok(());
+        };
+        let failed =
+            |e: std::io::Error| Error::storage(format!("name the journal {}", path.display()), e);
+        std::fs::rename(temporary, path).map_err(failed)?;
+        self.unplaced = None;
+        super::backend::sync_directory_of(path).map_err(failed)
     }
 
     /// Checkpoints, records that the database needs the journal no more, and removes the
@@ -500,6 +524,12 @@ impl Journal {
             txn.commit()
                 .map_err(|e| commit_error("close the journal", e))?;
             self.marked = false;
+        }
+        if let Some(temporary) = self.unplaced.take() {
+            // Never named: no session wrote to it.
+            let _ = std::fs::remove_file(temporary);
+            self.capacity = 0;
+            return Ok(());
         }
         if let Some(path) = &self.path {
             match std::fs::remove_file(path) {
@@ -1025,6 +1055,7 @@ pub(crate) fn recover(
         session: None,
         marked: meta.open,
         path: None,
+        unplaced: None,
         position: 0,
         capacity: len,
         last_lsn: durable_lsn,

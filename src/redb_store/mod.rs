@@ -1166,7 +1166,8 @@ fn open_journal(
     let Some(place) = place else {
         return Ok(None);
     };
-    if !place.exists() {
+    let existed = place.exists();
+    if !existed {
         // A crash-left file whose journal was moved away (or opened under another name, a
         // hard link or a copy): opening it without the journal would lose acknowledged writes.
         if let JournalPlace::File(path) = place
@@ -1178,11 +1179,17 @@ fn open_journal(
             return Ok(None);
         }
     }
-    let file = place.open()?;
+    let (file, unplaced) = match place {
+        JournalPlace::File(path) if !existed => {
+            let (file, temporary) = place.create_unplaced(path)?;
+            (file, Some(temporary))
+        }
+        _ => (place.open()?, None),
+    };
     guarded("open the journal", || {
         let mut journal = journal::recover(db, file, tail_max, limit)?;
         if let JournalPlace::File(path) = place {
-            journal.set_path(path.clone());
+            journal.set_path(path.clone(), unplaced);
         }
         if writes {
             Ok(Some(journal))
