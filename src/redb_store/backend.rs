@@ -180,7 +180,7 @@ impl JournalPlace {
     }
 
     /// Creates the journal of a file that has none under a temporary name beside it
-    /// (`.NAME.journal.creating`, a leftover of an earlier open removed first): the journal
+    /// (`.NAME.journal.naming`, a leftover of an earlier open removed first): the journal
     /// takes its name when its first session starts ([`crate::redb_store::journal`]), so an
     /// open that ends before its first write leaves no journal, not even an empty one. Returns
     /// the journal and its temporary name.
@@ -193,7 +193,9 @@ impl JournalPlace {
         };
         let mut name = std::ffi::OsString::from(".");
         name.push(path.file_name().unwrap_or_default());
-        name.push(".creating");
+        // Not `.creating`: that is the suffix of a store file being created (`open.rs`), and a
+        // store named like this journal would have the same temporary name.
+        name.push(".naming");
         let temporary = path.with_file_name(name);
         match std::fs::remove_file(&temporary) {
             Ok(()) => {}

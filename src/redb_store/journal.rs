@@ -39,10 +39,11 @@
 //! opening it would lose the journal's writes for good. An empty journal file is accepted (a
 //! crash can leave one after a session's start, before its first frame): it is also how an
 //! operator opens such a file without the journal on purpose. So no other empty journal may be
-//! left about: an open that finds no journal creates one under a temporary name and gives it
-//! its name only when its first session starts (an open killed before its first write leaves
-//! none under the journal's name, say under the other name of a hard link), and a clean close
-//! removes the journal rather than leave it empty.
+//! left about: an open that finds no journal creates one under a temporary name
+//! (`.NAME.journal.naming`) and gives it its name, durably, only when its first session starts
+//! (an open killed before its first write leaves none under the journal's name, say under the
+//! other name of a hard link), and a clean close removes the journal rather than leave it
+//! empty.
 //!
 //! Frame layout: payload length (`u32` LE), CRC-32C of the payload (`u32` LE), then the payload:
 //! postcard of the store's journal id (`nonce`, random, made once and kept in `META`), the
@@ -499,9 +500,16 @@ impl Journal {
         };
         let failed =
             |e: std::io::Error| Error::storage(format!("name the journal {}", path.display()), e);
-        std::fs::rename(temporary, path).map_err(failed)?;
+        match std::fs::rename(temporary, path) {
+            Ok(()) => {}
+            // Renamed by an earlier attempt whose directory sync failed.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && path.exists() => {}
+            Err(e) => return Err(failed(e)),
+        }
+        // Named only once the name is durable: until then every session start tries again.
+        super::backend::sync_directory_of(path).map_err(failed)?;
         self.unplaced = None;
-        super::backend::sync_directory_of(path).map_err(failed)
+        Ok(())
     }
 
     /// Checkpoints, records that the database needs the journal no more, and removes the
@@ -526,8 +534,12 @@ impl Journal {
             self.marked = false;
         }
         if let Some(temporary) = self.unplaced.take() {
-            // Never named: no session wrote to it.
+            // No session wrote to it (it may have been renamed, by an attempt whose directory
+            // sync failed): it holds nothing, under either name.
             let _ = std::fs::remove_file(temporary);
+            if let Some(path) = &self.path {
+                let _ = std::fs::remove_file(path);
+            }
             self.capacity = 0;
             return Ok(());
         }
