@@ -46,11 +46,13 @@
 //! - A file that is only redb's unwritten skeleton (whole pages, no magic number, zeros past
 //!   the header area: what a creation cut off by a crash leaves) holds no data and is taken as
 //!   a new store; a file of 0 bytes (never one of ours: a new store is created under another
-//!   name and renamed) and any other file that is not a store are refused unchanged.
+//!   name and renamed) is refused as `corrupt`, and any other file that is not a store as
+//!   `incompatible_format`, both unchanged.
 //! - A store file's writes are made durable by its journal (`<file>.journal`), which is part
-//!   of the store: a crash-left journal is applied by the next open; a journal that does not
-//!   belong to the file beside it (another store's, or newer than an older copy of the file)
-//!   is refused without a change. A torn last frame (never acknowledged) ends the replay; a
+//!   of the store: a crash-left journal is applied by the next open; another store's journal
+//!   is refused without a change, and the frames of another session (a journal of a later run
+//!   beside an older copy of the file) are not applied (a journal that skips frames of the
+//!   file's own session is refused). A torn last frame (never acknowledged) ends the replay; a
 //!   frame damaged on disk with intact frames after it makes the open refuse (`corrupt`)
 //!   rather than drop acknowledged writes silently, as SQLite would with its WAL (unless the
 //!   database already holds that frame's write: then it is skipped). A file that was not

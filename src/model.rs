@@ -562,7 +562,8 @@ impl CustomerPatch {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ListQuery {
-    /// Only customers whose email contains this text, ignoring case. Empty means no filter.
+    /// Only customers whose email contains this text, ignoring case and spaces at either end.
+    /// Empty means no filter.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     /// Only customers with this status.

@@ -407,10 +407,12 @@ pub(crate) fn list_query(query: &ListQuery) -> Result<ValidQuery> {
                 .to_owned(),
         });
     }
+    // Trimmed, as stored emails are (they hold no whitespace, so a term with it at an end
+    // could never match).
     let email = query
         .email
         .as_deref()
-        .map(str::to_lowercase)
+        .map(|term| term.trim().to_lowercase())
         .filter(|t| !t.is_empty());
     Ok(ValidQuery {
         email,
@@ -619,5 +621,10 @@ mod tests {
                 .as_deref(),
             Some("yaw")
         );
+        // Trimmed, as stored emails are (found in a trial: `email=%20yaw` found nothing).
+        let padded = ListQuery::default().with_email(" Yaw\t");
+        assert_eq!(list_query(&padded).unwrap().email.as_deref(), Some("yaw"));
+        let blank = ListQuery::default().with_email("   ");
+        assert_eq!(list_query(&blank).unwrap().email, None);
     }
 }

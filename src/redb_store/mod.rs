@@ -339,8 +339,10 @@ impl RedbStoreBuilder {
     /// # Errors
     ///
     /// [`Error::IncompatibleFormat`] for a file that is not a customer store or is of another
-    /// format version (the file is left unchanged); [`Error::Storage`] when the file cannot be
-    /// opened or is held by another process ("store in use").
+    /// format version (the file is left unchanged); [`Error::Corrupt`] for a file of 0 bytes,
+    /// for a file that was not closed cleanly whose journal is missing, and for damage;
+    /// [`Error::Storage`] when the file cannot be opened or is held by another process ("store
+    /// in use").
     pub fn open(self, path: impl AsRef<Path>) -> Result<RedbStore> {
         let path = path.as_ref().to_path_buf();
         // Even without the journal, one left by a crash is replayed (then removed) on open.

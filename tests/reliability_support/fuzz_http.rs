@@ -209,7 +209,7 @@ pub fn http(data: &[u8]) -> Vec<u16> {
             assert_eq!(before, after, "{what}: a read changed the store");
         }
         if !uri.starts_with("/v1/customers") {
-            // The OpenAPI document, the one answer outside the envelope.
+            // The OpenAPI document, the one JSON answer outside the envelope.
             assert!(json.get("openapi").is_some(), "{what}");
             continue;
         }
