@@ -134,6 +134,9 @@ fn has_stray_joiner(email: &str) -> bool {
     const ZWNJ: char = '\u{200c}';
     const ZWJ: char = '\u{200d}';
     const VIRAMA: u8 = 9;
+    if !email.contains([ZWNJ, ZWJ]) {
+        return false;
+    }
     let joining = |c: Option<char>| {
         c.is_some_and(|c| {
             matches!(c,

@@ -122,6 +122,22 @@ pub(crate) fn journal_beside_link(path: &std::path::Path) -> Option<PathBuf> {
     (link_journal.is_file() && link_journal.len() > 0 && !same).then_some(beside_link)
 }
 
+/// A hidden name beside `path` for a file on its way there: `.NAME` and `suffix`.
+pub(crate) fn hidden_beside(path: &std::path::Path, suffix: &str) -> PathBuf {
+    let mut name = std::ffi::OsString::from(".");
+    name.push(path.file_name().unwrap_or_default());
+    name.push(suffix);
+    path.with_file_name(name)
+}
+
+/// Removes the file at `path`, if there is one.
+pub(crate) fn remove_if_present(path: &std::path::Path) -> io::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
 /// Makes a name just created in the directory of `path` durable (syncs the directory).
 pub(crate) fn sync_directory_of(path: &std::path::Path) -> io::Result<()> {
     let directory = match path.parent() {
@@ -159,14 +175,9 @@ impl JournalPlace {
     /// Removes a journal left where a new store is about to be created.
     pub(crate) fn remove_leftover(&self) -> crate::Result<()> {
         match self {
-            JournalPlace::File(path) => match std::fs::remove_file(path) {
-                Ok(()) => Ok(()),
-                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-                Err(e) => Err(crate::Error::storage(
-                    format!("remove the journal {}", path.display()),
-                    e,
-                )),
-            },
+            JournalPlace::File(path) => remove_if_present(path).map_err(|e| {
+                crate::Error::storage(format!("remove the journal {}", path.display()), e)
+            }),
             JournalPlace::Backend(_) => Ok(()),
         }
     }
@@ -191,17 +202,10 @@ impl JournalPlace {
         let failed = |e: io::Error| {
             crate::Error::storage(format!("create the journal {}", path.display()), e)
         };
-        let mut name = std::ffi::OsString::from(".");
-        name.push(path.file_name().unwrap_or_default());
         // Not `.creating`: that is the suffix of a store file being created (`open.rs`), and a
         // store named like this journal would have the same temporary name.
-        name.push(".naming");
-        let temporary = path.with_file_name(name);
-        match std::fs::remove_file(&temporary) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(failed(e)),
-        }
+        let temporary = hidden_beside(path, ".naming");
+        remove_if_present(&temporary).map_err(failed)?;
         let file = std::fs::OpenOptions::new()
             .read(true)
             .write(true)

@@ -543,19 +543,15 @@ impl Journal {
             self.capacity = 0;
             return Ok(());
         }
-        if let Some(path) = &self.path {
-            match std::fs::remove_file(path) {
-                Ok(()) => {
-                    self.capacity = 0;
-                    // The removal made durable (best effort: the database no longer needs the
-                    // journal, so a journal that comes back after a crash is harmless).
-                    let _ = super::backend::sync_directory_of(path);
-                    return Ok(());
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-                // Emptied instead, as on a backend.
-                Err(_) => {}
-            }
+        // Removed (else emptied, as on a backend); the removal made durable as far as it can be
+        // (the database no longer needs the journal, so one that comes back after a crash is
+        // harmless).
+        if let Some(path) = &self.path
+            && super::backend::remove_if_present(path).is_ok()
+        {
+            self.capacity = 0;
+            let _ = super::backend::sync_directory_of(path);
+            return Ok(());
         }
         if self.capacity > 0 {
             self.file

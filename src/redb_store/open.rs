@@ -327,19 +327,15 @@ fn initialise(db: &Database, progress: Option<&ProgressFn>) -> Result<()> {
 /// file at `path`, never a half-created one that would not open.
 fn create_file(path: &Path, redb: &redb::Builder) -> Result<()> {
     let failed = |e: io::Error| Error::storage(format!("create {}", path.display()), e);
-    let name = path
-        .file_name()
-        .ok_or_else(|| Error::invalid("path", format!("{} names no file", path.display())))?;
-    let mut temporary_name = std::ffi::OsString::from(".");
-    temporary_name.push(name);
-    temporary_name.push(".creating");
-    let temporary = path.with_file_name(temporary_name);
-    // A leftover of a crashed creation is ours (by its name) and never a store: start afresh.
-    match std::fs::remove_file(&temporary) {
-        Ok(()) => {}
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => return Err(failed(e)),
+    if path.file_name().is_none() {
+        return Err(Error::invalid(
+            "path",
+            format!("{} names no file", path.display()),
+        ));
     }
+    let temporary = super::backend::hidden_beside(path, ".creating");
+    // A leftover of a crashed creation is ours (by its name) and never a store: start afresh.
+    super::backend::remove_if_present(&temporary).map_err(failed)?;
     let context = format!("create {}", path.display());
     let db = guarded(&context, || {
         redb.create(&temporary)
