@@ -282,6 +282,33 @@ fn a_redb_database_with_one_foreign_table_is_refused_untouched() -> TestResult {
     assert_refused_untouched(&path)
 }
 
+/// A store is renamed into place only once its tables exist, so a redb file without any
+/// table at a store's path is another program's (here one that has not written yet), not a
+/// new store to take over; so too when the program left it needing repair.
+#[test]
+fn an_empty_redb_database_of_another_program_is_refused() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("other.redb");
+    drop(redb::Database::create(&path)?);
+    assert_refused_untouched(&path)?;
+    let error = expect_code(RedbStore::open(&path), "incompatible_format");
+    assert!(error.to_string().contains("without any table"), "{error}");
+    // The other program opens it as before.
+    drop(redb::Database::open(&path)?);
+
+    // As a kill before its first commit leaves it (a copy taken while it is open): redb
+    // repairs it on a writable open, and the store still refuses it.
+    let crashed = dir.path().join("crashed.redb");
+    {
+        let db = redb::Database::create(dir.path().join("open.redb"))?;
+        std::fs::copy(dir.path().join("open.redb"), &crashed)?;
+        drop(db);
+    }
+    expect_code(RedbStore::open(&crashed), "incompatible_format");
+    expect_code(RedbStore::open(&crashed), "incompatible_format");
+    Ok(())
+}
+
 #[test]
 fn a_file_with_the_redb_magic_but_garbage_after_it_is_refused_untouched() -> TestResult {
     let dir = tempfile::tempdir()?;

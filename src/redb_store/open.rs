@@ -103,9 +103,28 @@ fn incompatible(what: impl std::fmt::Display) -> Error {
     ))
 }
 
+/// What an open does with a redb database that has no table at all.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Empty {
+    /// Makes it a new store: a backend's database, or the file `create_file` just made.
+    Adopt,
+    /// Refuses it: a file found at a store's path was never ours without its tables (a store
+    /// is created under another name and renamed into place only once they exist), so it is
+    /// another program's database, or an interrupted creation of an earlier version.
+    Refuse,
+}
+
+/// The refusal of a redb database without tables found at a store's path.
+fn empty_database() -> Error {
+    incompatible(
+        "a redb database without any table, so not a customer store (another program's, or an \
+         interrupted creation: if no program owns it, remove it to start a new store there)",
+    )
+}
+
 /// Checks the format version in a database opened read-only. A database with no table at all
-/// is taken as a new store.
-fn check_format(db: &impl ReadableDatabase) -> Result<()> {
+/// is taken as a new store or refused, as `empty` says.
+fn check_format(db: &impl ReadableDatabase, empty: Empty) -> Result<()> {
     let txn = db.begin_read().map_err(|e| storage_error("read", e))?;
     match txn.open_table(META) {
         Ok(meta) => match meta.get(FORMAT_KEY).map_err(|e| storage_error("read", e))? {
@@ -128,10 +147,12 @@ fn check_format(db: &impl ReadableDatabase) -> Result<()> {
         },
         Err(TableError::TableDoesNotExist(_)) => {
             let mut tables = txn.list_tables().map_err(|e| storage_error("read", e))?;
-            if tables.next().is_none() {
-                Ok(())
-            } else {
+            if tables.next().is_some() {
                 Err(incompatible("a redb database of another program"))
+            } else if empty == Empty::Refuse {
+                Err(empty_database())
+            } else {
+                Ok(())
             }
         }
         Err(TableError::TableTypeMismatch { .. } | TableError::TableIsMultimap(_)) => {
@@ -162,9 +183,9 @@ fn check_current_format(db: &Database) -> Result<()> {
 
 /// Checks a read-only open. A file that needs repair after a crash cannot be opened read-only;
 /// only a writable open repairs it, so its format is checked after that open (`initialise`).
-fn probe_read_only(result: Result<ReadOnlyDatabase, DatabaseError>) -> Result<()> {
+fn probe_read_only(result: Result<ReadOnlyDatabase, DatabaseError>, empty: Empty) -> Result<()> {
     match result {
-        Ok(db) => check_format(&db),
+        Ok(db) => check_format(&db, empty),
         Err(DatabaseError::RepairAborted) => Ok(()),
         Err(DatabaseError::UpgradeRequired(v)) => {
             Err(incompatible(format!("a redb file of format {v}")))
@@ -233,7 +254,9 @@ fn probe_file(path: &Path, redb: &redb::Builder) -> Result<()> {
             path.display()
         )));
     }
-    guarded("open", || probe_read_only(redb.open_read_only(path)))
+    guarded("open", || {
+        probe_read_only(redb.open_read_only(path), Empty::Refuse)
+    })
 }
 
 fn probe_backend(backend: &Shared, redb: &redb::Builder) -> Result<()> {
@@ -252,13 +275,16 @@ fn probe_backend(backend: &Shared, redb: &redb::Builder) -> Result<()> {
         }
     }
     guarded("open", || {
-        probe_read_only(redb.open_read_only_with_backend(backend.clone()))
+        probe_read_only(
+            redb.open_read_only_with_backend(backend.clone()),
+            Empty::Adopt,
+        )
     })
 }
 
 /// Writes the format version of a new store and creates every table, or checks the version of
 /// an existing one.
-fn initialise(db: &Database, progress: Option<&ProgressFn>) -> Result<()> {
+fn initialise(db: &Database, progress: Option<&ProgressFn>, empty: Empty) -> Result<()> {
     // One table open at a time: a panic inside redb's `open_table` (on a damaged table tree)
     // poisons a lock that dropping an open table takes, and a second panic while unwinding
     // aborts the process.
@@ -290,6 +316,9 @@ fn initialise(db: &Database, progress: Option<&ProgressFn>) -> Result<()> {
                 .any(|t| redb::TableHandle::name(&t) != redb::TableHandle::name(&META));
             if foreign {
                 return Err(incompatible("a redb database of another program"));
+            }
+            if empty == Empty::Refuse {
+                return Err(empty_database());
             }
         }
     }
@@ -341,7 +370,7 @@ fn create_file(path: &Path, redb: &redb::Builder) -> Result<()> {
         redb.create(&temporary)
             .map_err(|e| storage_error(&context, e))
     })?;
-    guarded(&context, || initialise(&db, None))?;
+    guarded(&context, || initialise(&db, None, Empty::Adopt))?;
     drop(db);
     std::fs::rename(&temporary, path).map_err(failed)?;
     super::backend::sync_directory_of(path).map_err(failed)
@@ -374,7 +403,13 @@ pub(crate) fn open(
         .map_err(|e| storage_error("open", e))
     })?;
     if first {
-        guarded("open", || initialise(&db, progress))?;
+        // A file at the store's path was made by `create_file` (with its tables) or found
+        // there: one without tables is not adopted.
+        let empty = match source {
+            Source::File(_) => Empty::Refuse,
+            Source::Backend(_) => Empty::Adopt,
+        };
+        guarded("open", || initialise(&db, progress, empty))?;
     } else {
         // The file may have been replaced since the first open: it must still be this store.
         guarded("reopen", || check_current_format(&db))?;
