@@ -5,7 +5,8 @@ use crate::{Customer, CustomerPatch, ListQuery, NewCustomer, Page, Result};
 /// A transactional store of customer records, each owned by one business.
 ///
 /// Every method takes the business first; a call never sees or changes another business's
-/// customers. The trait is object-safe: `Arc<dyn CustomerStore>` works. [`RedbStore`] is the
+/// customers. Business names are exact: `acme` and `ACME` are two businesses. The trait is
+/// object-safe: `Arc<dyn CustomerStore>` works. [`RedbStore`] is the
 /// implementation of this crate.
 ///
 /// [`RedbStore`]: crate::RedbStore
@@ -46,8 +47,10 @@ pub trait CustomerStore: Send + Sync {
     /// # Errors
     ///
     /// [`Error::Batch`](crate::Error::Batch) with the index of the first offending item and
-    /// its own error; an email or external id repeated inside the batch is
-    /// [`Error::DuplicateInBatch`](crate::Error::DuplicateInBatch) naming the earlier index.
+    /// its own error, whatever rule it breaks (each item is checked in order: its fields, then
+    /// a repeat of an earlier item, then a stored customer); an email or external id repeated
+    /// inside the batch is [`Error::DuplicateInBatch`](crate::Error::DuplicateInBatch) naming
+    /// the earlier index.
     ///
     /// # Example
     ///

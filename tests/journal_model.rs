@@ -522,10 +522,31 @@ impl Model {
         Ok(())
     }
 
+    /// The drafts of a batch, or its first offending item, in index order whatever rule it
+    /// breaks: an item's field rules, then its conflicts.
+    fn batch(
+        &self,
+        biz: usize,
+        drafts: impl Iterator<Item = Result<Customer, Expect>>,
+    ) -> Result<Vec<Customer>, Expect> {
+        let mut good = Vec::new();
+        let mut bad_item = None;
+        for (index, draft) in drafts.enumerate() {
+            match draft {
+                Ok(draft) => good.push(draft),
+                Err(e) => {
+                    bad_item = Some(Expect::Batch(index, Box::new(e)));
+                    break;
+                }
+            }
+        }
+        self.conflicts(biz, &good, true)?;
+        bad_item.map_or(Ok(good), Err)
+    }
+
     /// What `write` (naming `id`) must do when the clock shows `now`.
     fn expect(&self, write: &Write, id: &str, now: Timestamp) -> Result<Expected, Expect> {
         let stamp = whole_seconds(now);
-        let batch_item = |index: usize| move |e: Expect| Expect::Batch(index, Box::new(e));
         match write {
             Write::Create { biz, item } => {
                 let draft = item.draft(stamp)?;
@@ -533,21 +554,11 @@ impl Model {
                 Ok(Expected::Created(vec![draft]))
             }
             Write::CreateMany { biz, items } => {
-                let drafts = items
-                    .iter()
-                    .enumerate()
-                    .map(|(i, item)| item.draft(stamp).map_err(batch_item(i)))
-                    .collect::<Result<Vec<_>, _>>()?;
-                self.conflicts(*biz, &drafts, true)?;
+                let drafts = self.batch(*biz, items.iter().map(|item| item.draft(stamp)))?;
                 Ok(Expected::Created(drafts))
             }
             Write::Import { biz, items } => {
-                let drafts = items
-                    .iter()
-                    .enumerate()
-                    .map(|(i, item)| item.draft(stamp).map_err(batch_item(i)))
-                    .collect::<Result<Vec<_>, _>>()?;
-                self.conflicts(*biz, &drafts, true)?;
+                let drafts = self.batch(*biz, items.iter().map(|item| item.draft(stamp)))?;
                 Ok(Expected::Created(drafts))
             }
             Write::Update { biz, patch, .. } => {

@@ -539,6 +539,39 @@ fn create_many_is_all_or_nothing() -> TestResult {
     assert_eq!(error.existing_id(), Some(held.id.as_str()));
     assert_eq!(state(&store, BIZ)?, before);
 
+    // The first offending item is named, whatever rule it breaks: a conflict before a bad
+    // field is the error (field rules used to be checked for every item first: found by a
+    // library-user trial), and a bad field before a conflict too.
+    let bad_phone = || NewCustomer::new("phone@x.io", "P").with_phone("12");
+    let batch = vec![NewCustomer::new("held@x.io", "Dup"), good(1), bad_phone()];
+    let error = expect_code(store.create_many(BIZ, batch), "email_taken");
+    assert_eq!(error.batch_index(), Some(0));
+    let batch = vec![good(0), good(0), good(2), bad_phone()];
+    let error = expect_code(store.create_many(BIZ, batch), "email_taken");
+    assert_eq!(error.batch_index(), Some(1));
+    assert!(
+        matches!(
+            item_error(&error),
+            Error::DuplicateInBatch {
+                earlier_index: 0,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    let batch = vec![good(0), good(1).with_external_id("held"), bad_phone()];
+    let error = expect_code(store.create_many(BIZ, batch), "external_id_taken");
+    assert_eq!(error.batch_index(), Some(1));
+    let batch = vec![good(0), bad_phone(), NewCustomer::new("held@x.io", "Dup")];
+    let error = expect_invalid(store.create_many(BIZ, batch), "phone");
+    assert_eq!(error.batch_index(), Some(1));
+    // In a business that has no customer yet, too.
+    let batch = vec![good(0), good(0), bad_phone()];
+    let error = expect_code(store.create_many("fresh", batch), "email_taken");
+    assert_eq!(error.batch_index(), Some(1));
+    assert_eq!(state(&store, BIZ)?, before);
+    assert!(store.businesses()?.iter().all(|b| b.name != "fresh"));
+
     // Every item of the refused batches is still free.
     for i in 0..4 {
         store.create(BIZ, good(i))?;

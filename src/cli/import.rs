@@ -326,10 +326,11 @@ impl Writer<'_> {
     /// Imports the rows `live` of `batch`, taking out each refused row and trying the rest
     /// again, so that the outcome is the one of importing the rows one by one.
     ///
-    /// A try that fails costs no write: `import_many` validates every item before its
-    /// transaction, and a conflict aborts the transaction. After the first refusal for a
-    /// field rule the rest of the batch is sorted out by [`Writer::weed_out_invalid`], after the
-    /// first conflict by [`Writer::conflicts`]: a batch costs a few tries, not one per bad row.
+    /// A try that fails writes nothing: `import_many` refuses the whole batch, naming its
+    /// first offending item. After the first refusal, the rows that break a field rule are
+    /// sorted out by [`Writer::weed_out_invalid`] (a conflict named by the store says nothing
+    /// of the rows after it), and after the first conflict among the rest by
+    /// [`Writer::conflicts`]: a batch costs a few tries, not one per bad row.
     fn import_rows(
         &mut self,
         batch: &Batch,
@@ -359,7 +360,14 @@ impl Writer<'_> {
             if index >= live.len() {
                 return Err(format!("writing a batch: {error}"));
             }
+            if !validated {
+                // The rows before `index` passed every rule; the others are checked now.
+                validated = true;
+                self.weed_out_invalid(batch, live, index, refused);
+                continue;
+            }
             if source.is_invalid_input() {
+                // Checked already, but refused now (the clock moved past an `updatedAt`).
                 let row = live.remove(index);
                 refused.push(Refused {
                     row,
@@ -368,17 +376,12 @@ impl Writer<'_> {
                     field: source.field().map(str::to_owned),
                     message: source.to_string(),
                 });
-                if !validated {
-                    // Every row before `index` passed the store's rules.
-                    validated = true;
-                    self.weed_out_invalid(batch, live, index, refused)?;
-                }
                 continue;
             }
             if !source.is_conflict() {
                 return Err(format!("writing a batch: {error}"));
             }
-            // Every row passed the rules (they are checked before any uniqueness).
+            // Every row passed the rules (weeded out above).
             let mut found = self.conflicts(batch, live);
             if found.is_empty() {
                 // The store saw a conflict that the lookups did not: take its word for it.
@@ -430,62 +433,38 @@ impl Writer<'_> {
         }
     }
 
-    /// Takes out of `live[from..]` each row that breaks a field rule, in time linear in the
-    /// rows (retrying the batch once per bad row would be quadratic).
-    ///
-    /// The store is the only judge of its rules, so the rows are shown to `import_many` a
-    /// window at a time, followed by a sentinel that always breaks a rule (an empty email):
-    /// the call is refused, all or nothing, naming either a bad row of the window or the
-    /// sentinel (the window is sound). Nothing is written, and the store validates every item
-    /// before it opens a transaction.
+    /// Takes out of `live[from..]` each row that breaks a field rule, checking each with
+    /// [`RedbStore::check_import`] (the store's own rules, without a write).
     fn weed_out_invalid(
         &self,
         batch: &Batch,
         live: &mut Vec<usize>,
         from: usize,
         refused: &mut Vec<Refused>,
-    ) -> Result<(), String> {
-        const FIRST_WINDOW: usize = 16;
-        let mut sound: Vec<usize> = Vec::with_capacity(live.len());
-        sound.extend_from_slice(live.get(..from).unwrap_or_default());
-        let mut at = from;
-        let mut window = FIRST_WINDOW;
-        while at < live.len() {
-            let rows = &live[at..(at + window).min(live.len())];
-            let mut probe: Vec<ImportCustomer> = rows
-                .iter()
-                .filter_map(|&row| batch.rows[row].parsed.as_ref().ok().cloned())
-                .collect();
-            probe.push(ImportCustomer::default());
-            let error = match self.store.import_many(self.business, probe) {
-                Err(error) => error,
-                Ok(_) => return Err("a validation probe was accepted".to_owned()),
-            };
-            match (error.batch_index(), &error) {
-                (Some(index), _) if index == rows.len() => {
-                    sound.extend_from_slice(rows);
-                    at += rows.len();
-                    window = (window * 2).min(4096);
-                }
-                (Some(index), Error::Batch { source, .. })
-                    if index < rows.len() && source.is_invalid_input() =>
-                {
-                    sound.extend_from_slice(&rows[..index]);
-                    refused.push(Refused {
-                        row: rows[index],
-                        skipped: false,
-                        code: source.code(),
-                        field: source.field().map(str::to_owned),
-                        message: source.to_string(),
-                    });
-                    at += index + 1;
-                    window = FIRST_WINDOW;
-                }
-                _ => return Err(format!("checking a batch: {error}")),
+    ) {
+        let mut at = 0;
+        live.retain(|&row| {
+            at += 1;
+            if at <= from {
+                return true;
             }
-        }
-        *live = sound;
-        Ok(())
+            let Some(Ok(item)) = batch.rows.get(row).map(|r| &r.parsed) else {
+                return false;
+            };
+            match self.store.check_import(item) {
+                Ok(()) => true,
+                Err(error) => {
+                    refused.push(Refused {
+                        row,
+                        skipped: false,
+                        code: error.code(),
+                        field: error.field().map(str::to_owned),
+                        message: error.to_string(),
+                    });
+                    false
+                }
+            }
+        });
     }
 
     /// The rows of `live` (all within the field rules) that importing them one by one would

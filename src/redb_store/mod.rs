@@ -631,8 +631,33 @@ impl RedbStore {
         self.insert_many(business, items, validate::import)
     }
 
-    /// Validates every item (naming the first bad one) and writes them all in one job, at one
-    /// reading of the clock (`now`, which `check` is given too).
+    /// Checks `item` against the field rules as [`import_many`](RedbStore::import_many) would
+    /// (at the store's clock now), without reading or writing the store: uniqueness is not
+    /// checked. For sorting out the rows of a file before importing them, as
+    /// `customer-store import` does.
+    ///
+    /// # Errors
+    ///
+    /// `invalid_request` naming the field that breaks a rule, as `import_many` would report it
+    /// for this item.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use customer_store::{ImportCustomer, NewCustomer, RedbStore};
+    /// let store = RedbStore::in_memory()?;
+    /// let bad = ImportCustomer::from(NewCustomer::new("yaw@example.com", "Yaw").with_phone("12"));
+    /// assert_eq!(store.check_import(&bad).unwrap_err().field(), Some("phone"));
+    /// # Ok::<(), customer_store::Error>(())
+    /// ```
+    pub fn check_import(&self, item: &ImportCustomer) -> Result<()> {
+        validate::import(item.clone(), self.now()).map(drop)
+    }
+
+    /// Validates the items up to the first bad one and writes them all in one job, at one
+    /// reading of the clock (`now`, which `check` is given too). A bad item is reported only
+    /// if no item before it conflicts (within the batch or with a stored customer): the error
+    /// names the first offending item, whatever rule it breaks.
     fn insert_many<T>(
         &self,
         business: &str,
@@ -641,28 +666,36 @@ impl RedbStore {
     ) -> Result<Vec<Customer>> {
         validate::business(business)?;
         let now = self.now();
-        let valid = items
-            .into_iter()
-            .enumerate()
-            .map(|(index, item)| {
-                check(item, now).map_err(|e| Error::Batch {
-                    index,
-                    source: Box::new(e),
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        if valid.is_empty() {
-            return Ok(Vec::new());
+        let mut valid = Vec::with_capacity(items.len());
+        let mut bad_item = None;
+        for (index, item) in items.into_iter().enumerate() {
+            match check(item, now) {
+                Ok(item) => valid.push(item),
+                Err(e) => {
+                    bad_item = Some(Error::Batch {
+                        index,
+                        source: Box::new(e),
+                    });
+                    break;
+                }
+            }
         }
-        let business = business.to_owned();
-        let output = self.write(Box::new(move |tables| {
-            ops::create(tables, &business, &valid, now, true).map(Output::WrittenMany)
-        }))?;
-        match output {
-            Output::WrittenMany(created) => Ok(created),
-            Output::Written(_) | Output::Unchanged(_) => Err(Error::Corrupt(
-                "a batch write returned one record".to_owned(),
-            )),
+        match (valid.is_empty(), bad_item) {
+            (true, None) => Ok(Vec::new()),
+            (true, Some(error)) => Err(error),
+            (false, bad_item) => {
+                let business = business.to_owned();
+                let output = self.write(Box::new(move |tables| {
+                    ops::create(tables, &business, &valid, now, true, bad_item.as_ref())
+                        .map(Output::WrittenMany)
+                }))?;
+                match output {
+                    Output::WrittenMany(created) => Ok(created),
+                    Output::Written(_) | Output::Unchanged(_) => Err(Error::Corrupt(
+                        "a batch write returned one record".to_owned(),
+                    )),
+                }
+            }
         }
     }
 
@@ -1216,8 +1249,14 @@ impl CustomerStore for RedbStore {
         let now = self.now();
         let business = business.to_owned();
         let output = self.write(Box::new(move |tables| {
-            let mut created =
-                ops::create(tables, &business, std::slice::from_ref(&valid), now, false)?;
+            let mut created = ops::create(
+                tables,
+                &business,
+                std::slice::from_ref(&valid),
+                now,
+                false,
+                None,
+            )?;
             created
                 .pop()
                 .map(Output::Written)

@@ -602,12 +602,16 @@ impl<'t, 'txn> WriteTables<'t, 'txn> {
 
 /// Creates `items` (already validated) in the open transaction, checking every uniqueness
 /// rule of every item before the first write. With `batch`, errors name the item's index.
+/// `bad_item` is the error of the batch's item after `items`, which failed its field rules:
+/// it is returned, with nothing written, once `items` are found free of conflicts (so that
+/// the error names the first offending item).
 pub(crate) fn create(
     tables: &mut WriteTables<'_, '_>,
     business: &str,
     items: &[ValidNew],
     now: Timestamp,
     batch: bool,
+    bad_item: Option<&Error>,
 ) -> Result<Vec<Customer>> {
     let at_item = |index: usize, error: Error| {
         if batch {
@@ -663,6 +667,9 @@ pub(crate) fn create(
         if let Some(external_id) = &item.external_id {
             external_ids_in_batch.insert(external_id, index);
         }
+    }
+    if let Some(error) = bad_item {
+        return Err(error.clone());
     }
     // Writes.
     let handle = tables.handle_or_create(business)?;
@@ -1081,6 +1088,7 @@ mod tests {
             &[item],
             jiff::Timestamp::UNIX_EPOCH,
             false,
+            None,
         );
         assert!(
             matches!(&refused, Err(Error::Corrupt(m)) if m.contains("no state row")),
@@ -1113,7 +1121,7 @@ mod tests {
                     .collect()
             };
             let now = jiff::Timestamp::UNIX_EPOCH;
-            let first = create(&mut tables, "acme", &items("a", 1), now, false).unwrap();
+            let first = create(&mut tables, "acme", &items("a", 1), now, false, None).unwrap();
             let n = id::decode(&first[0].id).unwrap();
             let handle = tables.handle("acme").unwrap().unwrap();
             // A run is refused for an entry anywhere among its ids; one customer for its own.
@@ -1122,7 +1130,7 @@ mod tests {
                 "a record" => tables.put_record(handle, at, &first[0]).unwrap(),
                 _ => tables.put_status_entry(handle, at, Status::Active).unwrap(),
             }
-            let refused = create(&mut tables, "acme", &items("b", batch), now, false);
+            let refused = create(&mut tables, "acme", &items("b", batch), now, false, None);
             let expected = if batch == 1 {
                 format!(
                     "business #{handle} already has {in_the_way} at the new id {}",

@@ -499,16 +499,13 @@ impl Model {
     ) -> Result<Vec<Customer>, Expect> {
         check_business(biz)?;
         let at = |index: usize| move |e: Expect| Expect::Batch(index, Box::new(e));
-        let drafts = specs
-            .iter()
-            .enumerate()
-            .map(|(index, spec)| self.draft(spec).map_err(at(index)))
-            .collect::<Result<Vec<_>, _>>()?;
-        // The first offending item, in index order; for each item, a repeat of an earlier
-        // item of the batch (email, then externalId), then a conflict with a stored customer
-        // (email, then externalId).
+        // The first offending item, in index order, whatever rule it breaks; for each item,
+        // its field rules, then a repeat of an earlier item of the batch (email, then
+        // externalId), then a conflict with a stored customer (email, then externalId).
         let b = &self.biz[biz];
-        for (index, draft) in drafts.iter().enumerate() {
+        let mut drafts: Vec<Customer> = Vec::with_capacity(specs.len());
+        for (index, spec) in specs.iter().enumerate() {
+            let draft = self.draft(spec).map_err(at(index))?;
             let key = email_key(&draft.email);
             let earlier = &drafts[..index];
             if let Some(j) = earlier.iter().position(|d| email_key(&d.email) == key) {
@@ -529,6 +526,7 @@ impl Model {
             {
                 return Err(at(index)(Expect::ExternalIdTaken(owner.id.clone())));
             }
+            drafts.push(draft);
         }
         Ok(drafts)
     }
