@@ -1,6 +1,7 @@
 //! Where the store reads the time: the system clock, or one a test controls.
 
 use std::fmt::Debug;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use jiff::Timestamp;
@@ -34,18 +35,22 @@ impl Clock for SystemClock {
 /// clock.advance_seconds(60);
 /// assert_eq!(clock.now().to_string(), "2026-06-05T12:01:00Z");
 /// ```
-#[derive(Debug, Default)]
+///
+/// Clones share the time: a clone given to a store moves when the original is moved.
+///
+/// ```
+/// use std::sync::Arc;
+/// use customer_store::{Clock, ManualClock, NewCustomer, RedbStore, CustomerStore};
+/// let clock = ManualClock::new("2026-06-05T12:00:00Z".parse().unwrap());
+/// let store = RedbStore::builder().clock(Arc::new(clock.clone())).in_memory()?;
+/// clock.advance_seconds(3600);
+/// let created = store.create("acme", NewCustomer::new("ana@x.io", "Ana"))?;
+/// assert_eq!(created.created_at.to_string(), "2026-06-05T13:00:00Z");
+/// # Ok::<(), customer_store::Error>(())
+/// ```
+#[derive(Debug, Default, Clone)]
 pub struct ManualClock {
-    millis: AtomicI64,
-}
-
-impl Clone for ManualClock {
-    /// A new clock stopped where this one shows now; the two move independently after.
-    fn clone(&self) -> ManualClock {
-        ManualClock {
-            millis: AtomicI64::new(self.millis.load(Ordering::SeqCst)),
-        }
-    }
+    millis: Arc<AtomicI64>,
 }
 
 impl ManualClock {
@@ -53,7 +58,7 @@ impl ManualClock {
     #[must_use]
     pub fn new(at: Timestamp) -> ManualClock {
         ManualClock {
-            millis: AtomicI64::new(at.as_millisecond()),
+            millis: Arc::new(AtomicI64::new(at.as_millisecond())),
         }
     }
 

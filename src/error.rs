@@ -167,7 +167,10 @@ impl Error {
     }
 
     /// The id of the customer that already holds the email or `externalId`, for a conflict
-    /// with a stored customer.
+    /// with a stored customer. `None` for a repeat inside a batch
+    /// ([`Error::DuplicateInBatch`], which [`is_conflict`](Error::is_conflict) too, with the
+    /// same [`code`](Error::code)): no stored customer holds the value, and the batch's
+    /// earlier item is named by its index.
     #[must_use]
     pub fn existing_id(&self) -> Option<&str> {
         match self {

@@ -11,7 +11,7 @@ use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
 /// The lifecycle state of a customer. New customers are [`Status::Active`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Status {
     /// The customer can be charged and invoiced (`ACTIVE`).
@@ -46,6 +46,46 @@ impl Status {
 
     pub(crate) fn from_code(code: u8) -> Option<Status> {
         Status::ALL.get(usize::from(code)).copied()
+    }
+}
+
+/// The derived form of [`Status`], for formats that are not human-readable (postcard: the
+/// variant's index), where records of format 3 hold it.
+#[derive(Deserialize)]
+enum StatusIndex {
+    Active,
+    Inactive,
+    Blocked,
+}
+
+/// Reads a status name; anything but a string is a wrong type, not malformed input (serde's
+/// derived enum calls a JSON `true` a syntax error).
+struct StatusName;
+
+impl serde::de::Visitor<'_> for StatusName {
+    type Value = Status;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("one of ACTIVE, INACTIVE, BLOCKED")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Status, E> {
+        v.parse()
+            .map_err(|_| E::unknown_variant(v, &["ACTIVE", "INACTIVE", "BLOCKED"]))
+    }
+}
+
+impl<'de> Deserialize<'de> for Status {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Status, D::Error> {
+        if deserializer.is_human_readable() {
+            deserializer.deserialize_str(StatusName)
+        } else {
+            Ok(match StatusIndex::deserialize(deserializer)? {
+                StatusIndex::Active => Status::Active,
+                StatusIndex::Inactive => Status::Inactive,
+                StatusIndex::Blocked => Status::Blocked,
+            })
+        }
     }
 }
 
@@ -150,6 +190,12 @@ impl<'de> Deserialize<'de> for MetadataValue {
             }
 
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<MetadataValue, E> {
+                // A JSON reader gives an integer beyond 64 bits as its nearest float, which
+                // cannot be told from a float written that large: both are refused, so that
+                // an order number is never kept rounded.
+                if v.abs() >= I64_BOUND {
+                    return Err(E::custom(NUMBER_TOO_LARGE));
+                }
                 Ok(MetadataValue::Float(v))
             }
 
@@ -171,14 +217,19 @@ impl<'de> Deserialize<'de> for MetadataValue {
 /// When read from JSON (the bodies of [`NewCustomer`] and [`CustomerPatch`]), a key given twice
 /// is refused (which one counts would be up to the reader), and so is an integer from 2^63 to
 /// 2^64 − 1, which serde_json reads as a `u64` that an `i64` cannot keep (it used to come back
-/// rounded, as a float). Every other number outside the `i64` range (2^64 and more, below
-/// −2^63, or with a fraction or an exponent) reaches the store as the nearest `f64`, as any
-/// JSON reader reads it, and comes back as that float.
+/// rounded, as a float), and so is any number of magnitude 2^63 or more: serde_json reads a
+/// longer integer as the nearest `f64`, which cannot be told from a float written that large,
+/// and an order number must not come back rounded (send such values as strings). Other numbers
+/// with a fraction or an exponent reach the store as the nearest `f64`, as any JSON reader
+/// reads them, and come back as that float.
 pub type Metadata = BTreeMap<String, MetadataValue>;
 
-/// The refusal of a metadata integer that an `i64` cannot keep.
-const NUMBER_TOO_LARGE: &str =
-    "a metadata integer must be within the 64-bit signed range; send a longer one as a string";
+/// The refusal of a metadata number that an `i64` cannot keep.
+const NUMBER_TOO_LARGE: &str = "a metadata number must be within the 64-bit signed range \
+     (magnitude below 2^63, kept exactly); send a larger one as a string";
+
+/// 2^63: the magnitude from which a metadata number is refused.
+pub(crate) const I64_BOUND: f64 = 9_223_372_036_854_775_808.0;
 
 /// [`Metadata`] read strictly: from an object whose keys all differ, with numbers in range.
 ///
@@ -188,7 +239,7 @@ const NUMBER_TOO_LARGE: &str =
 /// # Errors
 ///
 /// Deserialising fails on a repeated key, on a value that is not a string, number or boolean,
-/// and on an integer from 2^63 to 2^64 − 1.
+/// and on a number of magnitude 2^63 or more.
 ///
 /// # Example
 ///
@@ -257,7 +308,9 @@ fn present_metadata<'de, D: Deserializer<'de>>(
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Customer {
-    /// The customer's id: `cust_` and 14 characters of `0-9a-z`, increasing with creation.
+    /// The customer's id: `cust_` and 14 characters of `0-9a-z`, increasing with creation
+    /// within its business. Ids are unique within a business only: two businesses may hold the
+    /// same id (each business counts its own), so keep the business beside it.
     pub id: String,
     /// The merchant's own identifier for the customer; unique within the business.
     pub external_id: Option<String>,
@@ -430,6 +483,11 @@ where
 /// let json: CustomerPatch =
 ///     serde_json::from_str(r#"{"name": "Yaw Mensah Jr.", "status": "ACTIVE"}"#).unwrap();
 /// assert_eq!(patch, json);
+///
+/// let cleared = CustomerPatch::default().clear_phone().clear_metadata();
+/// let json: CustomerPatch =
+///     serde_json::from_str(r#"{"phone": null, "metadata": null}"#).unwrap();
+/// assert_eq!(cleared, json);
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -546,6 +604,45 @@ impl CustomerPatch {
     #[must_use]
     pub fn set_status(mut self, status: Status) -> CustomerPatch {
         self.status = Some(Some(status));
+        self
+    }
+    /// Clears the phone number (`"phone": null`): the same as `set_phone(None)`, without naming a type
+    /// for the `None`.
+    #[must_use]
+    pub fn clear_phone(mut self) -> CustomerPatch {
+        self.phone = Some(None);
+        self
+    }
+
+    /// Clears the external id (`"externalId": null`): the same as `set_external_id(None)`, without naming a type
+    /// for the `None`.
+    #[must_use]
+    pub fn clear_external_id(mut self) -> CustomerPatch {
+        self.external_id = Some(None);
+        self
+    }
+
+    /// Clears the description (`"description": null`): the same as `set_description(None)`, without naming a type
+    /// for the `None`.
+    #[must_use]
+    pub fn clear_description(mut self) -> CustomerPatch {
+        self.description = Some(None);
+        self
+    }
+
+    /// Clears the currency (`"currency": null`): the same as `set_currency(None)`, without naming a type
+    /// for the `None`.
+    #[must_use]
+    pub fn clear_currency(mut self) -> CustomerPatch {
+        self.currency = Some(None);
+        self
+    }
+
+    /// Clears the metadata (`"metadata": null`): the same as `set_metadata(None)`, without naming a type
+    /// for the `None`.
+    #[must_use]
+    pub fn clear_metadata(mut self) -> CustomerPatch {
+        self.metadata = Some(None);
         self
     }
 }

@@ -204,6 +204,20 @@ pub(crate) fn name(raw: &str) -> Result<String> {
             "must not contain control characters",
         ));
     }
+    // A name is one line, and shows as it reads: no line or paragraph separator, and no
+    // bidirectional embedding, override or isolate, which reorder what follows them on a
+    // screen (the direction marks U+200E and U+200F stay allowed).
+    if name.chars().any(|c| {
+        matches!(
+            c,
+            '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
+        )
+    }) {
+        return Err(Error::invalid(
+            "name",
+            "must not contain line separators or bidirectional overrides",
+        ));
+    }
     // A name of only invisible or combining characters would show as blank on a receipt.
     let visible = |c: char| {
         !c.is_whitespace()
@@ -251,12 +265,23 @@ pub(crate) fn external_id(raw: &str) -> Result<String> {
     Ok(raw.to_owned())
 }
 
-/// A description of at most 5000 characters.
+/// A description of at most 5000 characters, without control characters other than tab and
+/// line breaks (notes may run over several lines; a NUL or an escape sequence is refused, as
+/// many systems a description is copied into cannot keep or safely show one).
 pub(crate) fn description(raw: &str) -> Result<String> {
     if len(raw) > DESCRIPTION_MAX {
         return Err(Error::invalid(
             "description",
             "must be at most 5000 characters",
+        ));
+    }
+    if raw
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+    {
+        return Err(Error::invalid(
+            "description",
+            "must not contain control characters other than tab and line breaks",
         ));
     }
     Ok(raw.to_owned())
@@ -297,10 +322,13 @@ pub(crate) fn metadata(metadata: Metadata) -> Result<Metadata> {
                     format!("the value of {key:?} must be at most 500 characters"),
                 ));
             }
-            MetadataValue::Float(f) if !f.is_finite() => {
+            MetadataValue::Float(f) if !f.is_finite() || f.abs() >= crate::model::I64_BOUND => {
                 return Err(Error::invalid(
                     "metadata",
-                    format!("the value of {key:?} must be a finite number"),
+                    format!(
+                        "the value of {key:?} must be a finite number of magnitude below 2^63 \
+                         (send a larger one as a string)"
+                    ),
                 ));
             }
             _ => {}
@@ -504,6 +532,16 @@ mod tests {
         assert_eq!(field_of(name(&"n".repeat(257))), "name");
         assert_eq!(field_of(name("  ")), "name");
         assert_eq!(field_of(name("a\nb")), "name");
+        // One line, shown as it reads (found in a library-user trial).
+        for reordered in [
+            "Ana\u{2028}Bo",
+            "Ana\u{2029}Bo",
+            "\u{202e}anA",
+            "Ana \u{2067}x\u{2069}",
+        ] {
+            assert_eq!(field_of(name(reordered)), "name", "{reordered:?}");
+        }
+        assert!(name("\u{5d3}\u{5d5}\u{5d3} \u{200f}Cohen").is_ok());
         // Nothing to show (found in a trial: each was a customer with a blank name).
         for blank in [
             "\u{200b}",
@@ -550,6 +588,10 @@ mod tests {
     fn descriptions_and_currencies() {
         assert!(description(&"d".repeat(5000)).is_ok());
         assert!(description("").is_ok());
+        assert!(description("line one\r\nline two\tand a tab").is_ok());
+        for bad in ["a\u{0}b", "\u{1b}[31mred", "a\u{7f}", "a\u{85}b"] {
+            assert_eq!(field_of(description(bad)), "description", "{bad:?}");
+        }
         assert_eq!(field_of(description(&"d".repeat(5001))), "description");
         assert_eq!(currency("ghs").unwrap(), "GHS");
         assert_eq!(currency("Usd").unwrap(), "USD");
@@ -579,6 +621,9 @@ mod tests {
         assert!(metadata(one("k", MetadataValue::Float(f64::NAN))).is_err());
         assert!(metadata(one("k", MetadataValue::Float(f64::INFINITY))).is_err());
         assert!(metadata(one("k", MetadataValue::Float(1.5))).is_ok());
+        assert!(metadata(one("k", MetadataValue::Float(-9.2e18))).is_ok());
+        assert!(metadata(one("k", MetadataValue::Float(9.3e18))).is_err());
+        assert!(metadata(one("k", MetadataValue::Float(-9_223_372_036_854_775_808.0))).is_err());
     }
 
     #[test]

@@ -463,6 +463,15 @@ fn every_error_status() -> TestResult {
         "invalid_request",
         Some("status"),
     );
+    // A status of the wrong type names its field like any other (serde's derived enum called
+    // it malformed JSON: found in a conformance trial).
+    for status in ["true", "1", "1.5", "[]", "{}", r#"["ACTIVE"]"#] {
+        let answer = server.patch(&path, &client, &format!(r#"{{"status": {status}}}"#));
+        assert_error(&answer, 400, "invalid_request", Some("status"));
+        let message = answer.json["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.starts_with("invalid type"), "{message}");
+        assert!(message.contains("ACTIVE, INACTIVE, BLOCKED"), "{message}");
+    }
     // Only the list takes query parameters (found in a trial: the others ignored them).
     let with_query = format!("{path}?expand=metadata");
     assert_error(
@@ -494,15 +503,14 @@ fn every_error_status() -> TestResult {
         "invalid_cursor",
         Some("cursor"),
     );
-    assert_error(
-        &server.get("/v1/customers/%FF%FE", &client),
-        400,
-        "invalid_request",
-        Some("id"),
-    );
 
-    // 404: unknown, malformed and unknown-route ids.
-    for missing in ["/v1/customers/cust_cl8z2lh820000a", "/v1/customers/nope"] {
+    // 404: unknown, malformed (an id that does not decode, too: SPEC §2) and unknown-route
+    // ids.
+    for missing in [
+        "/v1/customers/cust_cl8z2lh820000a",
+        "/v1/customers/nope",
+        "/v1/customers/%FF%FE",
+    ] {
         assert_error(&server.get(missing, &client), 404, "not_found", None);
         assert_error(
             &server.patch(missing, &client, "{}"),
@@ -613,6 +621,32 @@ fn every_error_status() -> TestResult {
         )),
     );
     assert_eq!(answer.status, 201, "{}", answer.json);
+    // No cache may keep an answer: they carry personal data, or tell whether a record exists.
+    assert_eq!(answer.header("cache-control"), "no-store");
+    assert_eq!(
+        server
+            .get("/v1/customers/nope", &client)
+            .header("cache-control"),
+        "no-store"
+    );
+
+    // 415 too for a body with a Content-Encoding, which the server does not decode (a gzip
+    // body was answered "malformed JSON", and a plain one labelled gzip was read: found in a
+    // conformance trial).
+    let body = r#"{"email": "gz@example.com", "name": "G"}"#;
+    for encoding in ["gzip", "identity, br"] {
+        let head = format!(
+            "POST /v1/customers HTTP/1.1\r\nHost: test\r\nAuthorization: {auth}\r\n\
+             Content-Type: application/json\r\nContent-Encoding: {encoding}\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        let answer = raw_exchange(server.addr, &head, body.as_bytes(), Duration::from_secs(10));
+        assert!(answer.starts_with("HTTP/1.1 415"), "{answer}");
+        assert!(answer.contains("no Content-Encoding"), "{answer}");
+    }
+    let listed = server.get("/v1/customers?email=gz%40", &client);
+    assert_eq!(listed.json["data"]["items"], json!([]));
     Ok(())
 }
 
@@ -907,16 +941,29 @@ fn repeated_failures_are_refused_for_a_while() -> TestResult {
             None,
         );
     }
-    // Locked out by the third failure: even good credentials get 429 with Retry-After.
-    let refused = server.get("/v1/customers", &client);
-    assert_error(&refused, 429, "rate_limited", None);
-    assert!(
-        refused
-            .header("retry-after")
-            .parse::<u64>()
-            .is_ok_and(|s| (1..=2).contains(&s))
-    );
+    // Locked out by the third failure: every request without good credentials gets 429 with
+    // Retry-After, missing and malformed ones too.
+    let without = server.send("GET", "/v1/customers", None, None);
+    let malformed = server.send("GET", "/v1/customers", Some("Basic !!"), None);
+    for refused in [server.get("/v1/customers", &wrong), without, malformed] {
+        assert_error(&refused, 429, "rate_limited", None);
+        assert!(
+            refused
+                .header("retry-after")
+                .parse::<u64>()
+                .is_ok_and(|s| (1..=2).contains(&s))
+        );
+    }
+    // Good credentials still go through: behind a proxy every caller shares one address, and
+    // a stranger's bad guesses must not lock every merchant out (found in a trial).
+    assert_eq!(server.get("/v1/customers", &client).status, 200);
     std::thread::sleep(Duration::from_millis(2100));
+    assert_error(
+        &server.get("/v1/customers", &wrong),
+        401,
+        "unauthorized",
+        None,
+    );
     assert_eq!(server.get("/v1/customers", &client).status, 200);
     Ok(())
 }

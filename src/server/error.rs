@@ -94,6 +94,15 @@ impl ApiError {
         )
     }
 
+    /// A body sent with a `Content-Encoding` other than `identity` (RFC 9110 §15.5.16).
+    pub(crate) fn unsupported_encoding() -> ApiError {
+        ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "the body must be sent as is: no Content-Encoding (gzip and the others are not read)",
+        )
+    }
+
     pub(crate) fn rate_limited(retry_after: u64) -> ApiError {
         ApiError {
             retry_after: Some(retry_after),

@@ -14,7 +14,7 @@ use serde_path_to_error::Segment;
 use super::error::ApiError;
 use super::object::JsonObject;
 use super::{AppState, BODY_LIMIT};
-use crate::{ListQuery, Status};
+use crate::{Error, ListQuery, Status};
 
 /// A request body as received: the bytes, or why it cannot be used (reported after
 /// authentication, so an unauthenticated caller learns nothing from it).
@@ -32,11 +32,13 @@ impl FromRequest<AppState> for Body {
 }
 
 /// Reads the body, which must arrive within the server's read timeout, and checks it: its
-/// media type (415), its size (413) and its arrival (408), in that order. A body declared over
+/// media type and encoding (415), its size (413) and its arrival (408), in that order. A body
+/// declared over
 /// [`BODY_LIMIT`] is not read at all; any other is read (up to the limit) even when it is
 /// refused, so that the answer is not lost to a connection closed with unread data.
 async fn read_body(request: Request, state: &AppState) -> RawBody {
     let json = is_json(request.headers());
+    let identity = is_identity(request.headers());
     let declared = request
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -59,11 +61,30 @@ async fn read_body(request: Request, state: &AppState) -> RawBody {
             Err(_) => Err(ApiError::request_timeout(timeout)),
         }
     };
-    if json {
-        outcome
-    } else {
+    if !json {
         Err(ApiError::unsupported_media_type())
+    } else if !identity {
+        Err(ApiError::unsupported_encoding())
+    } else {
+        outcome
     }
+}
+
+/// Whether the body comes as sent: no `Content-Encoding`, or only `identity` (a compressed
+/// body was read as JSON and answered "malformed JSON"; one labelled compressed but sent plain
+/// was read as is: found in a conformance trial).
+fn is_identity(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::CONTENT_ENCODING)
+        .iter()
+        .all(|value| {
+            value.to_str().is_ok_and(|codings| {
+                codings
+                    .split(',')
+                    .map(str::trim)
+                    .all(|coding| coding.is_empty() || coding.eq_ignore_ascii_case("identity"))
+            })
+        })
 }
 
 /// `application/json` or a `+json` media type, with no `charset` parameter but UTF-8 (JSON is
@@ -165,21 +186,45 @@ fn not_an_object(rest: &str) -> String {
     format!("the body must be a JSON object, not {found}")
 }
 
-/// Parses the list query (`email`, `status`, `limit`, `cursor`); the store checks the ranges.
+/// The `key=value` pairs of a query string, percent-decoded; empty pairs (`a=1&&b=2`) are
+/// skipped. A `+` is a plus sign, not the space of form encoding: no value of these parameters
+/// holds a space, and `email=yaw+test` (as typed into curl) looks for `yaw+test@…` addresses.
 ///
-/// A `+` is a plus sign, not the space of form encoding: no value of these parameters holds a
-/// space, and `email=yaw+test` (as typed into curl) looks for `yaw+test@…` addresses.
+/// # Errors
+///
+/// A key or value whose percent-encoded bytes are not UTF-8 (`email=%FF`): it could only be
+/// matched after replacing them, so it is refused rather than quietly matching nothing.
+fn query_pairs(raw: &str) -> impl Iterator<Item = Result<(String, String), ApiError>> + '_ {
+    let decode = |text: &str| {
+        percent_encoding::percent_decode_str(text)
+            .decode_utf8()
+            .map(std::borrow::Cow::into_owned)
+    };
+    raw.split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(move |pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let key = decode(key).map_err(|_| {
+                ApiError::invalid(None, "a query parameter's name is not valid UTF-8")
+            })?;
+            let value = decode(value).map_err(|_| {
+                let shown: String = key.chars().take(40).collect();
+                ApiError::invalid(
+                    Some(&shown),
+                    format!("query parameter {shown} is not valid UTF-8 once decoded"),
+                )
+            })?;
+            Ok((key, value))
+        })
+}
+
+/// Parses the list query (`email`, `status`, `limit`, `cursor`); the store checks the ranges.
 pub(crate) fn list_query(raw: Option<&str>) -> Result<ListQuery, ApiError> {
     let mut query = ListQuery::default();
     let mut seen: [bool; 4] = [false; 4];
-    let raw = raw.unwrap_or_default();
-    let raw = if raw.contains('+') {
-        std::borrow::Cow::Owned(raw.replace('+', "%2B"))
-    } else {
-        std::borrow::Cow::Borrowed(raw)
-    };
-    for (key, value) in form_urlencoded::parse(raw.as_bytes()) {
-        let slot = match key.as_ref() {
+    for pair in query_pairs(raw.unwrap_or_default()) {
+        let (key, value) = pair?;
+        let slot = match key.as_str() {
             "email" => 0,
             "status" => 1,
             "limit" => 2,
@@ -201,24 +246,30 @@ pub(crate) fn list_query(raw: Option<&str>) -> Result<ListQuery, ApiError> {
             ));
         }
         match slot {
-            0 => query.email = Some(value.into_owned()),
+            0 => query.email = Some(value),
             1 => {
                 let status = value.parse::<Status>().map_err(ApiError::from)?;
                 query.status = Some(status);
             }
             2 => {
-                let limit = value.parse::<u32>().map_err(|_| {
-                    ApiError::invalid(
-                        Some("limit"),
-                        format!(
-                            "invalid limit: must be an integer from 1 to {}",
-                            ListQuery::MAX_LIMIT
-                        ),
-                    )
-                })?;
+                // Digits only: `+5` and ` 5` are not how a limit is written.
+                let digits = !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit());
+                let limit = value
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|_| digits)
+                    .ok_or_else(|| {
+                        ApiError::invalid(
+                            Some("limit"),
+                            format!(
+                                "invalid limit: must be an integer from 1 to {}",
+                                ListQuery::MAX_LIMIT
+                            ),
+                        )
+                    })?;
                 query.limit = Some(limit);
             }
-            _ => query.cursor = Some(value.into_owned()),
+            _ => query.cursor = Some(value),
         }
     }
     Ok(query)
@@ -227,9 +278,10 @@ pub(crate) fn list_query(raw: Option<&str>) -> Result<ListQuery, ApiError> {
 /// Refuses a query on a route that takes none (as the list refuses a parameter it does not
 /// know), naming the first parameter.
 pub(crate) fn no_query(raw: Option<&str>) -> Result<(), ApiError> {
-    let Some((key, _)) = form_urlencoded::parse(raw.unwrap_or_default().as_bytes()).next() else {
+    let Some(pair) = query_pairs(raw.unwrap_or_default()).next() else {
         return Ok(());
     };
+    let (key, _) = pair?;
     let shown: String = key.chars().take(40).collect();
     Err(ApiError::invalid(
         Some(&shown),
@@ -237,12 +289,12 @@ pub(crate) fn no_query(raw: Option<&str>) -> Result<(), ApiError> {
     ))
 }
 
-/// The `:id` of a customer route.
+/// The `:id` of a customer route. One that does not decode (`%ff`: not UTF-8) names no
+/// customer, so it is not found, like any other id that names none (SPEC §2).
 pub(crate) fn path_id(
     path: Result<axum::extract::Path<String>, PathRejection>,
 ) -> Result<String, ApiError> {
-    path.map(|p| p.0)
-        .map_err(|_| ApiError::invalid(Some("id"), "invalid customer id in the path"))
+    path.map(|p| p.0).map_err(|_| Error::NotFound.into())
 }
 
 #[cfg(test)]
@@ -340,9 +392,16 @@ mod tests {
         for (raw, field) in [
             ("limit=abc", "limit"),
             ("limit=-1", "limit"),
+            ("limit=%2B5", "limit"),
+            ("limit=+5", "limit"),
+            ("limit=", "limit"),
             ("status=DELETED", "status"),
             ("foo=1", "foo"),
             ("limit=1&limit=2", "limit"),
+            // Not UTF-8 once decoded: refused, not matched after a lossy decoding (found in a
+            // conformance trial: it quietly matched nothing).
+            ("email=%FF%FE", "email"),
+            ("cursor=%C3", "cursor"),
         ] {
             let e = list_query(Some(raw)).err().unwrap();
             assert_eq!(
@@ -351,6 +410,31 @@ mod tests {
             );
         }
         assert!(list_query(None).is_ok());
+        let e = list_query(Some("%FF=1")).err().unwrap();
+        assert_eq!((e.status, e.field), (StatusCode::BAD_REQUEST, None));
+        assert!(no_query(Some("%FF=1")).is_err());
+        // Empty pairs are skipped; a name without `=` has an empty value.
+        let q = list_query(Some("&email=%C3%A9&&cursor")).ok().unwrap();
+        assert_eq!(
+            (q.email.as_deref(), q.cursor.as_deref()),
+            (Some("é"), Some(""))
+        );
+    }
+
+    #[test]
+    fn only_identity_bodies() {
+        let with = |values: &[&str]| {
+            let mut headers = HeaderMap::new();
+            for value in values {
+                headers.append(
+                    header::CONTENT_ENCODING,
+                    axum::http::HeaderValue::from_str(value).unwrap(),
+                );
+            }
+            is_identity(&headers)
+        };
+        assert!(with(&[]) && with(&["identity"]) && with(&["Identity, identity"]));
+        assert!(!with(&["gzip"]) && !with(&["identity, br"]) && !with(&["identity", "deflate"]));
     }
 
     #[test]

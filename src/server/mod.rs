@@ -154,8 +154,19 @@ pub fn router(store: RedbStore, config: &ServerConfig) -> Router {
         .fallback(routes::no_route)
         .method_not_allowed_fallback(routes::wrong_method)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::map_response(no_store))
         .layer(axum::middleware::from_fn(log::log_request))
         .with_state(state)
+}
+
+/// Marks every answer `Cache-Control: no-store`: they carry personal data (or say whether a
+/// record exists), which no cache between the client and the server may keep.
+async fn no_store(mut response: axum::response::Response) -> axum::response::Response {
+    response.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    response
 }
 
 /// The HTTP server: a bound socket, the store and the options, ready to [`run`](Server::run).
