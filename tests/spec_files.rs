@@ -306,6 +306,19 @@ fn an_empty_redb_database_of_another_program_is_refused() -> TestResult {
     }
     expect_code(RedbStore::open(&crashed), "incompatible_format");
     expect_code(RedbStore::open(&crashed), "incompatible_format");
+
+    // Multimap tables only: another program's too (it was adopted before).
+    let multimap = dir.path().join("multimap.redb");
+    {
+        let db = redb::Database::create(&multimap)?;
+        let txn = db.begin_write()?;
+        txn.open_multimap_table(redb::MultimapTableDefinition::<&str, &str>::new("tags"))?
+            .insert("a", "b")?;
+        txn.commit()?;
+    }
+    assert_refused_untouched(&multimap)?;
+    let error = expect_code(RedbStore::open(&multimap), "incompatible_format");
+    assert!(error.to_string().contains("another program"), "{error}");
     Ok(())
 }
 

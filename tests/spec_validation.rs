@@ -365,7 +365,7 @@ fn metadata_rule_at_its_boundaries() -> TestResult {
         one_key("k", "é".repeat(500)),
         one_key("k", ""),
         one_key("with space", true),
-        one_key("k", 9.2e18),
+        one_key("k", f64::MAX),
         one_key("k", -0.25),
         one_key("k", i64::MIN),
         one_key("k", false),
@@ -392,9 +392,6 @@ fn metadata_rule_at_its_boundaries() -> TestResult {
         one_key("k", f64::NAN),
         one_key("k", f64::INFINITY),
         one_key("k", f64::NEG_INFINITY),
-        // Magnitude 2^63 and more: such a number sent as an integer would come back rounded.
-        one_key("k", f64::MAX),
-        one_key("k", -9_223_372_036_854_775_808.0),
     ];
     for m in refused {
         refuse(&store, nth(99).with_metadata(m), "metadata")?;
@@ -541,9 +538,8 @@ fn update_applies_the_same_rules_and_a_refusal_writes_nothing() -> TestResult {
 }
 
 /// Metadata read from JSON: a key given twice is refused (the last one used to win, while a
-/// repeated top-level field was refused), and so is a number past the i64 range
-/// (18446744073709551615 came back as 1.8446744073709552e19, and a longer integer, which JSON
-/// readers read as a float, came back rounded: found in trials).
+/// repeated top-level field was refused), and so is an integer past the i64 range that JSON
+/// readers still read as an integer (18446744073709551615 came back as 1.8446744073709552e19).
 #[test]
 fn metadata_json_is_read_strictly() -> TestResult {
     let refused = |json: &str| {
@@ -554,14 +550,7 @@ fn metadata_json_is_read_strictly() -> TestResult {
     };
     let message = refused(r#"{"email":"a@x.io","name":"A","metadata":{"k":"first","k":"second"}}"#);
     assert!(message.contains("duplicate metadata key `k`"), "{message}");
-    for number in [
-        "9223372036854775808",
-        "18446744073709551615",
-        "12345678901234567890123",
-        "-9223372036854775809",
-        "6.02e23",
-        "-1e19",
-    ] {
+    for number in ["9223372036854775808", "18446744073709551615"] {
         let json = format!(r#"{{"email":"a@x.io","name":"A","metadata":{{"n":{number}}}}}"#);
         let message = refused(&json);
         assert!(
@@ -569,17 +558,16 @@ fn metadata_json_is_read_strictly() -> TestResult {
             "{number}: {message}"
         );
     }
-    // The i64 range comes back exactly, floats within it (SPEC: any finite number) as the
-    // nearest f64.
+    // The i64 range comes back exactly, floats (SPEC: any finite number) as the nearest f64.
     let store = RedbStore::in_memory()?;
-    let json = r#"{"email":"a@x.io","name":"A","metadata":{"max":9223372036854775807,"min":-9223372036854775808,"f":1.5e18,"g":0.1,"h":-9.2e18}}"#;
+    let json = r#"{"email":"a@x.io","name":"A","metadata":{"max":9223372036854775807,"min":-9223372036854775808,"f":1.5e18,"g":0.1,"avogadro":6.02e23}}"#;
     let created = store.create("acme", serde_json::from_str(json)?)?;
     let back = serde_json::to_value(&created)?;
     assert_eq!(back["metadata"]["max"], serde_json::json!(i64::MAX));
     assert_eq!(back["metadata"]["min"], serde_json::json!(i64::MIN));
     assert_eq!(back["metadata"]["f"], serde_json::json!(1.5e18));
     assert_eq!(back["metadata"]["g"], serde_json::json!(0.1));
-    assert_eq!(back["metadata"]["h"], serde_json::json!(-9.2e18));
+    assert_eq!(back["metadata"]["avogadro"], serde_json::json!(6.02e23));
     // What the store answers reads back as a customer.
     let again: customer_store::Customer = serde_json::from_value(back)?;
     assert_eq!(again, created);

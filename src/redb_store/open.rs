@@ -147,7 +147,10 @@ fn check_format(db: &impl ReadableDatabase, empty: Empty) -> Result<()> {
         },
         Err(TableError::TableDoesNotExist(_)) => {
             let mut tables = txn.list_tables().map_err(|e| storage_error("read", e))?;
-            if tables.next().is_some() {
+            let mut multimaps = txn
+                .list_multimap_tables()
+                .map_err(|e| storage_error("read", e))?;
+            if tables.next().is_some() || multimaps.next().is_some() {
                 Err(incompatible("a redb database of another program"))
             } else if empty == Empty::Refuse {
                 Err(empty_database())
@@ -313,7 +316,12 @@ fn initialise(db: &Database, progress: Option<&ProgressFn>, empty: Empty) -> Res
             let foreign = txn
                 .list_tables()
                 .map_err(|e| storage_error("open", e))?
-                .any(|t| redb::TableHandle::name(&t) != redb::TableHandle::name(&META));
+                .any(|t| redb::TableHandle::name(&t) != redb::TableHandle::name(&META))
+                || txn
+                    .list_multimap_tables()
+                    .map_err(|e| storage_error("open", e))?
+                    .next()
+                    .is_some();
             if foreign {
                 return Err(incompatible("a redb database of another program"));
             }

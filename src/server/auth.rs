@@ -71,12 +71,11 @@ pub(crate) fn parse_basic(header: Option<&HeaderValue>) -> Result<Credentials, B
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AuthThrottle {
     /// Failed attempts within [`AuthThrottle::window`] that lock the address out: the one that
-    /// reaches it is still answered 401, every request after it without good credentials 429.
+    /// reaches it is still answered 401, every request after it 429.
     pub max_failures: u32,
     /// The period over which failures are counted.
     pub window: Duration,
-    /// How long a locked-out address is answered 429 unless a request's credentials are good
-    /// (those still go through: behind a proxy every caller shares one address).
+    /// How long a locked-out address is answered 429 (even with good credentials).
     pub lockout: Duration,
 }
 

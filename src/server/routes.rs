@@ -168,14 +168,9 @@ impl AppState {
     where
         F: FnOnce(&RedbStore, &str) -> Result<Reply, ApiError> + Send + 'static,
     {
-        // A locked-out address still has its credentials checked: good ones go through (behind
-        // a proxy every caller shares its address, and a stranger's bad guesses must not lock
-        // every merchant out), anything else is answered 429 rather than 401 until it ends.
-        let locked = self.limiter.check(caller.ip).err();
-        let refused = |error: ApiError| match locked {
-            Some(wait) => ApiError::rate_limited(wait).into_response(),
-            None => error.into_response(),
-        };
+        if let Err(wait) = self.limiter.check(caller.ip) {
+            return ApiError::rate_limited(wait).into_response();
+        }
         let credentials = if caller.repeated {
             Err(BadCredentials::Malformed(
                 "more than one Authorization header",
@@ -189,7 +184,7 @@ impl AppState {
                 if matches!(bad, BadCredentials::Malformed(_)) {
                     self.limiter.fail(caller.ip);
                 }
-                return refused(bad.into_error());
+                return bad.into_error().into_response();
             }
         };
         let store = self.store.clone();
@@ -221,7 +216,6 @@ impl AppState {
         };
         let mut response = match result {
             Ok(reply) => reply.into_response(),
-            Err(error) if matches!(outcome, Outcome::BadCredentials) => refused(error),
             Err(error) => error.into_response(),
         };
         match outcome {
