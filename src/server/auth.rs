@@ -68,14 +68,22 @@ pub(crate) fn parse_basic(header: Option<&HeaderValue>) -> Result<Credentials, B
 }
 
 /// How many failed authentications one address may make before it is refused for a while.
+///
+/// A locked-out address is refused (429) except for the clients that authenticated from it
+/// since its first failure (within the last hour): behind a proxy every caller shares one
+/// address, and a stranger's bad guesses must not refuse every merchant there. Those clients
+/// are still refused once their own failures from the address reach the limit, so guessing one
+/// client's secret is throttled all the same.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AuthThrottle {
-    /// Failed attempts within [`AuthThrottle::window`] that lock the address out: the one that
-    /// reaches it is still answered 401, every request after it 429.
+    /// Failed attempts within [`AuthThrottle::window`] that lock the address (or, counting a
+    /// client's own, that client at the address) out: the one that reaches it is still
+    /// answered 401, every request after it 429.
     pub max_failures: u32,
     /// The period over which failures are counted.
     pub window: Duration,
-    /// How long a locked-out address is answered 429 (even with good credentials).
+    /// How long a locked-out address is answered 429 (good credentials included, but for the
+    /// clients it knows).
     pub lockout: Duration,
 }
 
@@ -90,10 +98,85 @@ impl Default for AuthThrottle {
     }
 }
 
-struct Entry {
+/// Failures counted over a window, and the lockout they led to.
+#[derive(Clone, Copy)]
+struct Count {
     window_start: Instant,
     failures: u32,
     locked_until: Option<Instant>,
+}
+
+impl Count {
+    fn new(now: Instant) -> Count {
+        Count {
+            window_start: now,
+            failures: 0,
+            locked_until: None,
+        }
+    }
+
+    /// The seconds left of the lockout at `now`, rounded up (never tell a caller to retry
+    /// before it ends), if there is one.
+    fn locked(&self, now: Instant) -> Option<u64> {
+        let left = self.locked_until?.saturating_duration_since(now);
+        (!left.is_zero()).then(|| left.as_secs() + u64::from(left.subsec_nanos() > 0))
+    }
+
+    /// Counts one failure, locking out at the policy's limit.
+    fn fail(&mut self, now: Instant, policy: &AuthThrottle) {
+        if self.locked_until.is_some_and(|until| until <= now) {
+            self.locked_until = None;
+        }
+        if now.duration_since(self.window_start) >= policy.window {
+            self.window_start = now;
+            self.failures = 0;
+        }
+        self.failures = self.failures.saturating_add(1);
+        if self.failures >= policy.max_failures {
+            self.locked_until = Some(now + policy.lockout);
+            self.failures = 0;
+            self.window_start = now;
+        }
+    }
+
+    /// Whether the count still matters at `now` (locked, or within its window).
+    fn live(&self, now: Instant, policy: &AuthThrottle) -> bool {
+        self.locked(now).is_some() || now.duration_since(self.window_start) < policy.window
+    }
+}
+
+/// What the throttle keeps of one address that failed to authenticate.
+struct Entry {
+    /// Every failure from the address.
+    all: Count,
+    /// The clients that authenticated from the address since it was first tracked, at most
+    /// [`KNOWN_PER_ADDRESS`] of them. Only a client known here has its failures counted apart
+    /// (a stranger cannot grow this table: it takes a good secret to enter it).
+    known: HashMap<String, Known>,
+}
+
+/// A client that authenticated from an address.
+struct Known {
+    /// When it last did.
+    last_ok: Instant,
+    /// The failures naming it from the address since.
+    failures: Count,
+}
+
+impl Entry {
+    fn live(&self, now: Instant, policy: &AuthThrottle) -> bool {
+        self.all.live(now, policy)
+            || self
+                .known
+                .values()
+                .any(|k| k.fresh(now) || k.failures.live(now, policy))
+    }
+}
+
+impl Known {
+    fn fresh(&self, now: Instant) -> bool {
+        now.duration_since(self.last_ok) < KNOWN_FOR
+    }
 }
 
 /// Failed authentications per address (an IPv6 address counts by its /64 prefix).
@@ -115,6 +198,11 @@ const SWEEP_EVERY: Duration = Duration::from_secs(1);
 /// The most addresses tracked at once; past it, failures from new addresses are not tracked
 /// (memory stays bounded under a flood from ever new addresses).
 const MAX_TRACKED: usize = 100_000;
+/// The most clients remembered as authenticated from one address (the least recent is
+/// forgotten first).
+const KNOWN_PER_ADDRESS: usize = 256;
+/// How long a client that authenticated from an address stays known there.
+const KNOWN_FOR: Duration = Duration::from_secs(3600);
 
 fn key(ip: IpAddr) -> IpAddr {
     match ip {
@@ -140,63 +228,83 @@ impl FailureLimiter {
         }
     }
 
-    /// `Err(seconds to wait)` while `ip` is locked out.
-    pub(crate) fn check(&self, ip: IpAddr) -> Result<(), u64> {
+    /// `Err(seconds to wait)` while a request from `ip` naming `client` (the id of its
+    /// credentials, if they are well-formed) is locked out: a client the address knows is
+    /// refused only once its own failures there reach the limit; any other request while the
+    /// address is locked out.
+    pub(crate) fn check(&self, ip: IpAddr, client: Option<&str>) -> Result<(), u64> {
+        let now = Instant::now();
         let entries = self.entries.lock();
-        match entries
-            .by_address
-            .get(&key(ip))
-            .and_then(|e| e.locked_until)
+        let Some(entry) = entries.by_address.get(&key(ip)) else {
+            return Ok(());
+        };
+        match client
+            .and_then(|id| entry.known.get(id))
+            .filter(|known| known.fresh(now))
         {
-            Some(until) => {
-                let left = until.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    Ok(())
-                } else {
-                    // Rounded up: never tell a caller to retry before the lockout ends.
-                    Err(left.as_secs() + u64::from(left.subsec_nanos() > 0))
-                }
-            }
-            None => Ok(()),
+            Some(known) => known.failures.locked(now).map_or(Ok(()), Err),
+            None => entry.all.locked(now).map_or(Ok(()), Err),
         }
     }
 
-    /// Records a failed authentication from `ip`.
-    pub(crate) fn fail(&self, ip: IpAddr) {
+    /// Records a failed authentication from `ip`, naming `client` when its credentials were
+    /// well-formed.
+    pub(crate) fn fail(&self, ip: IpAddr, client: Option<&str>) {
         let now = Instant::now();
         let policy = self.policy;
         let mut entries = self.entries.lock();
         if entries.by_address.len() >= SWEEP_AT
             && now.duration_since(entries.last_sweep) >= SWEEP_EVERY
         {
-            entries.by_address.retain(|_, e| {
-                e.locked_until.is_some_and(|until| until > now)
-                    || now.duration_since(e.window_start) < policy.window
-            });
+            entries.by_address.retain(|_, e| e.live(now, &policy));
             entries.last_sweep = now;
         }
         let address = key(ip);
         if entries.by_address.len() >= MAX_TRACKED && !entries.by_address.contains_key(&address) {
             return;
         }
-        let entry = entries.by_address.entry(address).or_insert(Entry {
-            window_start: now,
-            failures: 0,
-            locked_until: None,
+        let entry = entries.by_address.entry(address).or_insert_with(|| Entry {
+            all: Count::new(now),
+            known: HashMap::new(),
         });
-        if entry.locked_until.is_some_and(|until| until <= now) {
-            entry.locked_until = None;
+        entry.all.fail(now, &policy);
+        if let Some(known) = client.and_then(|id| entry.known.get_mut(id)) {
+            known.failures.fail(now, &policy);
         }
-        if now.duration_since(entry.window_start) >= policy.window {
-            entry.window_start = now;
-            entry.failures = 0;
+    }
+
+    /// Records that `client` authenticated from `ip`, if the address is tracked (it failed
+    /// lately): the client then passes the address's lockout.
+    pub(crate) fn succeed(&self, ip: IpAddr, client: &str) {
+        let mut entries = self.entries.lock();
+        if entries.by_address.is_empty() {
+            return;
         }
-        entry.failures = entry.failures.saturating_add(1);
-        if entry.failures >= policy.max_failures {
-            entry.locked_until = Some(now + policy.lockout);
-            entry.failures = 0;
-            entry.window_start = now;
+        let Some(entry) = entries.by_address.get_mut(&key(ip)) else {
+            return;
+        };
+        let now = Instant::now();
+        if let Some(known) = entry.known.get_mut(client) {
+            known.last_ok = now;
+            return;
         }
+        if entry.known.len() >= KNOWN_PER_ADDRESS {
+            let least_recent = entry
+                .known
+                .iter()
+                .min_by_key(|(_, known)| known.last_ok)
+                .map(|(id, _)| id.clone());
+            if let Some(id) = least_recent {
+                entry.known.remove(&id);
+            }
+        }
+        entry.known.insert(
+            client.to_owned(),
+            Known {
+                last_ok: now,
+                failures: Count::new(now),
+            },
+        );
     }
 }
 
@@ -244,14 +352,48 @@ mod tests {
         });
         let ip: IpAddr = "10.0.0.1".parse().unwrap();
         let other: IpAddr = "10.0.0.2".parse().unwrap();
-        limiter.fail(ip);
-        assert!(limiter.check(ip).is_ok());
+        limiter.fail(ip, None);
+        assert!(limiter.check(ip, None).is_ok());
         // The second failure locks the address out (found in a trial: it took a third).
-        limiter.fail(ip);
-        assert!(matches!(limiter.check(ip), Err(30)));
-        assert!(limiter.check(other).is_ok());
+        limiter.fail(ip, None);
+        assert!(matches!(limiter.check(ip, None), Err(30)));
+        assert!(matches!(limiter.check(ip, Some("ci_a")), Err(30)));
+        assert!(limiter.check(other, None).is_ok());
         let a: IpAddr = "2001:db8::1".parse().unwrap();
         let b: IpAddr = "2001:db8::2".parse().unwrap();
         assert_eq!(key(a), key(b));
+    }
+
+    /// Behind a proxy: a client that authenticated from an address passes its lockout, until
+    /// its own failures there reach the limit; others are refused.
+    #[test]
+    fn known_clients_pass_the_address_lockout() {
+        let limiter = FailureLimiter::new(AuthThrottle {
+            max_failures: 3,
+            window: Duration::from_secs(60),
+            lockout: Duration::from_secs(30),
+        });
+        let proxy: IpAddr = "10.0.0.1".parse().unwrap();
+        // Nothing is kept of an address that never failed.
+        limiter.succeed(proxy, "ci_early");
+        limiter.fail(proxy, Some("ci_stranger"));
+        limiter.succeed(proxy, "ci_merchant");
+        limiter.fail(proxy, None);
+        limiter.fail(proxy, Some("ci_other"));
+        // Three failures from the address: locked, but for the merchant it knows.
+        assert!(matches!(limiter.check(proxy, None), Err(30)));
+        assert!(matches!(limiter.check(proxy, Some("ci_early")), Err(30)));
+        assert!(matches!(limiter.check(proxy, Some("ci_stranger")), Err(30)));
+        assert!(limiter.check(proxy, Some("ci_merchant")).is_ok());
+        // Guessing the merchant's secret is throttled all the same.
+        for _ in 0..2 {
+            limiter.fail(proxy, Some("ci_merchant"));
+            assert!(limiter.check(proxy, Some("ci_merchant")).is_ok());
+        }
+        limiter.fail(proxy, Some("ci_merchant"));
+        assert!(matches!(limiter.check(proxy, Some("ci_merchant")), Err(30)));
+        // Another address knows nothing of it.
+        let elsewhere: IpAddr = "10.0.0.9".parse().unwrap();
+        assert!(limiter.check(elsewhere, Some("ci_merchant")).is_ok());
     }
 }

@@ -168,9 +168,6 @@ impl AppState {
     where
         F: FnOnce(&RedbStore, &str) -> Result<Reply, ApiError> + Send + 'static,
     {
-        if let Err(wait) = self.limiter.check(caller.ip) {
-            return ApiError::rate_limited(wait).into_response();
-        }
         let credentials = if caller.repeated {
             Err(BadCredentials::Malformed(
                 "more than one Authorization header",
@@ -178,11 +175,15 @@ impl AppState {
         } else {
             parse_basic(caller.authorization.as_ref())
         };
+        let named = credentials.as_ref().ok().map(|c| c.client_id.clone());
+        if let Err(wait) = self.limiter.check(caller.ip, named.as_deref()) {
+            return ApiError::rate_limited(wait).into_response();
+        }
         let credentials = match credentials {
             Ok(credentials) => credentials,
             Err(bad) => {
                 if matches!(bad, BadCredentials::Malformed(_)) {
-                    self.limiter.fail(caller.ip);
+                    self.limiter.fail(caller.ip, None);
                 }
                 return bad.into_error().into_response();
             }
@@ -219,8 +220,9 @@ impl AppState {
             Err(error) => error.into_response(),
         };
         match outcome {
-            Outcome::BadCredentials => self.limiter.fail(caller.ip),
+            Outcome::BadCredentials => self.limiter.fail(caller.ip, named.as_deref()),
             Outcome::Client(id) => {
+                self.limiter.succeed(caller.ip, &id);
                 response.extensions_mut().insert(LoggedClient(id));
             }
             Outcome::Failed => {}
