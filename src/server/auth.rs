@@ -70,10 +70,10 @@ pub(crate) fn parse_basic(header: Option<&HeaderValue>) -> Result<Credentials, B
 /// How many failed authentications one address may make before it is refused for a while.
 ///
 /// A locked-out address is refused (429) except for the clients that authenticated from it
-/// since its first failure (within the last hour): behind a proxy every caller shares one
-/// address, and a stranger's bad guesses must not refuse every merchant there. Those clients
-/// are still refused once their own failures from the address reach the limit, so guessing one
-/// client's secret is throttled all the same.
+/// within the last hour (the 256 most recent per address, 100,000 pairs in all): behind a
+/// proxy every caller shares one address, and a stranger's bad guesses must not refuse every
+/// merchant there. Such a client's failures from the address are counted apart, not for the
+/// address, and refuse it at the same limit, so guessing its secret is throttled all the same.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AuthThrottle {
     /// Failed attempts within [`AuthThrottle::window`] that lock the address (or, counting a
@@ -146,48 +146,35 @@ impl Count {
 }
 
 /// What the throttle keeps of one address that failed to authenticate.
-struct Entry {
-    /// Every failure from the address.
+struct Failed {
+    /// The failures from the address that named no client it knows.
     all: Count,
-    /// The clients that authenticated from the address since it was first tracked, at most
-    /// [`KNOWN_PER_ADDRESS`] of them. Only a client known here has its failures counted apart
-    /// (a stranger cannot grow this table: it takes a good secret to enter it).
-    known: HashMap<String, Known>,
+    /// The failures naming each client the address knows, apart (a stranger cannot grow this
+    /// table: a client enters [`Entries::known`] only with a good secret).
+    clients: HashMap<String, Count>,
 }
 
-/// A client that authenticated from an address.
-struct Known {
-    /// When it last did.
-    last_ok: Instant,
-    /// The failures naming it from the address since.
-    failures: Count,
-}
-
-impl Entry {
+impl Failed {
     fn live(&self, now: Instant, policy: &AuthThrottle) -> bool {
-        self.all.live(now, policy)
-            || self
-                .known
-                .values()
-                .any(|k| k.fresh(now) || k.failures.live(now, policy))
+        self.all.live(now, policy) || self.clients.values().any(|c| c.live(now, policy))
     }
 }
 
-impl Known {
-    fn fresh(&self, now: Instant) -> bool {
-        now.duration_since(self.last_ok) < KNOWN_FOR
-    }
-}
-
-/// Failed authentications per address (an IPv6 address counts by its /64 prefix).
+/// Failed authentications per address (an IPv6 address counts by its /64 prefix), and the
+/// clients known to have authenticated from each.
 pub(crate) struct FailureLimiter {
     policy: AuthThrottle,
     entries: Mutex<Entries>,
 }
 
 struct Entries {
-    by_address: HashMap<IpAddr, Entry>,
+    failed: HashMap<IpAddr, Failed>,
     last_sweep: Instant,
+    /// Per address, the clients that authenticated from it and when they last did.
+    known: HashMap<IpAddr, HashMap<String, Instant>>,
+    /// How many clients `known` holds in all.
+    known_total: usize,
+    last_known_sweep: Instant,
 }
 
 /// Entries kept before stale ones are swept.
@@ -198,11 +185,16 @@ const SWEEP_EVERY: Duration = Duration::from_secs(1);
 /// The most addresses tracked at once; past it, failures from new addresses are not tracked
 /// (memory stays bounded under a flood from ever new addresses).
 const MAX_TRACKED: usize = 100_000;
-/// The most clients remembered as authenticated from one address (the least recent is
-/// forgotten first).
+/// The most (address, client) pairs known at once; past it (after a sweep of the stale ones),
+/// a new pair is not remembered.
+const MAX_KNOWN: usize = 100_000;
+/// The most clients remembered for one address (the least recent is forgotten first).
 const KNOWN_PER_ADDRESS: usize = 256;
 /// How long a client that authenticated from an address stays known there.
 const KNOWN_FOR: Duration = Duration::from_secs(3600);
+/// The longest client id worth looking up (the store's are 27 characters, at most 64):
+/// a longer one names no client, and is not hashed under the lock.
+const CLIENT_ID_MAX: usize = 64;
 
 fn key(ip: IpAddr) -> IpAddr {
     match ip {
@@ -217,94 +209,124 @@ fn key(ip: IpAddr) -> IpAddr {
     }
 }
 
+impl Entries {
+    /// Whether `client` authenticated from `address` within [`KNOWN_FOR`].
+    fn knows(&self, address: &IpAddr, client: &str, now: Instant) -> bool {
+        self.known
+            .get(address)
+            .and_then(|clients| clients.get(client))
+            .is_some_and(|&at| now.duration_since(at) < KNOWN_FOR)
+    }
+}
+
 impl FailureLimiter {
     pub(crate) fn new(policy: AuthThrottle) -> FailureLimiter {
+        let now = Instant::now();
         FailureLimiter {
             policy,
             entries: Mutex::new(Entries {
-                by_address: HashMap::new(),
-                last_sweep: Instant::now(),
+                failed: HashMap::new(),
+                last_sweep: now,
+                known: HashMap::new(),
+                known_total: 0,
+                last_known_sweep: now,
             }),
         }
     }
 
     /// `Err(seconds to wait)` while a request from `ip` naming `client` (the id of its
-    /// credentials, if they are well-formed) is locked out: a client the address knows is
-    /// refused only once its own failures there reach the limit; any other request while the
-    /// address is locked out.
+    /// credentials, if they are well-formed) is locked out: a client the address knows only
+    /// once its own failures there reach the limit; any other request while the address is.
     pub(crate) fn check(&self, ip: IpAddr, client: Option<&str>) -> Result<(), u64> {
         let now = Instant::now();
+        let address = key(ip);
         let entries = self.entries.lock();
-        let Some(entry) = entries.by_address.get(&key(ip)) else {
+        let Some(failed) = entries.failed.get(&address) else {
             return Ok(());
         };
-        match client
-            .and_then(|id| entry.known.get(id))
-            .filter(|known| known.fresh(now))
-        {
-            Some(known) => known.failures.locked(now).map_or(Ok(()), Err),
-            None => entry.all.locked(now).map_or(Ok(()), Err),
-        }
+        let count = match client.filter(|id| id.len() <= CLIENT_ID_MAX) {
+            Some(id) if entries.knows(&address, id, now) => failed.clients.get(id),
+            _ => Some(&failed.all),
+        };
+        count
+            .and_then(|count| count.locked(now))
+            .map_or(Ok(()), Err)
     }
 
     /// Records a failed authentication from `ip`, naming `client` when its credentials were
-    /// well-formed.
+    /// well-formed: a client the address knows has its own count, any other failure counts
+    /// for the address.
     pub(crate) fn fail(&self, ip: IpAddr, client: Option<&str>) {
         let now = Instant::now();
         let policy = self.policy;
+        let address = key(ip);
         let mut entries = self.entries.lock();
-        if entries.by_address.len() >= SWEEP_AT
-            && now.duration_since(entries.last_sweep) >= SWEEP_EVERY
+        if entries.failed.len() >= SWEEP_AT && now.duration_since(entries.last_sweep) >= SWEEP_EVERY
         {
-            entries.by_address.retain(|_, e| e.live(now, &policy));
+            entries.failed.retain(|_, failed| failed.live(now, &policy));
             entries.last_sweep = now;
         }
-        let address = key(ip);
-        if entries.by_address.len() >= MAX_TRACKED && !entries.by_address.contains_key(&address) {
+        if entries.failed.len() >= MAX_TRACKED && !entries.failed.contains_key(&address) {
             return;
         }
-        let entry = entries.by_address.entry(address).or_insert_with(|| Entry {
+        let known = client
+            .filter(|id| id.len() <= CLIENT_ID_MAX && entries.knows(&address, id, now))
+            .map(str::to_owned);
+        let failed = entries.failed.entry(address).or_insert_with(|| Failed {
             all: Count::new(now),
-            known: HashMap::new(),
+            clients: HashMap::new(),
         });
-        entry.all.fail(now, &policy);
-        if let Some(known) = client.and_then(|id| entry.known.get_mut(id)) {
-            known.failures.fail(now, &policy);
+        match known {
+            Some(id) => failed
+                .clients
+                .entry(id)
+                .or_insert_with(|| Count::new(now))
+                .fail(now, &policy),
+            None => failed.all.fail(now, &policy),
         }
     }
 
-    /// Records that `client` authenticated from `ip`, if the address is tracked (it failed
-    /// lately): the client then passes the address's lockout.
+    /// Records that `client` (the store's id of a client whose secret was good) authenticated
+    /// from `ip`: it then passes the address's lockout, for [`KNOWN_FOR`].
     pub(crate) fn succeed(&self, ip: IpAddr, client: &str) {
-        let mut entries = self.entries.lock();
-        if entries.by_address.is_empty() {
-            return;
-        }
-        let Some(entry) = entries.by_address.get_mut(&key(ip)) else {
-            return;
-        };
         let now = Instant::now();
-        if let Some(known) = entry.known.get_mut(client) {
-            known.last_ok = now;
+        let address = key(ip);
+        let mut entries = self.entries.lock();
+        if let Some(at) = entries
+            .known
+            .get_mut(&address)
+            .and_then(|clients| clients.get_mut(client))
+        {
+            *at = now;
             return;
         }
-        if entry.known.len() >= KNOWN_PER_ADDRESS {
-            let least_recent = entry
-                .known
+        if entries.known_total >= MAX_KNOWN
+            && now.duration_since(entries.last_known_sweep) >= SWEEP_EVERY
+        {
+            entries.known.retain(|_, clients| {
+                clients.retain(|_, at| now.duration_since(*at) < KNOWN_FOR);
+                !clients.is_empty()
+            });
+            entries.known_total = entries.known.values().map(HashMap::len).sum();
+            entries.last_known_sweep = now;
+        }
+        if entries.known_total >= MAX_KNOWN {
+            return;
+        }
+        let clients = entries.known.entry(address).or_default();
+        let mut added = 1;
+        if clients.len() >= KNOWN_PER_ADDRESS {
+            let least_recent = clients
                 .iter()
-                .min_by_key(|(_, known)| known.last_ok)
+                .min_by_key(|(_, at)| **at)
                 .map(|(id, _)| id.clone());
             if let Some(id) = least_recent {
-                entry.known.remove(&id);
+                clients.remove(&id);
+                added = 0;
             }
         }
-        entry.known.insert(
-            client.to_owned(),
-            Known {
-                last_ok: now,
-                failures: Count::new(now),
-            },
-        );
+        clients.insert(client.to_owned(), now);
+        entries.known_total += added;
     }
 }
 
@@ -365,7 +387,7 @@ mod tests {
     }
 
     /// Behind a proxy: a client that authenticated from an address passes its lockout, until
-    /// its own failures there reach the limit; others are refused.
+    /// its own failures there (counted apart) reach the limit; others are refused.
     #[test]
     fn known_clients_pass_the_address_lockout() {
         let limiter = FailureLimiter::new(AuthThrottle {
@@ -374,16 +396,17 @@ mod tests {
             lockout: Duration::from_secs(30),
         });
         let proxy: IpAddr = "10.0.0.1".parse().unwrap();
-        // Nothing is kept of an address that never failed.
-        limiter.succeed(proxy, "ci_early");
-        limiter.fail(proxy, Some("ci_stranger"));
         limiter.succeed(proxy, "ci_merchant");
+        limiter.fail(proxy, Some("ci_stranger"));
         limiter.fail(proxy, None);
         limiter.fail(proxy, Some("ci_other"));
         // Three failures from the address: locked, but for the merchant it knows.
-        assert!(matches!(limiter.check(proxy, None), Err(30)));
-        assert!(matches!(limiter.check(proxy, Some("ci_early")), Err(30)));
-        assert!(matches!(limiter.check(proxy, Some("ci_stranger")), Err(30)));
+        for refused in [None, Some("ci_stranger"), Some("ci_unseen")] {
+            assert!(
+                matches!(limiter.check(proxy, refused), Err(30)),
+                "{refused:?}"
+            );
+        }
         assert!(limiter.check(proxy, Some("ci_merchant")).is_ok());
         // Guessing the merchant's secret is throttled all the same.
         for _ in 0..2 {
@@ -392,8 +415,20 @@ mod tests {
         }
         limiter.fail(proxy, Some("ci_merchant"));
         assert!(matches!(limiter.check(proxy, Some("ci_merchant")), Err(30)));
-        // Another address knows nothing of it.
+        // An id longer than any client's is never looked up: the address's lockout applies.
+        let long = "c".repeat(CLIENT_ID_MAX + 1);
+        limiter.succeed(proxy, &long);
+        assert!(matches!(limiter.check(proxy, Some(&long)), Err(30)));
+        // Another address knows nothing of the merchant.
         let elsewhere: IpAddr = "10.0.0.9".parse().unwrap();
         assert!(limiter.check(elsewhere, Some("ci_merchant")).is_ok());
+        for _ in 0..3 {
+            limiter.fail(elsewhere, Some("ci_merchant"));
+        }
+        assert!(matches!(
+            limiter.check(elsewhere, Some("ci_merchant")),
+            Err(30)
+        ));
+        assert!(matches!(limiter.check(elsewhere, None), Err(30)));
     }
 }

@@ -32,9 +32,9 @@
 //!   malformed header or wrong credentials are. After [`AuthThrottle::max_failures`] failures
 //!   within [`AuthThrottle::window`], the address (an IPv6 address by its /64) is answered 429
 //!   with `Retry-After` for [`AuthThrottle::lockout`], good credentials included, except for
-//!   the clients that authenticated from it since its failures began (behind a proxy every
-//!   request comes from the proxy's address); such a client is refused too once its own
-//!   failures there reach the limit.
+//!   the clients that authenticated from it within the last hour (behind a proxy every
+//!   request comes from the proxy's address); such a client's failures there are counted
+//!   apart and refuse it at the same limit.
 //! - Unknown query parameters and repeated ones are `invalid_request` naming them.
 //! - Unknown paths are 404 `not_found`; a known path with another method is 405
 //!   `method_not_allowed`. Both use the error envelope and come after authentication. (The
