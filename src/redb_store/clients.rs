@@ -38,8 +38,9 @@ const CRC_LEN: usize = 4;
 const ID_PREFIX: &str = "ci_";
 /// The prefix of every client secret, followed by 64 hex digits (256 random bits).
 const SECRET_PREFIX: &str = "cs_";
-/// Longer ids are refused without a lookup.
-const ID_MAX: usize = 64;
+/// Longer ids are refused without a lookup (and the authentication throttle never looks
+/// them up).
+pub(crate) const ID_MAX: usize = 64;
 
 /// A permission an API client holds. `customers:write` does not imply `customers:read`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

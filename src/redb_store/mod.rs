@@ -31,6 +31,8 @@ use redb::Database;
 
 use self::backend::{JournalPlace, Source};
 #[cfg(feature = "server")]
+pub(crate) use self::clients::ID_MAX as CLIENT_ID_MAX;
+#[cfg(feature = "server")]
 pub use self::clients::{ApiClient, ClientCredentials, Scope};
 pub use self::grams::DEFAULT_EMAIL_INDEX_TAIL;
 use self::group::{GroupCommit, Job, Output};

@@ -10,6 +10,7 @@ use base64::engine::general_purpose::STANDARD;
 use parking_lot::Mutex;
 
 use super::error::ApiError;
+use crate::redb_store::CLIENT_ID_MAX;
 
 /// A client id and secret taken from an `Authorization: Basic` header.
 pub(crate) struct Credentials {
@@ -70,7 +71,8 @@ pub(crate) fn parse_basic(header: Option<&HeaderValue>) -> Result<Credentials, B
 /// How many failed authentications one address may make before it is refused for a while.
 ///
 /// A locked-out address is refused (429) except for the clients that authenticated from it
-/// within the last hour (the 256 most recent per address, 100,000 pairs in all): behind a
+/// within the last hour (the 256 most recent per address, 1,024 addresses per client,
+/// 100,000 pairs in all, kept in memory only): behind a
 /// proxy every caller shares one address, and a stranger's bad guesses must not refuse every
 /// merchant there. Such a client's failures from the address are counted apart, not for the
 /// address, and refuse it at the same limit, so guessing its secret is throttled all the same.
@@ -174,6 +176,8 @@ struct Entries {
     known: HashMap<IpAddr, HashMap<String, Instant>>,
     /// How many clients `known` holds in all.
     known_total: usize,
+    /// At how many addresses each client of `known` is remembered.
+    addresses_of: HashMap<String, usize>,
     last_known_sweep: Instant,
 }
 
@@ -192,9 +196,9 @@ const MAX_KNOWN: usize = 100_000;
 const KNOWN_PER_ADDRESS: usize = 256;
 /// How long a client that authenticated from an address stays known there.
 const KNOWN_FOR: Duration = Duration::from_secs(3600);
-/// The longest client id worth looking up (the store's are 27 characters, at most 64):
-/// a longer one names no client, and is not hashed under the lock.
-const CLIENT_ID_MAX: usize = 64;
+/// The most addresses one client is remembered at: one secret must not fill the table of
+/// known clients and keep every other client out of it.
+const ADDRESSES_PER_CLIENT: usize = 1024;
 
 fn key(ip: IpAddr) -> IpAddr {
     match ip {
@@ -229,6 +233,7 @@ impl FailureLimiter {
                 last_sweep: now,
                 known: HashMap::new(),
                 known_total: 0,
+                addresses_of: HashMap::new(),
                 last_known_sweep: now,
             }),
         }
@@ -263,7 +268,10 @@ impl FailureLimiter {
         let mut entries = self.entries.lock();
         if entries.failed.len() >= SWEEP_AT && now.duration_since(entries.last_sweep) >= SWEEP_EVERY
         {
-            entries.failed.retain(|_, failed| failed.live(now, &policy));
+            entries.failed.retain(|_, failed| {
+                failed.clients.retain(|_, count| count.live(now, &policy));
+                failed.live(now, &policy)
+            });
             entries.last_sweep = now;
         }
         if entries.failed.len() >= MAX_TRACKED && !entries.failed.contains_key(&address) {
@@ -300,7 +308,13 @@ impl FailureLimiter {
             *at = now;
             return;
         }
-        if entries.known_total >= MAX_KNOWN
+        // A full address replaces its least recent client, which the global cap allows.
+        let full_address = entries
+            .known
+            .get(&address)
+            .is_some_and(|clients| clients.len() >= KNOWN_PER_ADDRESS);
+        if !full_address
+            && entries.known_total >= MAX_KNOWN
             && now.duration_since(entries.last_known_sweep) >= SWEEP_EVERY
         {
             entries.known.retain(|_, clients| {
@@ -308,25 +322,47 @@ impl FailureLimiter {
                 !clients.is_empty()
             });
             entries.known_total = entries.known.values().map(HashMap::len).sum();
+            let mut addresses_of: HashMap<String, usize> = HashMap::new();
+            for id in entries.known.values().flat_map(HashMap::keys) {
+                *addresses_of.entry(id.clone()).or_default() += 1;
+            }
+            entries.addresses_of = addresses_of;
             entries.last_known_sweep = now;
         }
-        if entries.known_total >= MAX_KNOWN {
+        if (!full_address && entries.known_total >= MAX_KNOWN)
+            || entries
+                .addresses_of
+                .get(client)
+                .is_some_and(|&n| n >= ADDRESSES_PER_CLIENT)
+        {
             return;
         }
-        let clients = entries.known.entry(address).or_default();
-        let mut added = 1;
-        if clients.len() >= KNOWN_PER_ADDRESS {
+        let Entries {
+            known,
+            known_total,
+            addresses_of,
+            ..
+        } = &mut *entries;
+        let clients = known.entry(address).or_default();
+        if full_address {
             let least_recent = clients
                 .iter()
                 .min_by_key(|(_, at)| **at)
                 .map(|(id, _)| id.clone());
             if let Some(id) = least_recent {
                 clients.remove(&id);
-                added = 0;
+                if let Some(n) = addresses_of.get_mut(&id) {
+                    *n -= 1;
+                    if *n == 0 {
+                        addresses_of.remove(&id);
+                    }
+                }
             }
+        } else {
+            *known_total += 1;
         }
         clients.insert(client.to_owned(), now);
-        entries.known_total += added;
+        *addresses_of.entry(client.to_owned()).or_default() += 1;
     }
 }
 
@@ -417,7 +453,6 @@ mod tests {
         assert!(matches!(limiter.check(proxy, Some("ci_merchant")), Err(30)));
         // An id longer than any client's is never looked up: the address's lockout applies.
         let long = "c".repeat(CLIENT_ID_MAX + 1);
-        limiter.succeed(proxy, &long);
         assert!(matches!(limiter.check(proxy, Some(&long)), Err(30)));
         // Another address knows nothing of the merchant.
         let elsewhere: IpAddr = "10.0.0.9".parse().unwrap();
@@ -430,5 +465,65 @@ mod tests {
             Err(30)
         ));
         assert!(matches!(limiter.check(elsewhere, None), Err(30)));
+
+        // A known client's failures count for it alone: they do not lock its address out.
+        let fresh: IpAddr = "10.0.0.3".parse().unwrap();
+        limiter.succeed(fresh, "ci_merchant");
+        for _ in 0..3 {
+            limiter.fail(fresh, Some("ci_merchant"));
+        }
+        assert!(matches!(limiter.check(fresh, Some("ci_merchant")), Err(30)));
+        assert!(limiter.check(fresh, None).is_ok());
+        // A failure naming an over-long id counts for the address.
+        let other: IpAddr = "10.0.0.4".parse().unwrap();
+        for _ in 0..3 {
+            limiter.fail(other, Some(&long));
+        }
+        assert!(matches!(limiter.check(other, None), Err(30)));
+    }
+
+    /// The table of known clients stays bounded: an address keeps its most recent clients, and
+    /// one client is remembered at a bounded number of addresses.
+    #[test]
+    fn known_clients_are_bounded() {
+        let limiter = FailureLimiter::new(AuthThrottle {
+            max_failures: 1,
+            window: Duration::from_secs(60),
+            lockout: Duration::from_secs(30),
+        });
+        let proxy: IpAddr = "10.0.0.1".parse().unwrap();
+        for i in 0..=KNOWN_PER_ADDRESS {
+            limiter.succeed(proxy, &format!("ci_{i}"));
+        }
+        limiter.fail(proxy, None);
+        assert!(matches!(limiter.check(proxy, Some("ci_0")), Err(30)));
+        assert!(limiter.check(proxy, Some("ci_1")).is_ok());
+        assert!(
+            limiter
+                .check(proxy, Some(&format!("ci_{KNOWN_PER_ADDRESS}")))
+                .is_ok()
+        );
+        {
+            let entries = limiter.entries.lock();
+            assert_eq!(entries.known_total, KNOWN_PER_ADDRESS);
+            assert_eq!(entries.addresses_of.len(), KNOWN_PER_ADDRESS);
+            assert!(!entries.addresses_of.contains_key("ci_0"));
+        }
+        // One secret from ever new addresses: remembered at ADDRESSES_PER_CLIENT of them.
+        let address = |i: usize| IpAddr::from([10, 1, (i >> 8) as u8, i as u8]);
+        for i in 0..=ADDRESSES_PER_CLIENT {
+            limiter.succeed(address(i), "ci_roaming");
+        }
+        let last = address(ADDRESSES_PER_CLIENT);
+        limiter.fail(last, None);
+        assert!(matches!(limiter.check(last, Some("ci_roaming")), Err(30)));
+        limiter.fail(address(0), None);
+        assert!(limiter.check(address(0), Some("ci_roaming")).is_ok());
+        let entries = limiter.entries.lock();
+        assert_eq!(entries.addresses_of["ci_roaming"], ADDRESSES_PER_CLIENT);
+        assert_eq!(
+            entries.known_total,
+            KNOWN_PER_ADDRESS + ADDRESSES_PER_CLIENT
+        );
     }
 }

@@ -33,8 +33,9 @@
 //!   within [`AuthThrottle::window`], the address (an IPv6 address by its /64) is answered 429
 //!   with `Retry-After` for [`AuthThrottle::lockout`], good credentials included, except for
 //!   the clients that authenticated from it within the last hour (behind a proxy every
-//!   request comes from the proxy's address); such a client's failures there are counted
-//!   apart and refuse it at the same limit.
+//!   request comes from the proxy's address; at most 256 per address, 1,024 addresses per
+//!   client, 100,000 pairs in all); such a client's failures there are counted apart, not for
+//!   the address, and refuse it at the same limit.
 //! - Unknown query parameters and repeated ones are `invalid_request` naming them.
 //! - Unknown paths are 404 `not_found`; a known path with another method is 405
 //!   `method_not_allowed`. Both use the error envelope and come after authentication. (The
