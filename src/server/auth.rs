@@ -72,10 +72,10 @@ pub(crate) fn parse_basic(header: Option<&HeaderValue>) -> Result<Credentials, B
 ///
 /// A locked-out address is refused (429) except for the clients that authenticated from it
 /// within the last hour (the 256 most recent per address, 1,024 addresses per client,
-/// 100,000 pairs in all, kept in memory only): behind a
-/// proxy every caller shares one address, and a stranger's bad guesses must not refuse every
-/// merchant there. Such a client's failures from the address are counted apart, not for the
-/// address, and refuse it at the same limit, so guessing its secret is throttled all the same.
+/// 100,000 pairs in all, kept in memory only): behind a proxy every caller shares one
+/// address, and a stranger's bad guesses must not refuse every merchant there. Such a
+/// client's failures from the address are counted apart, not for the address, and refuse it
+/// at the same limit, so guessing its secret is throttled all the same.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AuthThrottle {
     /// Failed attempts within [`AuthThrottle::window`] that lock the address (or, counting a
