@@ -112,9 +112,8 @@ fn is_invisible(c: char) -> bool {
             | '\u{200b}'
             | '\u{200e}'
             | '\u{200f}'
-            | '\u{202a}'..='\u{202e}'
             | '\u{2060}'..='\u{2064}'
-            | '\u{2066}'..='\u{206f}'
+            | '\u{206a}'..='\u{206f}'
             | '\u{3164}'
             | '\u{fe00}'..='\u{fe0f}'
             | '\u{feff}'
@@ -122,7 +121,13 @@ fn is_invisible(c: char) -> bool {
             | '\u{fff9}'..='\u{fffb}'
             | '\u{e0000}'..='\u{e007f}'
             | '\u{e0100}'..='\u{e01ef}'
-    )
+    ) || reorders(c)
+}
+
+/// Whether `c` is a bidirectional embedding, override or isolate (U+202A–U+202E,
+/// U+2066–U+2069), which reorders what follows it on a screen.
+fn reorders(c: char) -> bool {
+    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 /// Whether `email` has a zero-width joiner or non-joiner where no script needs one, after the
@@ -207,12 +212,10 @@ pub(crate) fn name(raw: &str) -> Result<String> {
     // A name is one line, and shows as it reads: no line or paragraph separator, and no
     // bidirectional embedding, override or isolate, which reorder what follows them on a
     // screen (the direction marks U+200E and U+200F stay allowed).
-    if name.chars().any(|c| {
-        matches!(
-            c,
-            '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
-        )
-    }) {
+    if name
+        .chars()
+        .any(|c| matches!(c, '\u{2028}' | '\u{2029}') || reorders(c))
+    {
         return Err(Error::invalid(
             "name",
             "must not contain line separators or bidirectional overrides",

@@ -682,22 +682,19 @@ impl RedbStore {
                 }
             }
         }
-        match (valid.is_empty(), bad_item) {
-            (true, None) => Ok(Vec::new()),
-            (true, Some(error)) => Err(error),
-            (false, bad_item) => {
-                let business = business.to_owned();
-                let output = self.write(Box::new(move |tables| {
-                    ops::create(tables, &business, &valid, now, true, bad_item.as_ref())
-                        .map(Output::WrittenMany)
-                }))?;
-                match output {
-                    Output::WrittenMany(created) => Ok(created),
-                    Output::Written(_) | Output::Unchanged(_) => Err(Error::Corrupt(
-                        "a batch write returned one record".to_owned(),
-                    )),
-                }
-            }
+        if valid.is_empty() {
+            return bad_item.map_or(Ok(Vec::new()), Err);
+        }
+        let business = business.to_owned();
+        let output = self.write(Box::new(move |tables| {
+            ops::create(tables, &business, &valid, now, true, bad_item.as_ref())
+                .map(Output::WrittenMany)
+        }))?;
+        match output {
+            Output::WrittenMany(created) => Ok(created),
+            Output::Written(_) | Output::Unchanged(_) => Err(Error::Corrupt(
+                "a batch write returned one record".to_owned(),
+            )),
         }
     }
 

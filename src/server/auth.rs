@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use axum::http::HeaderValue;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use parking_lot::Mutex;
+use parking_lot::RwLock;
 
 use super::error::ApiError;
 use crate::redb_store::CLIENT_ID_MAX;
@@ -166,7 +166,7 @@ impl Failed {
 /// clients known to have authenticated from each.
 pub(crate) struct FailureLimiter {
     policy: AuthThrottle,
-    entries: Mutex<Entries>,
+    entries: RwLock<Entries>,
 }
 
 struct Entries {
@@ -194,8 +194,12 @@ const MAX_TRACKED: usize = 100_000;
 const MAX_KNOWN: usize = 100_000;
 /// The most clients remembered for one address (the least recent is forgotten first).
 const KNOWN_PER_ADDRESS: usize = 256;
-/// How long a client that authenticated from an address stays known there.
+/// How long a client that authenticated from an address stays known there (from its last
+/// success, as renewed: see [`RENEW_AFTER`]).
 const KNOWN_FOR: Duration = Duration::from_secs(3600);
+/// How old a known client's time must be before a success renews it (so a client stays known
+/// 59 to 60 minutes after its last success).
+const RENEW_AFTER: Duration = Duration::from_secs(60);
 /// The most addresses one client is remembered at: one secret must not fill the table of
 /// known clients and keep every other client out of it.
 const ADDRESSES_PER_CLIENT: usize = 1024;
@@ -228,7 +232,7 @@ impl FailureLimiter {
         let now = Instant::now();
         FailureLimiter {
             policy,
-            entries: Mutex::new(Entries {
+            entries: RwLock::new(Entries {
                 failed: HashMap::new(),
                 last_sweep: now,
                 known: HashMap::new(),
@@ -245,7 +249,7 @@ impl FailureLimiter {
     pub(crate) fn check(&self, ip: IpAddr, client: Option<&str>) -> Result<(), u64> {
         let now = Instant::now();
         let address = key(ip);
-        let entries = self.entries.lock();
+        let entries = self.entries.read();
         let Some(failed) = entries.failed.get(&address) else {
             return Ok(());
         };
@@ -265,7 +269,7 @@ impl FailureLimiter {
         let now = Instant::now();
         let policy = self.policy;
         let address = key(ip);
-        let mut entries = self.entries.lock();
+        let mut entries = self.entries.write();
         if entries.failed.len() >= SWEEP_AT && now.duration_since(entries.last_sweep) >= SWEEP_EVERY
         {
             entries.failed.retain(|_, failed| {
@@ -299,7 +303,19 @@ impl FailureLimiter {
     pub(crate) fn succeed(&self, ip: IpAddr, client: &str) {
         let now = Instant::now();
         let address = key(ip);
-        let mut entries = self.entries.lock();
+        // Most successes come from a client known there a moment ago: a shared lock sees it,
+        // and the time is renewed (under the exclusive lock) at most once a minute.
+        let recent = self
+            .entries
+            .read()
+            .known
+            .get(&address)
+            .and_then(|clients| clients.get(client))
+            .is_some_and(|&at| now.saturating_duration_since(at) < RENEW_AFTER);
+        if recent {
+            return;
+        }
+        let mut entries = self.entries.write();
         if let Some(at) = entries
             .known
             .get_mut(&address)
@@ -504,7 +520,7 @@ mod tests {
                 .is_ok()
         );
         {
-            let entries = limiter.entries.lock();
+            let entries = limiter.entries.read();
             assert_eq!(entries.known_total, KNOWN_PER_ADDRESS);
             assert_eq!(entries.addresses_of.len(), KNOWN_PER_ADDRESS);
             assert!(!entries.addresses_of.contains_key("ci_0"));
@@ -519,7 +535,7 @@ mod tests {
         assert!(matches!(limiter.check(last, Some("ci_roaming")), Err(30)));
         limiter.fail(address(0), None);
         assert!(limiter.check(address(0), Some("ci_roaming")).is_ok());
-        let entries = limiter.entries.lock();
+        let entries = limiter.entries.read();
         assert_eq!(entries.addresses_of["ci_roaming"], ADDRESSES_PER_CLIENT);
         assert_eq!(
             entries.known_total,
