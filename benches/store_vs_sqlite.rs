@@ -4,7 +4,8 @@
 //! options) and `sqlite/<customers>` (the baseline in `common`: WAL, `synchronous=FULL`, a
 //! clustered `WITHOUT ROWID` table, the same unique indexes). Both hold one business of
 //! `BENCH_CUSTOMERS` customers (default 10,000; `BENCH_CUSTOMERS=1000000` for the headline
-//! figures), the newest 3% `BLOCKED`.
+//! figures), the newest 3% `BLOCKED`. The process runs on the system allocator, or on mimalloc
+//! with `--features mimalloc`.
 //!
 //! ```text
 //! cargo bench --all-features --bench store_vs_sqlite

@@ -13,6 +13,9 @@
 //! `synchronous=FULL`, a clustered `WITHOUT ROWID` table, the same unique indexes, the
 //! store's default cache size) lives in `benches/common/mod.rs`, shared with `cargo bench --bench store_vs_sqlite`.
 //!
+//! The process runs on the system allocator; `cargo run --release --features mimalloc
+//! --example compare` runs it on mimalloc. The table's heading names the one in use.
+//!
 //! Options: `--customers N` (default 100,000), `--dir PATH` (where the files go; default a new
 //! directory under the system temp dir, removed at the end), `--keep` (keep the files).
 
@@ -596,9 +599,10 @@ fn print_table(t: &Table) {
     println!(
         "\n{} customers in one business (newest 3% BLOCKED); store = RedbStore, default \
          options; SQLite = WAL, synchronous=FULL, WITHOUT ROWID, {} MiB cache (the store's \
-         default).\n",
+         default); allocator: {}.\n",
         t.n,
-        customer_store::DEFAULT_CACHE_SIZE >> 20
+        customer_store::DEFAULT_CACHE_SIZE >> 20,
+        common::ALLOCATOR_NAME
     );
     println!(
         "Load average (1/5/15 min) at the start: {}; at the end: {}; cores: {}.\n",

@@ -17,6 +17,20 @@ use customer_store::{
 };
 use rusqlite::{Connection, OptionalExtension, params};
 
+/// The process's allocator for both sides' Rust code (the rows SQLite hands back are copied
+/// into Rust strings too): the system allocator, or mimalloc with the feature `mimalloc`.
+/// SQLite's own allocations go to the C library's `malloc` either way.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// The allocator in use, as the reports name it.
+pub const ALLOCATOR_NAME: &str = if cfg!(feature = "mimalloc") {
+    "mimalloc (feature `mimalloc`)"
+} else {
+    "the system allocator"
+};
+
 /// The business that owns every customer of the data set.
 pub const BUSINESS: &str = "acme";
 /// The selective email-filter term: in the emails of [`NEEDLE_MATCHES`] customers only.
