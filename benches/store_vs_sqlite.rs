@@ -5,7 +5,7 @@
 //! clustered `WITHOUT ROWID` table, the same unique indexes). Both hold one business of
 //! `BENCH_CUSTOMERS` customers (default 10,000; `BENCH_CUSTOMERS=1000000` for the headline
 //! figures), the newest 3% `BLOCKED`. The process runs on the system allocator, or on mimalloc
-//! with `--features mimalloc`.
+//! with the feature `mimalloc` (which `--all-features`, as below, includes).
 //!
 //! ```text
 //! cargo bench --all-features --bench store_vs_sqlite
@@ -20,6 +20,11 @@
     reason = "shared with examples/compare.rs; each of the two uses a part of it"
 )]
 mod common;
+
+/// mimalloc with the feature `mimalloc` (`common::ALLOCATOR_NAME`), else the system allocator.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -26,6 +26,11 @@
 #[path = "../benches/common/mod.rs"]
 mod common;
 
+/// mimalloc with the feature `mimalloc` (`common::ALLOCATOR_NAME`), else the system allocator.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};

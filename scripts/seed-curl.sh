@@ -12,7 +12,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [[ -z "${CUSTOMER_STORE_BIN:-}" ]]; then
-    cargo build --quiet --all-features --bin customer-store
+    # Default features: the binary as shipped (`cargo test --all-features` runs the other tests
+    # on the one built with every feature, mimalloc included).
+    cargo build --quiet --bin customer-store
     CUSTOMER_STORE_BIN="${CARGO_TARGET_DIR:-$(pwd)/target}/debug/customer-store"
 fi
 BIN="$CUSTOMER_STORE_BIN"

@@ -3,8 +3,8 @@
 mod cli;
 
 /// mimalloc instead of the system allocator, with the opt-in feature `mimalloc`: faster where
-/// the work allocates (a new list page, a bulk import), at 70-80 MB more peak memory in an
-/// import (PERFORMANCE.md, round 10).
+/// the work allocates (a new list page, a bulk import), at 81-86 MB more peak memory in the
+/// 1 M-row import of README's "Import figures" (PERFORMANCE.md, round 10).
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -17,14 +17,11 @@ use customer_store::{
 };
 use rusqlite::{Connection, OptionalExtension, params};
 
-/// The process's allocator for both sides' Rust code (the rows SQLite hands back are copied
-/// into Rust strings too): the system allocator, or mimalloc with the feature `mimalloc`.
-/// SQLite's own allocations go to the C library's `malloc` either way.
-#[cfg(feature = "mimalloc")]
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-/// The allocator in use, as the reports name it.
+/// The allocator of the comparison's process, as the reports name it: `compare` and the
+/// criterion bench set mimalloc with the feature `mimalloc` (each in its own file, so that the
+/// development examples that share this module keep the system allocator). It serves both
+/// sides' Rust code (the rows SQLite hands back are copied into Rust strings too); SQLite's
+/// own allocations go to the C library's `malloc` either way.
 pub const ALLOCATOR_NAME: &str = if cfg!(feature = "mimalloc") {
     "mimalloc (feature `mimalloc`)"
 } else {
