@@ -129,9 +129,9 @@ impl<'a> From<StoredRecordV1<'a>> for StoredRecord<'a> {
     }
 }
 
-/// The metadata of `customer` as stored: borrowed pairs, in key order.
-fn stored_metadata(customer: &Customer) -> Option<Vec<(&str, StoredValue<'_>)>> {
-    customer.metadata.as_ref().map(|m| {
+/// The metadata as stored: borrowed pairs, in key order.
+fn stored_metadata(metadata: Option<&Metadata>) -> Option<Vec<(&str, StoredValue<'_>)>> {
+    metadata.map(|m| {
         m.iter()
             .map(|(k, v)| {
                 let v = match v {
@@ -151,19 +151,67 @@ fn low_half(id: u64) -> u32 {
     (id & 0xFFFF_FFFF) as u32
 }
 
+/// A record's fields, borrowed: from a [`Customer`], or from a new customer's validated request
+/// and its timestamps (so that a create encodes its records without building the customers
+/// it returns).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RecordFields<'a> {
+    pub email: &'a str,
+    pub name: &'a str,
+    pub phone: Option<&'a str>,
+    pub external_id: Option<&'a str>,
+    pub description: Option<&'a str>,
+    pub currency: Option<&'a str>,
+    pub metadata: Option<&'a Metadata>,
+    pub status: Status,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl<'a> RecordFields<'a> {
+    /// The fields of `customer`.
+    pub(crate) fn of(customer: &'a Customer) -> RecordFields<'a> {
+        RecordFields {
+            email: &customer.email,
+            name: &customer.name,
+            phone: customer.phone.as_deref(),
+            external_id: customer.external_id.as_deref(),
+            description: customer.description.as_deref(),
+            currency: customer.currency.as_deref(),
+            metadata: customer.metadata.as_ref(),
+            status: customer.status,
+            created_at: customer.created_at,
+            updated_at: customer.updated_at,
+        }
+    }
+}
+
 /// Encodes `customer` as the record stored under `(business, id)`.
 ///
 /// # Errors
 ///
 /// [`Error::Corrupt`] if postcard cannot encode the metadata (it always can).
 pub(crate) fn encode(business: u32, id: u64, customer: &Customer) -> Result<Vec<u8>> {
+    encode_fields(business, id, &RecordFields::of(customer))
+}
+
+/// Encodes `fields` as the record stored under `(business, id)`.
+///
+/// # Errors
+///
+/// As [`encode`].
+pub(crate) fn encode_fields(
+    business: u32,
+    id: u64,
+    customer: &RecordFields<'_>,
+) -> Result<Vec<u8>> {
     let texts = [
-        Some(customer.email.as_str()),
-        Some(customer.name.as_str()),
-        customer.phone.as_deref(),
-        customer.external_id.as_deref(),
-        customer.description.as_deref(),
-        customer.currency.as_deref(),
+        Some(customer.email),
+        Some(customer.name),
+        customer.phone,
+        customer.external_id,
+        customer.description,
+        customer.currency,
     ];
     let mut flags = if customer.metadata.is_some() {
         HAS_METADATA
@@ -195,7 +243,7 @@ pub(crate) fn encode(business: u32, id: u64, customer: &Customer) -> Result<Vec<
     for text in texts.iter().flatten() {
         out.extend_from_slice(text.as_bytes());
     }
-    if let Some(pairs) = stored_metadata(customer) {
+    if let Some(pairs) = stored_metadata(customer.metadata) {
         out = postcard::to_extend(&pairs, out)
             .map_err(|e| Error::Corrupt(format!("cannot encode customer: {e}")))?;
     }
@@ -717,7 +765,7 @@ pub(crate) fn encode_v2(business: u32, id: u64, customer: &Customer) -> Vec<u8> 
         external_id: customer.external_id.as_deref(),
         description: customer.description.as_deref(),
         currency: customer.currency.as_deref(),
-        metadata: stored_metadata(customer),
+        metadata: stored_metadata(customer.metadata.as_ref()),
     };
     let mut out = postcard::to_extend(&record, vec![VERSION_2]).unwrap();
     let crc = crc32c::crc32c(&out);

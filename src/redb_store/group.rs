@@ -32,14 +32,15 @@ use crate::model::Customer;
 use crate::{Error, Result};
 
 use super::open::{needs_reopen, panic_error};
-use super::ops::WriteTables;
+use super::ops::{self, WriteTables};
 
 /// What a job returns.
 pub(crate) enum Output {
     /// One record that the job wrote.
     Written(Customer),
-    /// Records that the job wrote.
-    WrittenMany(Vec<Customer>),
+    /// New customers that the job wrote: each one's id number and times, from which its
+    /// writer makes the customers (`ops::created`) once it has its answer.
+    Created(ops::Made),
     /// A record returned without any write (a patch that changes nothing).
     Unchanged(Customer),
 }

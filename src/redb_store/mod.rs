@@ -686,16 +686,15 @@ impl RedbStore {
             return bad_item.map_or(Ok(Vec::new()), Err);
         }
         let business = business.to_owned();
+        // The job reads the items; once it is answered (and dropped) they move into the
+        // customers returned.
+        let valid = Arc::new(valid);
+        let items = Arc::clone(&valid);
         let output = self.write(Box::new(move |tables| {
-            ops::create(tables, &business, &valid, now, true, bad_item.as_ref())
-                .map(Output::WrittenMany)
+            ops::create(tables, &business, &items, now, true, bad_item.as_ref())
+                .map(Output::Created)
         }))?;
-        match output {
-            Output::WrittenMany(created) => Ok(created),
-            Output::Written(_) | Output::Unchanged(_) => Err(Error::Corrupt(
-                "a batch write returned one record".to_owned(),
-            )),
-        }
+        created(valid, output)
     }
 
     /// [`CustomerStore::list`] answered by reading every record of the business in order,
@@ -1237,8 +1236,28 @@ fn open_journal(
 fn one(output: Output) -> Result<Customer> {
     match output {
         Output::Written(customer) | Output::Unchanged(customer) => Ok(customer),
-        Output::WrittenMany(_) => Err(Error::Corrupt("a write returned a batch".to_owned())),
+        Output::Created(_) => Err(Error::Corrupt("a write returned new ids".to_owned())),
     }
+}
+
+/// The customers a create job made of `items` (its writer's copy, shared with the job), from
+/// its answer. The job is dropped before it is answered, so the items move; were it not, they
+/// would be copied.
+fn created(items: Arc<Vec<validate::ValidNew>>, output: Output) -> Result<Vec<Customer>> {
+    let Output::Created(made) = output else {
+        return Err(Error::Corrupt(
+            "a create returned records instead of new ids".to_owned(),
+        ));
+    };
+    if made.len() != items.len() {
+        return Err(Error::Corrupt(format!(
+            "a create of {} customers made {}",
+            items.len(),
+            made.len()
+        )));
+    }
+    let items = Arc::try_unwrap(items).unwrap_or_else(|shared| (*shared).clone());
+    Ok(ops::created(items, &made))
 }
 
 impl CustomerStore for RedbStore {
@@ -1247,21 +1266,14 @@ impl CustomerStore for RedbStore {
         let valid = validate::new_customer(new)?;
         let now = self.now();
         let business = business.to_owned();
+        let valid = Arc::new(vec![valid]);
+        let items = Arc::clone(&valid);
         let output = self.write(Box::new(move |tables| {
-            let mut created = ops::create(
-                tables,
-                &business,
-                std::slice::from_ref(&valid),
-                now,
-                false,
-                None,
-            )?;
-            created
-                .pop()
-                .map(Output::Written)
-                .ok_or_else(|| Error::Corrupt("create returned no record".to_owned()))
+            ops::create(tables, &business, &items, now, false, None).map(Output::Created)
         }))?;
-        one(output)
+        created(valid, output)?
+            .pop()
+            .ok_or_else(|| Error::Corrupt("create returned no record".to_owned()))
     }
 
     fn create_many(&self, business: &str, new: Vec<NewCustomer>) -> Result<Vec<Customer>> {

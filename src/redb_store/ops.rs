@@ -8,6 +8,8 @@ use std::ops::Bound;
 use jiff::Timestamp;
 use redb::{Database, ReadableDatabase, ReadableTable};
 
+use super::codec::{self, RecordFields};
+use super::grams;
 use super::group::Output;
 use super::held::OpenTables;
 use super::journal::{self, Effect};
@@ -15,7 +17,6 @@ use super::open::storage_error;
 use super::tables::{BUSINESS_STATES, BusinessState, CUSTOMERS};
 use super::tables::{business_check, checked_handle};
 use super::tail::{self, TailMemory};
-use super::{codec, grams};
 use crate::model::{Customer, Status};
 use crate::validate::{ValidNew, ValidPatch, email_key, whole_seconds};
 use crate::{Error, Result, id};
@@ -380,10 +381,15 @@ impl<'t, 'txn> WriteTables<'t, 'txn> {
     /// run and splices it into full leaves, one parent update per flush, instead of descending
     /// the tree for every insert. Fewer go in one insert each; one that replaces a record is
     /// `Corrupt` ([`new_entry`]).
-    fn append_records(&mut self, handle: u32, numbers: &[u64], created: &[Customer]) -> Result<()> {
+    fn append_records(
+        &mut self,
+        handle: u32,
+        numbers: &[u64],
+        created: &[RecordFields<'_>],
+    ) -> Result<()> {
         if numbers.len() < APPEND_RUN {
-            for (&n, customer) in numbers.iter().zip(created) {
-                let bytes = codec::encode(handle, n, customer)?;
+            for (&n, fields) in numbers.iter().zip(created) {
+                let bytes = codec::encode_fields(handle, n, fields)?;
                 let old = self.tables.customers.insert((handle, n), bytes.as_slice());
                 new_entry(old.map_err(write_err)?.is_some(), handle, "a record", n)?;
             }
@@ -395,8 +401,8 @@ impl<'t, 'txn> WriteTables<'t, 'txn> {
             .customers
             .upper_bound_mut(end)
             .map_err(write_err)?;
-        for (&n, customer) in numbers.iter().zip(created) {
-            let bytes = codec::encode(handle, n, customer)?;
+        for (&n, fields) in numbers.iter().zip(created) {
+            let bytes = codec::encode_fields(handle, n, fields)?;
             cursor
                 .insert_before((handle, n), bytes.as_slice())
                 .map_err(|e| out_of_order(e, handle, n, "record"))?;
@@ -411,7 +417,7 @@ impl<'t, 'txn> WriteTables<'t, 'txn> {
         handle: u32,
         status: Status,
         numbers: &[u64],
-        created: &[Customer],
+        created: &[RecordFields<'_>],
     ) -> Result<()> {
         let with_status = || {
             numbers
@@ -600,11 +606,18 @@ impl<'t, 'txn> WriteTables<'t, 'txn> {
     }
 }
 
+/// What a create wrote for each of its items, in order: the id number and the two timestamps.
+pub(crate) type Made = Vec<(u64, Timestamp, Timestamp)>;
+
 /// Creates `items` (already validated) in the open transaction, checking every uniqueness
 /// rule of every item before the first write. With `batch`, errors name the item's index.
 /// `bad_item` is the error of the batch's item after `items`, which failed its field rules:
 /// it is returned, with nothing written, once `items` are found free of conflicts (so that
 /// the error names the first offending item).
+///
+/// Returns each item's id and times; [`created`] makes the customers of them once the write is
+/// durable, outside the transaction and without copying the items (a job keeps its items, as
+/// it may run again in another transaction if another job of its batch spoils this one).
 pub(crate) fn create(
     tables: &mut WriteTables<'_, '_>,
     business: &str,
@@ -612,7 +625,7 @@ pub(crate) fn create(
     now: Timestamp,
     batch: bool,
     bad_item: Option<&Error>,
-) -> Result<Vec<Customer>> {
+) -> Result<Made> {
     let at_item = |index: usize, error: Error| {
         if batch {
             Error::Batch {
@@ -682,44 +695,44 @@ pub(crate) fn create(
             source: None,
         });
     }
-    let mut created = Vec::with_capacity(items.len());
+    let mut made = Vec::with_capacity(items.len());
     let mut numbers = Vec::with_capacity(items.len());
+    let mut fields = Vec::with_capacity(items.len());
     for item in items {
-        let item = item.clone();
         let n = id::next(last, now_ms).ok_or_else(|| Error::Storage {
             message: "the id space of this business is exhausted".to_owned(),
             source: None,
         })?;
         last = Some(n);
         let created_at = item.created_at.unwrap_or(stamp);
-        let customer = Customer {
-            id: id::encode(n),
-            external_id: item.external_id,
-            email: item.email,
-            name: item.name,
-            phone: item.phone,
-            description: item.description,
-            metadata: item.metadata,
-            status: item.status,
-            currency: item.currency,
-            created_at,
-            updated_at: item.updated_at.unwrap_or(created_at).max(created_at),
-        };
-        created.push(customer);
+        let updated_at = item.updated_at.unwrap_or(created_at).max(created_at);
+        made.push((n, created_at, updated_at));
         numbers.push(n);
+        fields.push(RecordFields {
+            email: &item.email,
+            name: &item.name,
+            phone: item.phone.as_deref(),
+            external_id: item.external_id.as_deref(),
+            description: item.description.as_deref(),
+            currency: item.currency.as_deref(),
+            metadata: item.metadata.as_ref(),
+            status: item.status,
+            created_at,
+            updated_at,
+        });
     }
-    insert_new(tables, handle, &numbers, &keys, &created)?;
-    finish_new(tables, handle, &created, last)?;
+    insert_new(tables, handle, &numbers, &keys, &fields)?;
+    finish_new(tables, handle, &fields, last)?;
     if tables.keeps_effects() {
         // Encoded one by one, and no further than a frame takes: past that the batch is
         // committed directly and its records are not journaled.
-        let mut records = Vec::with_capacity(created.len());
+        let mut records = Vec::with_capacity(fields.len());
         let mut bytes = business.len();
-        for (&n, customer) in numbers.iter().zip(&created) {
-            let record = codec::encode(0, n, customer)?;
+        for (&n, record_fields) in numbers.iter().zip(&fields) {
+            let record = codec::encode_fields(0, n, record_fields)?;
             bytes += journal::record_bytes(&record);
             if !tables.effects_fit(bytes) {
-                return Ok(created);
+                return Ok(made);
             }
             records.push((n, record));
         }
@@ -731,7 +744,29 @@ pub(crate) fn create(
             bytes,
         );
     }
-    Ok(created)
+    Ok(made)
+}
+
+/// The customers that [`create`] made of `items`, which move into them: `made` gives each its
+/// id number and times.
+pub(crate) fn created(items: Vec<ValidNew>, made: &[(u64, Timestamp, Timestamp)]) -> Vec<Customer> {
+    items
+        .into_iter()
+        .zip(made)
+        .map(|(item, &(n, created_at, updated_at))| Customer {
+            id: id::encode(n),
+            external_id: item.external_id,
+            email: item.email,
+            name: item.name,
+            phone: item.phone,
+            description: item.description,
+            metadata: item.metadata,
+            status: item.status,
+            currency: item.currency,
+            created_at,
+            updated_at,
+        })
+        .collect()
 }
 
 /// Appends the (lower-cased) email of every customer of `handle` from id `start` on, as
@@ -817,7 +852,7 @@ fn insert_new(
     handle: u32,
     numbers: &[u64],
     keys: &[String],
-    created: &[Customer],
+    created: &[RecordFields<'_>],
 ) -> Result<()> {
     if let Some(&first) = numbers.first()
         && numbers.len() >= APPEND_RUN
@@ -840,9 +875,9 @@ fn insert_new(
         tables.put_email_key(handle, numbers[i], &keys[i])?;
     }
     order.retain(|&i| created[i].external_id.is_some());
-    order.sort_unstable_by_key(|&i| created[i].external_id.as_deref());
+    order.sort_unstable_by_key(|&i| created[i].external_id);
     for &i in &order {
-        tables.put_external_id(handle, numbers[i], created[i].external_id.as_deref())?;
+        tables.put_external_id(handle, numbers[i], created[i].external_id)?;
     }
     Ok(())
 }
@@ -852,7 +887,7 @@ fn insert_new(
 fn finish_new(
     tables: &mut WriteTables<'_, '_>,
     handle: u32,
-    created: &[Customer],
+    created: &[RecordFields<'_>],
     last: Option<u64>,
 ) -> Result<()> {
     for status in Status::ALL {
@@ -1030,8 +1065,9 @@ pub(crate) fn replay(tables: &mut WriteTables<'_, '_>, effect: &Effect) -> Resul
                 last = Some(last.map_or(*n, |l| l.max(*n)));
             }
             let keys: Vec<String> = created.iter().map(|c| email_key(&c.email)).collect();
-            insert_new(tables, handle, &numbers, &keys, &created)?;
-            finish_new(tables, handle, &created, last)
+            let fields: Vec<RecordFields<'_>> = created.iter().map(RecordFields::of).collect();
+            insert_new(tables, handle, &numbers, &keys, &fields)?;
+            finish_new(tables, handle, &fields, last)
         }
         Effect::Replaced {
             business,
@@ -1121,8 +1157,11 @@ mod tests {
                     .collect()
             };
             let now = jiff::Timestamp::UNIX_EPOCH;
-            let first = create(&mut tables, "acme", &items("a", 1), now, false, None).unwrap();
-            let n = id::decode(&first[0].id).unwrap();
+            let first_items = items("a", 1);
+            let made = create(&mut tables, "acme", &first_items, now, false, None).unwrap();
+            let first = created(first_items, &made);
+            let n = made[0].0;
+            assert_eq!(id::decode(&first[0].id), Some(n));
             let handle = tables.handle("acme").unwrap().unwrap();
             // A run is refused for an entry anywhere among its ids; one customer for its own.
             let at = if batch == 1 { n + 1 } else { n + 2 };
