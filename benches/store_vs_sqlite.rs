@@ -76,7 +76,11 @@ fn setup() -> Fixture {
         .prefix("store-vs-sqlite-")
         .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
         .expect("temp dir");
-    eprintln!("building both databases with {} customers", data.customers);
+    eprintln!(
+        "building both databases with {} customers; allocator: {}",
+        data.customers,
+        common::ALLOCATOR_NAME
+    );
     let store = RedbStore::open(dir.path().join("customers.redb")).expect("open store");
     common::import_store(&store, &data);
     let ids = common::walk_store(&store);

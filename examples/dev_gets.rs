@@ -8,6 +8,9 @@ use customer_store::{CustomerStore, ListQuery, RedbStore};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let path = std::env::args().nth(1).ok_or("usage: dev_gets FILE")?;
+    if !std::path::Path::new(&path).exists() {
+        return Err(format!("{path}: no such store file (see the usage above)").into());
+    }
     let store = RedbStore::builder()
         .journal(std::env::var("JOURNAL").map_or(true, |v| v != "0"))
         .cache_size(
@@ -29,6 +32,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             break;
         }
         query.cursor = page.next_cursor;
+    }
+    if ids.is_empty() {
+        return Err(format!("{path}: business `acme` has no customers").into());
     }
     for round in 0..3 {
         let t = Instant::now();
