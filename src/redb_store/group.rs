@@ -115,7 +115,10 @@ pub(crate) type Body<'a> = dyn FnMut(&mut WriteTables<'_, '_>) -> Result<bool> +
 /// Runs `jobs` through `in_transaction`, which opens a transaction, runs the body it is given
 /// on the tables, and commits when the body returns `Ok(true)`.
 ///
-/// Returns one result per job, in order.
+/// Returns one result per job, in order. The jobs are dropped when it returns, before any
+/// result reaches its writer: a create's writer counts on it to take back the items it shared
+/// with its job without copying them (`RedbStore`'s `created`, which copies them should a job
+/// ever outlive its answer).
 pub(crate) fn run_batch(
     mut jobs: Vec<Job>,
     mut in_transaction: impl FnMut(&mut Body<'_>) -> Result<()>,

@@ -748,7 +748,7 @@ pub(crate) fn create(
 }
 
 /// The customers that [`create`] made of `items`, which move into them: `made` gives each its
-/// id number and times.
+/// id number and times (one per item, as `create` returns them; the caller checks).
 pub(crate) fn created(items: Vec<ValidNew>, made: &[(u64, Timestamp, Timestamp)]) -> Vec<Customer> {
     items
         .into_iter()
