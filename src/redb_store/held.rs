@@ -23,15 +23,27 @@ use crate::Result;
 
 /// Every table a write touches, open in one write transaction.
 pub(crate) struct OpenTables<'txn> {
+    pub(crate) main: MainTables<'txn>,
+    pub(crate) unique: UniqueTables<'txn>,
+}
+
+/// The tables other than the two unique indexes.
+pub(crate) struct MainTables<'txn> {
     pub(crate) businesses: redb::Table<'txn, &'static str, (u32, u32)>,
     pub(crate) states: redb::Table<'txn, u32, [u64; 6]>,
     pub(crate) customers: redb::Table<'txn, (u32, u64), &'static [u8]>,
-    pub(crate) emails: redb::Table<'txn, (u32, &'static str), u64>,
-    pub(crate) external_ids: redb::Table<'txn, (u32, &'static str), u64>,
     pub(crate) statuses: redb::Table<'txn, (u32, u8, u64), ()>,
     pub(crate) grams: redb::Table<'txn, (u32, u32, u64), &'static [u8]>,
     /// The file's facts; a journaled batch writes the number of its frame here.
     pub(crate) meta: redb::Table<'txn, &'static str, u64>,
+}
+
+/// The unique indexes (email and externalId), apart from the other tables so that a large
+/// create can write them on a second thread while the first writes the rest (redb lets the
+/// tables of one write transaction be written from several threads at once).
+pub(crate) struct UniqueTables<'txn> {
+    pub(crate) emails: redb::Table<'txn, (u32, &'static str), u64>,
+    pub(crate) external_ids: redb::Table<'txn, (u32, &'static str), u64>,
 }
 
 impl<'txn> OpenTables<'txn> {
@@ -88,14 +100,18 @@ impl<'txn> OpenTables<'txn> {
             businesses, states, customers, emails, external_ids, statuses, grams
         );
         Ok(OpenTables {
-            businesses,
-            states,
-            customers,
-            emails,
-            external_ids,
-            statuses,
-            grams,
-            meta,
+            main: MainTables {
+                businesses,
+                states,
+                customers,
+                statuses,
+                grams,
+                meta,
+            },
+            unique: UniqueTables {
+                emails,
+                external_ids,
+            },
         })
     }
 }
@@ -147,9 +163,9 @@ mod tests {
         let db = Database::create(dir.path().join("held.redb")).unwrap();
         let mut held = HeldTransaction::begin(db.begin_write().unwrap()).unwrap();
         for n in 1..=3u64 {
-            held.tables(|t| t.meta.insert("count", n).map(drop))
+            held.tables(|t| t.main.meta.insert("count", n).map(drop))
                 .unwrap();
-            held.tables(|t| t.statuses.insert((7, 0, n), ()).map(drop))
+            held.tables(|t| t.main.statuses.insert((7, 0, n), ()).map(drop))
                 .unwrap();
         }
         held.into_transaction().commit().unwrap();
@@ -210,7 +226,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = Database::create(dir.path().join("held.redb")).unwrap();
         let mut held = HeldTransaction::begin(db.begin_write().unwrap()).unwrap();
-        held.tables(|t| t.meta.insert("count", 1).map(drop))
+        held.tables(|t| t.main.meta.insert("count", 1).map(drop))
             .unwrap();
         drop(held);
         let read = db.begin_read().unwrap();

@@ -11,9 +11,9 @@ use redb::{Database, ReadableDatabase, ReadableTable};
 use super::codec::{self, RecordFields};
 use super::grams;
 use super::group::Output;
-use super::held::OpenTables;
+use super::held::{MainTables, OpenTables, UniqueTables};
 use super::journal::{self, Effect};
-use super::open::storage_error;
+use super::open::{panic_error, storage_error};
 use super::tables::{BUSINESS_STATES, BusinessState, CUSTOMERS};
 use super::tables::{business_check, checked_handle};
 use super::tail::{self, TailMemory};
@@ -55,10 +55,42 @@ fn out_of_order(e: redb::CursorError, handle: u32, n: u64, what: &str) -> Error 
     }
 }
 
+/// The error of a use of the unique indexes while a create has lent them to its second
+/// thread (not reached: nothing else of the batch runs then).
+fn unique_lent() -> Error {
+    Error::Storage {
+        message: "write: the unique indexes are in use by another thread".to_owned(),
+        source: None,
+    }
+}
+
+/// Writes the email index entry of customer `n` (`key`: its email, lower-cased).
+fn put_email_entry(unique: &mut UniqueTables<'_>, handle: u32, n: u64, key: &str) -> Result<()> {
+    unique.emails.insert((handle, key), n).map_err(write_err)?;
+    Ok(())
+}
+
+/// Writes the externalId index entry of customer `n`.
+fn put_external_id_entry(
+    unique: &mut UniqueTables<'_>,
+    handle: u32,
+    n: u64,
+    external_id: &str,
+) -> Result<()> {
+    unique
+        .external_ids
+        .insert((handle, external_id), n)
+        .map_err(write_err)?;
+    Ok(())
+}
+
 /// One batch's view of a write transaction: its open tables (borrowed, see `held`) and what
 /// the batch keeps besides.
 pub(crate) struct WriteTables<'t, 'txn> {
-    tables: &'t mut OpenTables<'txn>,
+    tables: &'t mut MainTables<'txn>,
+    /// The unique indexes: `None` only while a large create writes them on a second thread
+    /// ([`write_new`]), when nothing else of the batch runs.
+    unique: Option<&'t mut UniqueTables<'txn>>,
     /// The states of the businesses read or written in this batch: (handle, state, stored
     /// state), written back once by [`WriteTables::finish`].
     changed: Vec<(u32, BusinessState, Option<BusinessState>)>,
@@ -70,12 +102,22 @@ pub(crate) struct WriteTables<'t, 'txn> {
 }
 
 /// What a writer needs to keep businesses' waiting emails in memory (see `tail`).
+#[derive(Clone, Copy)]
 pub(crate) struct Tails<'a> {
     pub memory: &'a TailMemory,
     /// The database, for its newest committed snapshot.
     pub db: &'a Database,
     /// The store's commit generation: no commit lands while a batch runs.
     pub generation: u64,
+}
+
+impl Tails<'_> {
+    /// Notes that customer `n` of `handle` now has the lower-cased email `key`, for a business
+    /// whose tail may grow to `long_tail`.
+    fn remember(&self, handle: u32, n: u64, key: &str, long_tail: u64) {
+        // Deleted and re-emailed customers stay listed: twice the long tail at most.
+        self.memory.add(handle, n, key, long_tail.saturating_mul(2));
+    }
 }
 
 /// The effects a transaction keeps for the journal.
@@ -93,7 +135,8 @@ impl<'t, 'txn> WriteTables<'t, 'txn> {
     /// A batch's view of `tables`; new customers join the gram postings `tail_max` at a time.
     pub(crate) fn new(tables: &'t mut OpenTables<'txn>, tail_max: u64) -> WriteTables<'t, 'txn> {
         WriteTables {
-            tables,
+            tables: &mut tables.main,
+            unique: Some(&mut tables.unique),
             changed: Vec::new(),
             tail_max,
             tails: None,
@@ -116,10 +159,18 @@ impl<'t, 'txn> WriteTables<'t, 'txn> {
     /// [`WriteTables::remember_email`] with the email already lower-cased (`key`).
     fn remember_key(&self, handle: u32, n: u64, key: &str) {
         if let Some(tails) = &self.tails {
-            // Deleted and re-emailed customers stay listed: twice the long tail at most.
-            let most = self.long_tail().saturating_mul(2);
-            tails.memory.add(handle, n, key, most);
+            tails.remember(handle, n, key, self.long_tail());
         }
+    }
+
+    /// The unique indexes.
+    fn unique(&self) -> Result<&UniqueTables<'txn>> {
+        self.unique.as_deref().ok_or_else(unique_lent)
+    }
+
+    /// The unique indexes, to write.
+    fn unique_mut(&mut self) -> Result<&mut UniqueTables<'txn>> {
+        self.unique.as_deref_mut().ok_or_else(unique_lent)
     }
 
     /// How long a business's tail may grow while its waiting emails are kept in memory.
@@ -303,7 +354,7 @@ impl<'t, 'txn> WriteTables<'t, 'txn> {
 
     fn email_owner(&self, handle: u32, key: &str) -> Result<Option<u64>> {
         Ok(self
-            .tables
+            .unique()?
             .emails
             .get((handle, key))
             .map_err(write_err)?
@@ -312,7 +363,7 @@ impl<'t, 'txn> WriteTables<'t, 'txn> {
 
     fn external_id_owner(&self, handle: u32, external_id: &str) -> Result<Option<u64>> {
         Ok(self
-            .tables
+            .unique()?
             .external_ids
             .get((handle, external_id))
             .map_err(write_err)?
@@ -458,17 +509,13 @@ impl<'t, 'txn> WriteTables<'t, 'txn> {
 
     /// [`WriteTables::put_email`] with the email already lower-cased (`key`).
     fn put_email_key(&mut self, handle: u32, n: u64, key: &str) -> Result<()> {
-        self.tables
-            .emails
-            .insert((handle, key), n)
-            .map_err(write_err)?;
-        Ok(())
+        put_email_entry(self.unique_mut()?, handle, n, key)
     }
 
     fn remove_email(&mut self, handle: u32, n: u64, email: &str) -> Result<()> {
         let key = email_key(email);
         if self.email_owner(handle, &key)? == Some(n) {
-            self.tables
+            self.unique_mut()?
                 .emails
                 .remove((handle, key.as_str()))
                 .map_err(write_err)?;
@@ -477,20 +524,17 @@ impl<'t, 'txn> WriteTables<'t, 'txn> {
     }
 
     fn put_external_id(&mut self, handle: u32, n: u64, external_id: Option<&str>) -> Result<()> {
-        if let Some(external_id) = external_id {
-            self.tables
-                .external_ids
-                .insert((handle, external_id), n)
-                .map_err(write_err)?;
+        match external_id {
+            Some(external_id) => put_external_id_entry(self.unique_mut()?, handle, n, external_id),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     fn remove_external_id(&mut self, handle: u32, n: u64, external_id: Option<&str>) -> Result<()> {
         if let Some(external_id) = external_id
             && self.external_id_owner(handle, external_id)? == Some(n)
         {
-            self.tables
+            self.unique_mut()?
                 .external_ids
                 .remove((handle, external_id))
                 .map_err(write_err)?;
@@ -606,6 +650,102 @@ impl<'t, 'txn> WriteTables<'t, 'txn> {
     }
 }
 
+/// The first item of a create that breaks a uniqueness rule of one index ([`first_offence`]).
+struct Offence {
+    index: usize,
+    /// The rule's place among an item's checks: a repeat of an earlier item's email (0), of
+    /// its externalId (1), a stored customer's email (2), a stored externalId (3).
+    rank: u8,
+    /// The item's error, or the storage error of its lookup.
+    error: std::result::Result<Error, Error>,
+}
+
+/// The first offence of `keys` (new customers' lower-cased emails) against the email index.
+fn email_offence(
+    emails: &impl ReadableTable<(u32, &'static str), u64>,
+    handle: Option<u32>,
+    keys: &[String],
+) -> Option<Offence> {
+    let values = keys.iter().map(|key| Some(key.as_str()));
+    first_offence(emails, Unique::Email, handle, values)
+}
+
+/// The first offence of `items`' externalIds against the externalId index.
+fn external_id_offence(
+    external_ids: &impl ReadableTable<(u32, &'static str), u64>,
+    handle: Option<u32>,
+    items: &[ValidNew],
+) -> Option<Offence> {
+    let values = items.iter().map(|item| item.external_id.as_deref());
+    first_offence(external_ids, Unique::ExternalId, handle, values)
+}
+
+/// The lower-cased emails of `items`.
+fn email_keys(items: &[ValidNew]) -> Vec<String> {
+    items.iter().map(|item| email_key(&item.email)).collect()
+}
+
+/// The unique index a create's checks look at: the email index or the externalId index.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Unique {
+    Email,
+    ExternalId,
+}
+
+/// The first of `values` (one per item of a create, lower-cased emails or externalIds; `None`
+/// for an item without one) that repeats an earlier value, or that a stored customer of
+/// `handle` (if the business exists) holds in `index`, which is the `which` index.
+fn first_offence<'v>(
+    index: &impl ReadableTable<(u32, &'static str), u64>,
+    which: Unique,
+    handle: Option<u32>,
+    values: impl ExactSizeIterator<Item = Option<&'v str>>,
+) -> Option<Offence> {
+    let (field, repeat_rank, taken_rank) = match which {
+        Unique::Email => ("email", 0, 2),
+        Unique::ExternalId => ("externalId", 1, 3),
+    };
+    let mut seen: HashMap<&str, usize> = HashMap::with_capacity(values.len());
+    for (at, value) in values.enumerate() {
+        let Some(value) = value else {
+            continue;
+        };
+        if let Some(&earlier_index) = seen.get(value) {
+            let error = Error::DuplicateInBatch {
+                field,
+                earlier_index,
+            };
+            return Some(Offence {
+                index: at,
+                rank: repeat_rank,
+                error: Ok(error),
+            });
+        }
+        if let Some(handle) = handle {
+            let error = match index.get((handle, value)).map_err(write_err) {
+                Ok(None) => None,
+                Ok(Some(owner)) => {
+                    let existing_id = id::encode(owner.value());
+                    Some(Ok(match which {
+                        Unique::Email => Error::EmailTaken { existing_id },
+                        Unique::ExternalId => Error::ExternalIdTaken { existing_id },
+                    }))
+                }
+                Err(e) => Some(Err(e)),
+            };
+            if let Some(error) = error {
+                return Some(Offence {
+                    index: at,
+                    rank: taken_rank,
+                    error,
+                });
+            }
+        }
+        seen.insert(value, at);
+    }
+    None
+}
+
 /// What a create wrote for each of its items, in order: the id number and the two timestamps.
 pub(crate) type Made = Vec<(u64, Timestamp, Timestamp)>;
 
@@ -636,50 +776,46 @@ pub(crate) fn create(
             error
         }
     };
-    // Checks, item by item in index order, so the error names the first offending item:
-    // a repeat of an earlier item of the batch, then a conflict with a stored customer
-    // (email before externalId).
+    // Checks, so the error names the first offending item: for each item in index order, a
+    // repeat of an earlier item's email, then of its externalId, then an email a stored
+    // customer holds, then a stored externalId. The email checks and the externalId checks
+    // each find their first offence (on two threads for a large batch); the earlier wins.
     let handle = tables.handle(business)?;
-    let keys: Vec<String> = items.iter().map(|item| email_key(&item.email)).collect();
-    let mut emails_in_batch: HashMap<&str, usize> = HashMap::with_capacity(items.len());
-    let mut external_ids_in_batch: HashMap<&str, usize> = HashMap::new();
-    for (index, (item, key)) in items.iter().zip(&keys).enumerate() {
-        if let Some(&earlier_index) = emails_in_batch.get(key.as_str()) {
-            let error = Error::DuplicateInBatch {
-                field: "email",
-                earlier_index,
-            };
-            return Err(at_item(index, error));
-        }
-        if let Some(external_id) = &item.external_id
-            && let Some(&earlier_index) = external_ids_in_batch.get(external_id.as_str())
-        {
-            let error = Error::DuplicateInBatch {
-                field: "externalId",
-                earlier_index,
-            };
-            return Err(at_item(index, error));
-        }
-        if let Some(handle) = handle {
-            if let Some(owner) = tables.email_owner(handle, key)? {
-                let error = Error::EmailTaken {
-                    existing_id: id::encode(owner),
+    let unique = tables.unique()?;
+    let (keys, email_offence, external_id_offence) =
+        if handle.is_some() && items.len() >= SECOND_THREAD_RUN {
+            std::thread::scope(|scope| {
+                let email_side = || {
+                    let keys = email_keys(items);
+                    let offence = email_offence(&unique.emails, handle, &keys);
+                    (keys, offence)
                 };
-                return Err(at_item(index, error));
-            }
-            if let Some(external_id) = &item.external_id
-                && let Some(owner) = tables.external_id_owner(handle, external_id)?
-            {
-                let error = Error::ExternalIdTaken {
-                    existing_id: id::encode(owner),
+                let spawned = std::thread::Builder::new().spawn_scoped(scope, email_side);
+                let external = external_id_offence(&unique.external_ids, handle, items);
+                let (keys, email) = match spawned {
+                    Ok(thread) => thread
+                        .join()
+                        .map_err(|panic| panic_error("write", &*panic))?,
+                    // No thread could be started: this one does both.
+                    Err(_) => email_side(),
                 };
-                return Err(at_item(index, error));
-            }
-        }
-        emails_in_batch.insert(key, index);
-        if let Some(external_id) = &item.external_id {
-            external_ids_in_batch.insert(external_id, index);
-        }
+                Ok::<_, Error>((keys, email, external))
+            })?
+        } else {
+            let keys = email_keys(items);
+            let email = email_offence(&unique.emails, handle, &keys);
+            let external = external_id_offence(&unique.external_ids, handle, items);
+            (keys, email, external)
+        };
+    if let Some(offence) = [email_offence, external_id_offence]
+        .into_iter()
+        .flatten()
+        .min_by_key(|offence| (offence.index, offence.rank))
+    {
+        return Err(match offence.error {
+            Ok(error) => at_item(offence.index, error),
+            Err(storage) => storage,
+        });
     }
     if let Some(error) = bad_item {
         return Err(error.clone());
@@ -721,8 +857,7 @@ pub(crate) fn create(
             updated_at,
         });
     }
-    insert_new(tables, handle, &numbers, &keys, &fields)?;
-    finish_new(tables, handle, &fields, last)?;
+    write_new(tables, handle, &numbers, &keys, &fields, last)?;
     if tables.keeps_effects() {
         // Encoded one by one, and no further than a frame takes: past that the batch is
         // committed directly and its records are not journaled.
@@ -838,21 +973,33 @@ pub(crate) struct LongTail {
     pub emails: Vec<(u64, String)>,
 }
 
-/// Writes new customers (`numbers`, with their lower-cased emails `keys`): the records in id
-/// order, the status entries in id order per status (both appended through cursors when there
-/// are enough, see [`WriteTables::append_records`]), then the email entries and the externalId
-/// entries, each index in one run sorted by key (counted by [`finish_new`]). Writing each tree
-/// in one run, rather than switching among four trees per customer, took the 1 M import from
-/// about 64 k to 81 k customers/s (the benchmarks' batches already come in key order; the sort
-/// is for batches that do not). Lookups in key order measured no faster, so the uniqueness
-/// checks stay in item order. Appending through cursors took a 1 M import on tmpfs from
-/// 10.6–15.1 s to 9.5–12.6 s (five runs each, alternated).
-fn insert_new(
+/// The fewest new customers of one create whose unique index entries are written on a second
+/// thread while the first writes the rest ([`write_new`]): starting a thread costs tens of
+/// microseconds, a thousand new customers about ten milliseconds.
+const SECOND_THREAD_RUN: usize = 256;
+
+/// Writes new customers (`numbers`, with their lower-cased emails `keys`; `last` is the newest
+/// id issued): the records in id order, the status entries in id order per status (both
+/// appended through cursors when there are enough, see [`WriteTables::append_records`]), the
+/// email and externalId entries ([`put_unique_entries`]), the counts and the email index's
+/// tail ([`finish_new`]). Lookups in key order measured no faster, so the uniqueness checks
+/// stay in item order. Appending through cursors took a 1 M import on tmpfs from 10.6–15.1 s
+/// to 9.5–12.6 s (five runs each, alternated).
+///
+/// From [`SECOND_THREAD_RUN`] customers on, a second (scoped) thread writes the unique indexes
+/// while this one writes the rest, in the same order as for fewer: the tail's memory before
+/// the fold that must find the new emails there. The two threads write disjoint tables of the
+/// one transaction (redb allows it). If no thread can be started, this one does both.
+/// (Giving the second thread the tail's memory too, this one waiting for it before the fold,
+/// measured slower than one thread: the fold comes every 16,384 customers, so in most batches
+/// this thread sat idle; PERFORMANCE.md, "Round 11".)
+fn write_new(
     tables: &mut WriteTables<'_, '_>,
     handle: u32,
     numbers: &[u64],
     keys: &[String],
     created: &[RecordFields<'_>],
+    last: Option<u64>,
 ) -> Result<()> {
     if let Some(&first) = numbers.first()
         && numbers.len() >= APPEND_RUN
@@ -862,22 +1009,67 @@ fn insert_new(
             .filter(|&s| created.iter().any(|c| c.status == s));
         tables.check_nothing_from(handle, first, statuses)?;
     }
-    for (&n, key) in numbers.iter().zip(keys) {
-        tables.remember_key(handle, n, key);
+    // The records, the status entries, the tail's memory, the counts and the tail (which
+    // folds only after the memory has the new emails).
+    let write_rest = |tables: &mut WriteTables<'_, '_>| -> Result<()> {
+        for (&n, key) in numbers.iter().zip(keys) {
+            tables.remember_key(handle, n, key);
+        }
+        tables.append_records(handle, numbers, created)?;
+        for status in Status::ALL {
+            tables.append_status_entries(handle, status, numbers, created)?;
+        }
+        finish_new(tables, handle, created, last)
+    };
+    if numbers.len() < SECOND_THREAD_RUN {
+        put_unique_entries(tables.unique_mut()?, handle, numbers, keys, created)?;
+        return write_rest(tables);
     }
-    tables.append_records(handle, numbers, created)?;
-    for status in Status::ALL {
-        tables.append_status_entries(handle, status, numbers, created)?;
-    }
+    let unique = tables.unique.take().ok_or_else(unique_lent)?;
+    let split = std::thread::scope(|scope| {
+        let lent = &mut *unique;
+        let indexer = std::thread::Builder::new()
+            .spawn_scoped(scope, move || {
+                put_unique_entries(lent, handle, numbers, keys, created)
+            })
+            .ok()?;
+        let written = write_rest(tables);
+        let indexed = indexer
+            .join()
+            .unwrap_or_else(|panic| Err(panic_error("write", &*panic)));
+        Some(written.and(indexed))
+    });
+    // No thread could be started: this one does both.
+    let written = split.unwrap_or_else(|| {
+        write_rest(tables).and_then(|()| put_unique_entries(unique, handle, numbers, keys, created))
+    });
+    tables.unique = Some(unique);
+    written
+}
+
+/// Writes the email and externalId index entries of new customers (`numbers`, with their
+/// lower-cased emails `keys`), each index in one run sorted by key. Writing each tree in one
+/// run, rather than switching among trees per customer, took the 1 M import from about 64 k to
+/// 81 k customers/s (the benchmarks' batches already come in key order; the sort is for
+/// batches that do not).
+fn put_unique_entries(
+    unique: &mut UniqueTables<'_>,
+    handle: u32,
+    numbers: &[u64],
+    keys: &[String],
+    created: &[RecordFields<'_>],
+) -> Result<()> {
     let mut order: Vec<usize> = (0..numbers.len()).collect();
     order.sort_unstable_by_key(|&i| keys[i].as_str());
     for &i in &order {
-        tables.put_email_key(handle, numbers[i], &keys[i])?;
+        put_email_entry(unique, handle, numbers[i], &keys[i])?;
     }
     order.retain(|&i| created[i].external_id.is_some());
     order.sort_unstable_by_key(|&i| created[i].external_id);
     for &i in &order {
-        tables.put_external_id(handle, numbers[i], created[i].external_id)?;
+        if let Some(external_id) = created[i].external_id {
+            put_external_id_entry(unique, handle, numbers[i], external_id)?;
+        }
     }
     Ok(())
 }
@@ -1066,8 +1258,7 @@ pub(crate) fn replay(tables: &mut WriteTables<'_, '_>, effect: &Effect) -> Resul
             }
             let keys: Vec<String> = created.iter().map(|c| email_key(&c.email)).collect();
             let fields: Vec<RecordFields<'_>> = created.iter().map(RecordFields::of).collect();
-            insert_new(tables, handle, &numbers, &keys, &fields)?;
-            finish_new(tables, handle, &fields, last)
+            write_new(tables, handle, &numbers, &keys, &fields, last)
         }
         Effect::Replaced {
             business,
