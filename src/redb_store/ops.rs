@@ -13,7 +13,7 @@ use super::grams;
 use super::group::Output;
 use super::held::{MainTables, OpenTables, UniqueTables};
 use super::journal::{self, Effect};
-use super::open::{panic_error, storage_error};
+use super::open::{force_reopen, panic_error, storage_error};
 use super::tables::{BUSINESS_STATES, BusinessState, CUSTOMERS};
 use super::tables::{business_check, checked_handle};
 use super::tail::{self, TailMemory};
@@ -795,7 +795,7 @@ pub(crate) fn create(
                 let (keys, email) = match spawned {
                     Ok(thread) => thread
                         .join()
-                        .map_err(|panic| panic_error("write", &*panic))?,
+                        .map_err(|panic| force_reopen(panic_error("write", &*panic)))?,
                     // No thread could be started: this one does both.
                     Err(_) => email_side(),
                 };
@@ -987,9 +987,11 @@ const SECOND_THREAD_RUN: usize = 256;
 /// to 9.5–12.6 s (five runs each, alternated).
 ///
 /// From [`SECOND_THREAD_RUN`] customers on, a second (scoped) thread writes the unique indexes
-/// while this one writes the rest, in the same order as for fewer: the tail's memory before
-/// the fold that must find the new emails there. The two threads write disjoint tables of the
-/// one transaction (redb allows it). If no thread can be started, this one does both.
+/// while this one writes the rest, the tail's memory before the fold that must find the new
+/// emails there. The two threads write disjoint tables of the one transaction (redb allows
+/// it). If no thread can be started, this one does both. A panic on the second thread is
+/// answered as one on this thread is (`RedbStore::run_with_journal`): an error that makes the store
+/// reopen its database, since redb's state after a panic inside it is unknown.
 /// (Giving the second thread the tail's memory too, this one waiting for it before the fold,
 /// measured slower than one thread: the fold comes every 16,384 customers, so in most batches
 /// this thread sat idle; PERFORMANCE.md, "Round 11".)
@@ -1036,7 +1038,7 @@ fn write_new(
         let written = write_rest(tables);
         let indexed = indexer
             .join()
-            .unwrap_or_else(|panic| Err(panic_error("write", &*panic)));
+            .unwrap_or_else(|panic| Err(force_reopen(panic_error("write", &*panic))));
         Some(written.and(indexed))
     });
     // No thread could be started: this one does both.
