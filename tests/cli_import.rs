@@ -338,6 +338,13 @@ fn an_interrupted_import_loses_no_batch_and_a_rerun_completes_it() -> Result {
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()?;
+    // Once the store file exists (a loaded machine may take longer than the sleep below to
+    // get there; killed before it, there is nothing to check), a little more time to commit
+    // some batches.
+    let started = std::time::Instant::now();
+    while !env.db.exists() && started.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
     std::thread::sleep(Duration::from_millis(300));
     // Killed wherever it is (possibly already done): no committed batch may be lost.
     let _ = child.kill();
