@@ -13,7 +13,7 @@ use super::grams;
 use super::group::Output;
 use super::held::{MainTables, OpenTables, UniqueTables};
 use super::journal::{self, Effect};
-use super::open::{force_reopen, panic_error, storage_error};
+use super::open::{force_reopen, needs_reopen, panic_error, storage_error};
 use super::tables::{BUSINESS_STATES, BusinessState, CUSTOMERS};
 use super::tables::{business_check, checked_handle};
 use super::tail::{self, TailMemory};
@@ -989,9 +989,9 @@ const SECOND_THREAD_RUN: usize = 256;
 /// From [`SECOND_THREAD_RUN`] customers on, a second (scoped) thread writes the unique indexes
 /// while this one writes the rest, the tail's memory before the fold that must find the new
 /// emails there. The two threads write disjoint tables of the one transaction (redb allows
-/// it). If no thread can be started, this one does both. A panic on the second thread is
-/// answered as one on this thread is (`RedbStore::run_with_journal`): an error that makes the store
-/// reopen its database, since redb's state after a panic inside it is unknown.
+/// it). If no thread can be started, this one does both. A panic on the second thread makes
+/// the store reopen its database, as one on this thread does (`RedbStore::run_with_journal`),
+/// since redb's state after a panic inside it is unknown; its error wins over this thread's.
 /// (Giving the second thread the tail's memory too, this one waiting for it before the fold,
 /// measured slower than one thread: the fold comes every 16,384 customers, so in most batches
 /// this thread sat idle; PERFORMANCE.md, "Round 11".)
@@ -1039,7 +1039,12 @@ fn write_new(
         let indexed = indexer
             .join()
             .unwrap_or_else(|panic| Err(force_reopen(panic_error("write", &*panic))));
-        Some(written.and(indexed))
+        // An error that makes the store reopen (a panic) wins over the other thread's.
+        Some(match (written, indexed) {
+            (Ok(()), indexed) => indexed,
+            (Err(_), Err(reopen)) if needs_reopen(&reopen) => Err(reopen),
+            (Err(error), _) => Err(error),
+        })
     });
     // No thread could be started: this one does both.
     let written = split.unwrap_or_else(|| {
