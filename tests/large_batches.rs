@@ -24,6 +24,9 @@ use customer_store::{
     Customer, CustomerStore, Error, ImportCustomer, ListQuery, NewCustomer, RedbStore, Status,
 };
 use proptest::prelude::*;
+use spec_support::{all_matching, ids_of_aborted_child};
+
+mod spec_support;
 
 /// A conflict put into a batch at `at` (a fraction of its length).
 #[derive(Debug, Clone, Copy)]
@@ -250,24 +253,15 @@ fn check_reads(store: &RedbStore, business: &str, model: &Model) -> Result<(), T
     Ok(())
 }
 
-/// The ids of every customer `query` matches, walking its pages.
+/// The ids of every customer `query` matches ([`all_matching`]).
 fn all_pages(
     store: &RedbStore,
     business: &str,
-    mut query: ListQuery,
+    query: ListQuery,
 ) -> Result<Vec<String>, TestCaseError> {
-    query.limit = Some(ListQuery::MAX_LIMIT);
-    let mut ids = Vec::new();
-    loop {
-        let page = store
-            .list(business, &query)
-            .map_err(|e| TestCaseError::fail(format!("list: {e}")))?;
-        ids.extend(page.items.into_iter().map(|c| c.id));
-        match (page.has_more, page.next_cursor) {
-            (true, Some(cursor)) => query.cursor = Some(cursor),
-            _ => return Ok(ids),
-        }
-    }
+    let customers = all_matching(store, business, query)
+        .map_err(|e| TestCaseError::fail(format!("list: {e}")))?;
+    Ok(customers.into_iter().map(|c| c.id).collect())
 }
 
 proptest! {
@@ -420,18 +414,8 @@ fn a_large_batch_survives_a_crash() -> Result<(), Box<dyn std::error::Error>> {
 
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("customers.redb");
-    let output = std::process::Command::new(std::env::current_exe()?)
-        .args([NAME, "--exact", "--nocapture", "--test-threads=1"])
-        .env(CHILD_DB, &path)
-        .current_dir(dir.path())
-        .output()?;
-    assert!(!output.status.success(), "the child did not abort");
-    let stdout = String::from_utf8(output.stdout)?;
-    let ids: Vec<&str> = stdout
-        .lines()
-        .filter_map(|line| line.rsplit_once("created ").map(|(_, id)| id))
-        .collect();
-    assert_eq!(ids.len(), 600, "child output: {stdout}");
+    let ids = ids_of_aborted_child(NAME, CHILD_DB, &path)?;
+    assert_eq!(ids.len(), 600, "child ids: {ids:?}");
     let mut journal = path.clone().into_os_string();
     journal.push(".journal");
     assert!(
@@ -451,15 +435,15 @@ fn a_large_batch_survives_a_crash() -> Result<(), Box<dyn std::error::Error>> {
     );
     for (i, id) in ids.iter().enumerate() {
         let by_email = store.get_by_email("acme", &format!("CRASH{i}.Q3@mail.example"))?;
-        assert_eq!(by_email.map(|c| c.id).as_deref(), Some(*id));
+        assert_eq!(by_email.map(|c| c.id).as_ref(), Some(id));
         let by_external_id = store.get_by_external_id("acme", &format!("ext-crash-{i}"))?;
-        assert_eq!(by_external_id.map(|c| c.id).as_deref(), Some(*id));
+        assert_eq!(by_external_id.map(|c| c.id).as_ref(), Some(id));
     }
     let found = all_pages(&store, "acme", ListQuery::default().with_email("h59"))
         .map_err(|e| e.to_string())?;
-    let wanted: Vec<&str> = (0..600)
+    let wanted: Vec<String> = (0..600)
         .filter(|i| format!("crash{i}.q3").contains("h59"))
-        .map(|i| ids[i])
+        .map(|i| ids[i].clone())
         .collect();
     assert_eq!(found, wanted);
     // The replayed batches are refused again: the indexes hold them.

@@ -11,7 +11,9 @@ use customer_store::{
     CustomerPatch, CustomerStore, Error, ManualClock, NewCustomer, RedbStore, Status,
 };
 use redb::{ReadableDatabase, TableDefinition};
-use spec_support::{SEED_CREATED_AT, TestResult, all_customers, at, expect_code, verify_clean};
+use spec_support::{
+    SEED_CREATED_AT, TestResult, all_customers, at, expect_code, ids_of_aborted_child, verify_clean,
+};
 
 const BIZ: &str = "acme";
 
@@ -641,19 +643,8 @@ fn writes_that_returned_ok_survive_a_process_abort() -> TestResult {
 
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("customers.redb");
-    let output = std::process::Command::new(std::env::current_exe()?)
-        .args([NAME, "--exact", "--nocapture", "--test-threads=1"])
-        .env(CHILD_DB, &path)
-        // A core dump of the aborted child, if any, lands in the temporary directory.
-        .current_dir(dir.path())
-        .output()?;
-    assert!(!output.status.success(), "the child did not abort");
-    let stdout = String::from_utf8(output.stdout)?;
-    let ids: Vec<&str> = stdout
-        .lines()
-        .filter_map(|line| line.rsplit_once("created ").map(|(_, id)| id))
-        .collect();
-    assert_eq!(ids.len(), 30, "child output: {stdout}");
+    let ids = ids_of_aborted_child(NAME, CHILD_DB, &path)?;
+    assert_eq!(ids.len(), 30, "child ids: {ids:?}");
 
     let store = RedbStore::open(&path)?;
     let all = all_customers(&store, BIZ)?;

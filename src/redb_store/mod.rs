@@ -1,6 +1,7 @@
 //! [`RedbStore`]: the [`CustomerStore`] on a redb database.
 
 mod backend;
+mod beside;
 #[cfg(feature = "server")]
 mod clients;
 mod codec;
@@ -499,20 +500,11 @@ fn check_items<T: Send>(
         return run(items, 0, now, check);
     }
     let middle = items.len() / 2;
-    // The second half, which the second thread takes (left here if none could be started).
-    let mut second = Some(items.split_off(middle));
-    let (first_half, second_half) = std::thread::scope(|scope| {
-        let slot = &mut second;
-        let second_half = std::thread::Builder::new().spawn_scoped(scope, move || {
-            run(slot.take().unwrap_or_default(), middle, now, check)
-        });
-        let first_half = run(items, 0, now, check);
-        (first_half, second_half.map(|thread| thread.join()))
-    });
-    let second_half = match second_half {
-        Ok(joined) => joined,
-        Err(_) => Ok(run(second.take().unwrap_or_default(), middle, now, check)),
-    };
+    let second = items.split_off(middle);
+    let (first_half, second_half) = beside::beside(
+        || run(items, 0, now, check),
+        move || run(second, middle, now, check),
+    );
     match (first_half, second_half) {
         ((valid, Some(error)), _) => (valid, Some(error)),
         ((mut valid, None), Ok((rest, error))) => {

@@ -8,6 +8,7 @@ use std::ops::Bound;
 use jiff::Timestamp;
 use redb::{Database, ReadableDatabase, ReadableTable};
 
+use super::beside::beside;
 use super::codec::{self, RecordFields};
 use super::grams;
 use super::group::Output;
@@ -62,6 +63,12 @@ fn unique_lent() -> Error {
         message: "write: the unique indexes are in use by another thread".to_owned(),
         source: None,
     }
+}
+
+/// The error of a panic on a large create's second thread: the store reopens its database, as
+/// after a panic on the calling thread (redb's state after it is unknown).
+fn lent_thread_panicked(panic: Box<dyn std::any::Any + Send>) -> Error {
+    force_reopen(panic_error("write", &*panic))
 }
 
 /// Writes the email index entry of customer `n` (`key`: its email, lower-cased).
@@ -705,7 +712,13 @@ fn first_offence<'v>(
         Unique::Email => ("email", 0, 2),
         Unique::ExternalId => ("externalId", 1, 3),
     };
-    let mut seen: HashMap<&str, usize> = HashMap::with_capacity(values.len());
+    // Every item has an email, few may have an externalId: only the emails' map is sized
+    // up front (a single create then allocates no map for a customer without an externalId).
+    let expected = match which {
+        Unique::Email => values.len(),
+        Unique::ExternalId => 0,
+    };
+    let mut seen: HashMap<&str, usize> = HashMap::with_capacity(expected);
     for (at, value) in values.enumerate() {
         let Some(value) = value else {
             continue;
@@ -782,30 +795,18 @@ pub(crate) fn create(
     // each find their first offence (on two threads for a large batch); the earlier wins.
     let handle = tables.handle(business)?;
     let unique = tables.unique()?;
-    let (keys, email_offence, external_id_offence) =
+    let email_side = || {
+        let keys = email_keys(items);
+        let offence = email_offence(&unique.emails, handle, &keys);
+        (keys, offence)
+    };
+    let external_side = || external_id_offence(&unique.external_ids, handle, items);
+    let ((keys, email_offence), external_id_offence) =
         if handle.is_some() && items.len() >= SECOND_THREAD_RUN {
-            std::thread::scope(|scope| {
-                let email_side = || {
-                    let keys = email_keys(items);
-                    let offence = email_offence(&unique.emails, handle, &keys);
-                    (keys, offence)
-                };
-                let spawned = std::thread::Builder::new().spawn_scoped(scope, email_side);
-                let external = external_id_offence(&unique.external_ids, handle, items);
-                let (keys, email) = match spawned {
-                    Ok(thread) => thread
-                        .join()
-                        .map_err(|panic| force_reopen(panic_error("write", &*panic)))?,
-                    // No thread could be started: this one does both.
-                    Err(_) => email_side(),
-                };
-                Ok::<_, Error>((keys, email, external))
-            })?
+            let (external, email) = beside(external_side, email_side);
+            (email.map_err(lent_thread_panicked)?, external)
         } else {
-            let keys = email_keys(items);
-            let email = email_offence(&unique.emails, handle, &keys);
-            let external = external_id_offence(&unique.external_ids, handle, items);
-            (keys, email, external)
+            (email_side(), external_side())
         };
     if let Some(offence) = [email_offence, external_id_offence]
         .into_iter()
@@ -1028,30 +1029,18 @@ fn write_new(
         return write_rest(tables);
     }
     let unique = tables.unique.take().ok_or_else(unique_lent)?;
-    let split = std::thread::scope(|scope| {
-        let lent = &mut *unique;
-        let indexer = std::thread::Builder::new()
-            .spawn_scoped(scope, move || {
-                put_unique_entries(lent, handle, numbers, keys, created)
-            })
-            .ok()?;
-        let written = write_rest(tables);
-        let indexed = indexer
-            .join()
-            .unwrap_or_else(|panic| Err(force_reopen(panic_error("write", &*panic))));
-        // An error that makes the store reopen (a panic) wins over the other thread's.
-        Some(match (written, indexed) {
-            (Ok(()), indexed) => indexed,
-            (Err(_), Err(reopen)) if needs_reopen(&reopen) => Err(reopen),
-            (Err(error), _) => Err(error),
-        })
-    });
-    // No thread could be started: this one does both.
-    let written = split.unwrap_or_else(|| {
-        write_rest(tables).and_then(|()| put_unique_entries(unique, handle, numbers, keys, created))
-    });
+    let (written, indexed) = beside(
+        || write_rest(tables),
+        || put_unique_entries(unique, handle, numbers, keys, created),
+    );
     tables.unique = Some(unique);
-    written
+    let indexed = indexed.unwrap_or_else(|panic| Err(lent_thread_panicked(panic)));
+    // An error that makes the store reopen (a panic) wins over the other thread's.
+    match (written, indexed) {
+        (Ok(()), indexed) => indexed,
+        (Err(_), Err(reopen)) if needs_reopen(&reopen) => Err(reopen),
+        (Err(error), _) => Err(error),
+    }
 }
 
 /// Writes the email and externalId index entries of new customers (`numbers`, with their

@@ -99,8 +99,18 @@ pub fn item_error(error: &Error) -> &Error {
 
 /// Every customer of `business`, walking the pages with the largest limit.
 pub fn all_customers(store: &dyn CustomerStore, business: &str) -> TestResult<Vec<Customer>> {
+    all_matching(store, business, ListQuery::default())
+}
+
+/// Every customer of `business` that `query`'s filters match, walking its pages with the
+/// largest limit.
+pub fn all_matching(
+    store: &dyn CustomerStore,
+    business: &str,
+    mut query: ListQuery,
+) -> TestResult<Vec<Customer>> {
     let mut out = Vec::new();
-    let mut query = ListQuery::default().with_limit(ListQuery::MAX_LIMIT);
+    query.limit = Some(ListQuery::MAX_LIMIT);
     loop {
         let page = store.list(business, &query)?;
         out.extend(page.items);
@@ -114,6 +124,29 @@ pub fn all_customers(store: &dyn CustomerStore, business: &str) -> TestResult<Ve
 /// What a refused call must leave unchanged: the business's customers and the table counts.
 pub fn state(store: &RedbStore, business: &str) -> TestResult<(Vec<Customer>, VerifyReport)> {
     Ok((all_customers(store, business)?, store.verify()?))
+}
+
+/// Runs the test `name` of this test binary again, as a child process with `env` set to the
+/// store path `db` (in `db`'s folder, where a core dump would land), and returns the ids the
+/// child printed as `created ID` lines. The child is the test itself, which sees `env` set,
+/// prints each id once its write returned `Ok` and then aborts: the call checks that it did
+/// not exit normally.
+pub fn ids_of_aborted_child(
+    name: &str,
+    env: &str,
+    db: &std::path::Path,
+) -> TestResult<Vec<String>> {
+    let output = std::process::Command::new(std::env::current_exe()?)
+        .args([name, "--exact", "--nocapture", "--test-threads=1"])
+        .env(env, db)
+        .current_dir(db.parent().ok_or("the store path has no folder")?)
+        .output()?;
+    assert!(!output.status.success(), "the child did not abort");
+    let stdout = String::from_utf8(output.stdout)?;
+    Ok(stdout
+        .lines()
+        .filter_map(|line| line.rsplit_once("created ").map(|(_, id)| id.to_owned()))
+        .collect())
 }
 
 /// Runs `verify()` and checks that it counts `customers` records, one email entry each.
