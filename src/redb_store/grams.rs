@@ -457,6 +457,17 @@ impl NewPostings {
         }
     }
 
+    /// The postings of business `handle` in `lists`: each gram's ids, ascending (the tail's
+    /// memory, when it holds exactly the waiting customers: `tail::TailMemory::take_exact`).
+    pub(crate) fn from_lists(handle: u32, lists: HashMap<u32, Vec<u64>, RandomState>) -> Self {
+        let mut postings = NewPostings::default();
+        postings.lists.reserve(lists.len());
+        for (gram, ids) in lists {
+            postings.lists.insert((handle, gram), ids);
+        }
+        postings
+    }
+
     /// How many (business, gram) lists are gathered: each costs a table slot and an
     /// allocation, so a caller gathering many small businesses writes before it has many.
     pub(crate) fn lists(&self) -> usize {

@@ -611,6 +611,34 @@ impl<'t, 'txn> WriteTables<'t, 'txn> {
         if state.tail_waiting < most || keep {
             return self.set_state(handle, state);
         }
+        // The memory's lists, when they hold exactly the waiting customers' grams, save
+        // reading the records and taking their grams again.
+        let taken = self
+            .tails
+            .as_ref()
+            .and_then(|t| t.memory.take_exact(handle, start, state.tail_waiting));
+        let (postings, next_start) = match taken {
+            Some(taken) => (
+                grams::NewPostings::from_lists(handle, taken.lists),
+                taken.next_start,
+            ),
+            None => {
+                let (postings, next_start) = self.read_tail(handle, start)?;
+                if let Some(tails) = &self.tails {
+                    tails.memory.folded(handle, next_start);
+                }
+                (postings, next_start)
+            }
+        };
+        postings.write(&mut self.tables.grams)?;
+        state.tail_start = next_start;
+        state.tail_waiting = 0;
+        self.set_state(handle, state)
+    }
+
+    /// The postings of `handle`'s customers from `start` on, read from their records, and the
+    /// first id after them.
+    fn read_tail(&self, handle: u32, start: u64) -> Result<(grams::NewPostings, u64)> {
         let mut postings = grams::NewPostings::default();
         let mut next_start = start;
         for entry in self
@@ -628,13 +656,7 @@ impl<'t, 'txn> WriteTables<'t, 'txn> {
             }
             next_start = n.saturating_add(1);
         }
-        postings.write(&mut self.tables.grams)?;
-        state.tail_start = next_start;
-        state.tail_waiting = 0;
-        if let Some(tails) = &self.tails {
-            tails.memory.folded(handle, next_start);
-        }
-        self.set_state(handle, state)
+        Ok((postings, next_start))
     }
 
     /// Moves customer `n`'s postings from the grams of `old` to those of `new` (both emails).
@@ -1383,6 +1405,80 @@ mod tests {
                 assert_eq!(tables.email_owner(handle, "b0@x.io").unwrap(), None);
             }
         }
+    }
+
+    /// A fold takes its postings from the tail's memory only when the memory holds exactly
+    /// the waiting customers: after a rolled-back batch, a deleted customer or a changed
+    /// email in the tail, it reads the records. `verify` compares every posting with the
+    /// records after each step.
+    #[test]
+    fn a_fold_from_the_memory_posts_exactly_the_waiting_customers() {
+        use crate::model::CustomerPatch;
+        let backend: Arc<dyn redb::StorageBackend> =
+            Arc::new(redb::backends::InMemoryBackend::new());
+        let db = open::open(&Source::Backend(backend), 1 << 20, true, None).unwrap();
+        let memory = TailMemory::default();
+        let mut second = 0;
+        let mut made = 0;
+        // One transaction of `steps` (each a batch of so many new customers, or a change to
+        // the last one created); committed or dropped; then verified.
+        let mut run = |steps: &[i64], commit: bool| {
+            second += 1;
+            let now = jiff::Timestamp::from_second(second).unwrap();
+            let txn = db.begin_write().unwrap();
+            {
+                let mut open = OpenTables::open(&txn).unwrap();
+                let mut tables = WriteTables::new(&mut open, 4);
+                tables.keep_tails(Tails {
+                    memory: &memory,
+                    db: &db,
+                    generation: second.cast_unsigned(),
+                });
+                let mut last = None;
+                for &step in steps {
+                    match step {
+                        -1 => {
+                            delete(&mut tables, "acme", last.unwrap()).unwrap();
+                        }
+                        -2 => {
+                            made += 1;
+                            let patch = CustomerPatch::default().set_email(format!("m{made}@y.io"));
+                            let patch = crate::validate::patch(patch).unwrap();
+                            update(&mut tables, "acme", last.unwrap(), &patch, now).unwrap();
+                        }
+                        count => {
+                            let items: Vec<ValidNew> = (0..count)
+                                .map(|_| {
+                                    made += 1;
+                                    NewCustomer::new(format!("c{made}@x{}.io", made % 7), "C")
+                                })
+                                .map(|new| crate::validate::new_customer(new).unwrap())
+                                .collect();
+                            let ids = create(&mut tables, "acme", &items, now, true, None).unwrap();
+                            last = ids.last().map(|&(n, _, _)| n);
+                        }
+                    }
+                }
+                tables.finish().unwrap();
+            }
+            if commit {
+                txn.commit().unwrap();
+                memory.committed(second.cast_unsigned());
+            }
+            super::super::verify::verify(&db).unwrap()
+        };
+        // The memory starts from the records (a tail of 4 at most, then kept up to 64), and
+        // the fold at 64 reads the records; the memory starts again after it.
+        assert_eq!(run(&[10, 10, 10, 10, 10, 10, 10, 10], true).customers, 80);
+        // A rolled-back batch leaves ids in the memory that no customer has.
+        run(&[30], false);
+        assert_eq!(run(&[30, 30], true).customers, 140);
+        // A customer deleted, then an email changed, in the tail.
+        assert_eq!(run(&[30, -1, 40], true).customers, 209);
+        assert_eq!(run(&[30, -2, 40], true).customers, 279);
+        // Nothing of the kind: the fold takes the memory's lists.
+        assert_eq!(run(&[35, 35, 20], true).customers, 369);
+        assert_eq!(run(&[64, 64], true).customers, 497);
     }
 
     /// A journal left by a build of format 3 holds its records in layout version 2: they

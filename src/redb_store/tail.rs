@@ -61,10 +61,33 @@ struct Waiting {
     postings: usize,
     /// How many emails were added since the list started.
     emails: u64,
+    /// The highest id added since the list started.
+    newest: u64,
+    /// Whether every email added since the list started came with a new, higher id: no
+    /// customer was listed twice (an email that changed). False for a list started from the
+    /// stored records (whose reads may list a customer twice).
+    ascending: bool,
 }
 
 impl Waiting {
+    /// An empty list from `from` on, whose emails will all be added one by one.
+    fn empty(since: Since, from: u64) -> Waiting {
+        Waiting {
+            since,
+            from,
+            grams: HashMap::default(),
+            postings: 0,
+            emails: 0,
+            newest: 0,
+            ascending: true,
+        }
+    }
+
     fn add(&mut self, n: u64, lower_email: &str) -> usize {
+        if self.emails > 0 && n <= self.newest {
+            self.ascending = false;
+        }
+        self.newest = self.newest.max(n);
         let mut added = 0;
         for gram in grams::grams(lower_email) {
             let ids = self.grams.entry(gram).or_default();
@@ -91,6 +114,14 @@ impl Waiting {
 /// About how many postings one email adds (its grams), for a budget check before the emails
 /// are read.
 pub(crate) const POSTINGS_PER_EMAIL: usize = 32;
+
+/// A business's gram lists taken for a fold ([`TailMemory::take_exact`]).
+pub(crate) struct Taken {
+    /// Each gram's ids, ascending, each once.
+    pub lists: HashMap<u32, Vec<u64>, RandomState>,
+    /// The first id after the tail's customers: where the tail starts after the fold.
+    pub next_start: u64,
+}
 
 /// The waiting emails of the businesses with long tails.
 #[derive(Debug, Default)]
@@ -143,13 +174,9 @@ impl TailMemory {
         if state.postings + needed > BUDGET_POSTINGS {
             return false;
         }
-        let mut waiting = Waiting {
-            since: Since::Generation(generation),
-            from,
-            grams: HashMap::default(),
-            postings: 0,
-            emails: 0,
-        };
+        let mut waiting = Waiting::empty(Since::Generation(generation), from);
+        // Read from two snapshots, the emails may list a customer twice.
+        waiting.ascending = false;
         for (n, email) in emails {
             if *n >= from {
                 waiting.add(*n, email);
@@ -194,14 +221,43 @@ impl TailMemory {
         } = &mut *state;
         if let Some(waiting) = businesses.get_mut(&handle) {
             *postings -= waiting.postings;
-            *waiting = Waiting {
-                since: Since::NextCommit,
-                from,
-                grams: HashMap::default(),
-                postings: 0,
-                emails: 0,
-            };
+            *waiting = Waiting::empty(Since::NextCommit, from);
         }
+    }
+
+    /// For a fold of `handle`'s tail, which starts at `start` and holds `count` customers in
+    /// the writer's transaction: the gram lists, taken out of the memory, when they hold the
+    /// grams of exactly those customers' emails, and the first id after them. The memory then
+    /// starts again as [`TailMemory::folded`] leaves it. `None` (nothing changed) when the
+    /// lists may hold more: a fold then reads the records.
+    ///
+    /// The lists are exact when they were started empty at `start` (by a fold), every email
+    /// since came with a higher id than the one before (no customer listed twice), and as
+    /// many emails were added as the tail holds customers. Every write that stores a new
+    /// customer while the memory is kept adds its email, so the tail's customers are among
+    /// those added; an id added by a write that was rolled back, or of a customer deleted
+    /// since, has no customer in the tail, and the counts then differ.
+    pub(crate) fn take_exact(&self, handle: u32, start: u64, count: u64) -> Option<Taken> {
+        let mut state = self.state.lock();
+        let State {
+            businesses,
+            postings,
+        } = &mut *state;
+        let waiting = businesses.get_mut(&handle)?;
+        if !waiting.ascending || waiting.from != start || waiting.emails != count {
+            return None;
+        }
+        let next_start = if count == 0 {
+            start
+        } else {
+            waiting.newest.checked_add(1)?
+        };
+        *postings -= waiting.postings;
+        let old = std::mem::replace(waiting, Waiting::empty(Since::NextCommit, next_start));
+        Some(Taken {
+            lists: old.grams,
+            next_start,
+        })
     }
 
     /// A commit landed (or may have) and the generation is now `generation`: lists replaced by
@@ -299,6 +355,64 @@ mod tests {
         assert_eq!(memory.candidates(1, 8, 10, 0, &grams), None);
         memory.clear();
         assert!(!memory.keeps(1));
+    }
+
+    /// The ids of `gram`'s list in lists taken for a fold.
+    fn ids_of(taken: &Taken, email_gram: &str) -> Vec<u64> {
+        let gram = grams::grams(email_gram)[0];
+        taken.lists.get(&gram).cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn a_fold_takes_the_lists_only_when_they_hold_exactly_the_tail() {
+        let memory = TailMemory::default();
+        // Started from stored records (which may list a customer twice): never taken.
+        assert!(memory.start(1, 0, 10, &emails(&[(10, "abc@x.io"), (10, "abc@x.io")])));
+        assert!(memory.take_exact(1, 10, 1).is_none());
+        assert!(memory.take_exact(1, 10, 2).is_none());
+        // A fold through the records starts it again, empty: the emails added from then on
+        // in id order are exactly the tail when the counts agree.
+        memory.folded(1, 11);
+        memory.add(1, 11, "abc@x.io", 100);
+        memory.add(1, 14, "abd@x.io", 100);
+        assert!(memory.take_exact(1, 10, 2).is_none(), "another start");
+        assert!(
+            memory.take_exact(1, 11, 3).is_none(),
+            "a customer not added"
+        );
+        assert!(
+            memory.take_exact(1, 11, 1).is_none(),
+            "a rolled-back or deleted one"
+        );
+        assert!(memory.take_exact(2, 11, 2).is_none(), "another business");
+        let taken = memory.take_exact(1, 11, 2).expect("exact");
+        assert_eq!(taken.next_start, 15);
+        assert_eq!(ids_of(&taken, "abc"), vec![11]);
+        assert_eq!(ids_of(&taken, "x.i"), vec![11, 14]);
+        // Taken, the memory starts again from the next id and serves no snapshot until the
+        // fold commits, as after `folded`.
+        assert!(memory.keeps(1));
+        assert_eq!(memory.candidates(1, 9, 15, 0, &grams::grams("abc")), None);
+        memory.committed(10);
+        assert_eq!(
+            memory.candidates(1, 10, 15, 0, &grams::grams("abc")),
+            Some(vec![])
+        );
+        // An empty tail is taken as it is.
+        let empty = memory.take_exact(1, 15, 0).expect("exact");
+        assert_eq!((empty.next_start, empty.lists.len()), (15, 0));
+        // An email that changed lists its customer twice: never taken again until a fold
+        // through the records.
+        memory.add(1, 15, "abe@x.io", 100);
+        memory.add(1, 16, "abf@x.io", 100);
+        memory.add(1, 15, "zzz@x.io", 100);
+        assert!(memory.take_exact(1, 15, 2).is_none());
+        assert!(memory.take_exact(1, 15, 3).is_none());
+        memory.folded(1, 17);
+        memory.add(1, 17, "abg@x.io", 100);
+        assert_eq!(memory.take_exact(1, 17, 1).expect("exact").next_start, 18);
+        // The budget counts nothing for lists taken.
+        assert!(memory.has_room((BUDGET_POSTINGS / POSTINGS_PER_EMAIL) as u64));
     }
 
     #[test]
