@@ -459,7 +459,7 @@ impl NewPostings {
 
     /// The postings of business `handle` in `lists`: each gram's ids, ascending (the tail's
     /// memory, when it holds exactly the waiting customers: `tail::TailMemory::take_exact`).
-    pub(crate) fn from_lists(handle: u32, lists: HashMap<u32, Vec<u64>, RandomState>) -> Self {
+    pub(crate) fn from_lists(handle: u32, lists: Vec<(u32, Vec<u64>)>) -> Self {
         let mut postings = NewPostings::default();
         postings.lists.reserve(lists.len());
         for (gram, ids) in lists {
@@ -475,8 +475,8 @@ impl NewPostings {
     }
 
     /// The gathered postings in (business, gram) order, each gram's ids ascending. Callers
-    /// add customers in id order (a walk of the records), so the lists come out sorted; one
-    /// that does not is sorted here.
+    /// add customers in id order (a walk of the records), or give lists already sorted (the
+    /// tail's memory), so the lists come out sorted; one that does not is sorted here.
     fn into_groups(self) -> Vec<((u32, u32), Vec<u64>)> {
         let mut groups: Vec<_> = self.lists.into_iter().collect();
         groups.sort_unstable_by_key(|&(key, _)| key);

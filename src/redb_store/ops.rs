@@ -612,25 +612,29 @@ impl<'t, 'txn> WriteTables<'t, 'txn> {
             return self.set_state(handle, state);
         }
         // The memory's lists, when they hold exactly the waiting customers' grams, save
-        // reading the records and taking their grams again.
+        // reading the records and taking their grams again. Taken, they are gone from the
+        // memory even if the write below fails: the business's filtered pages then read their
+        // waiting records until a fold lands (the memory's list starts after the failed
+        // fold's customers, which a snapshot's tail never does).
         let taken = self
             .tails
             .as_ref()
             .and_then(|t| t.memory.take_exact(handle, start, state.tail_waiting));
-        let (postings, next_start) = match taken {
-            Some(taken) => (
-                grams::NewPostings::from_lists(handle, taken.lists),
-                taken.next_start,
-            ),
+        let next_start = match taken {
+            Some(taken) => {
+                grams::NewPostings::from_lists(handle, taken.lists)
+                    .write(&mut self.tables.grams)?;
+                taken.next_start
+            }
             None => {
                 let (postings, next_start) = self.read_tail(handle, start)?;
+                postings.write(&mut self.tables.grams)?;
                 if let Some(tails) = &self.tails {
                     tails.memory.folded(handle, next_start);
                 }
-                (postings, next_start)
+                next_start
             }
         };
-        postings.write(&mut self.tables.grams)?;
         state.tail_start = next_start;
         state.tail_waiting = 0;
         self.set_state(handle, state)
@@ -1421,9 +1425,12 @@ mod tests {
         let mut second = 0;
         let mut made = 0;
         // One transaction of `steps` (each a batch of so many new customers, or a change to
-        // the last one created); committed or dropped; then verified.
-        let mut run = |steps: &[i64], commit: bool| {
-            second += 1;
+        // the last one created), a second after the previous one (or in the same second, so
+        // that it takes the same ids as a dropped one); committed or dropped; then verified.
+        let mut run = |steps: &[i64], commit: bool, same_second: bool| {
+            if !same_second {
+                second += 1;
+            }
             let now = jiff::Timestamp::from_second(second).unwrap();
             let txn = db.begin_write().unwrap();
             {
@@ -1469,16 +1476,31 @@ mod tests {
         };
         // The memory starts from the records (a tail of 4 at most, then kept up to 64), and
         // the fold at 64 reads the records; the memory starts again after it.
-        assert_eq!(run(&[10, 10, 10, 10, 10, 10, 10, 10], true).customers, 80);
-        // A rolled-back batch leaves ids in the memory that no customer has.
-        run(&[30], false);
-        assert_eq!(run(&[30, 30], true).customers, 140);
+        assert_eq!(
+            run(&[10, 10, 10, 10, 10, 10, 10, 10], true, false).customers,
+            80
+        );
+        assert_eq!(memory.lists_taken(), 0);
+        // A rolled-back batch leaves ids in the memory that no customer has; the next
+        // transaction comes a second later, with higher ids.
+        run(&[30], false, false);
+        assert_eq!(run(&[30, 30], true, false).customers, 140);
+        // Run again in the same second, a rolled-back batch's ids are taken again.
+        run(&[30], false, false);
+        assert_eq!(run(&[30, 40], true, true).customers, 210);
         // A customer deleted, then an email changed, in the tail.
-        assert_eq!(run(&[30, -1, 40], true).customers, 209);
-        assert_eq!(run(&[30, -2, 40], true).customers, 279);
-        // Nothing of the kind: the fold takes the memory's lists.
-        assert_eq!(run(&[35, 35, 20], true).customers, 369);
-        assert_eq!(run(&[64, 64], true).customers, 497);
+        assert_eq!(run(&[30, -1, 40], true, false).customers, 279);
+        assert_eq!(run(&[30, -2, 40], true, false).customers, 349);
+        assert_eq!(
+            memory.lists_taken(),
+            0,
+            "every fold so far read the records"
+        );
+        // Nothing of the kind: the folds take the memory's lists.
+        assert_eq!(run(&[35, 35, 20], true, false).customers, 439);
+        assert_eq!(memory.lists_taken(), 1);
+        assert_eq!(run(&[64, 64], true, false).customers, 567);
+        assert_eq!(memory.lists_taken(), 3);
     }
 
     /// A journal left by a build of format 3 holds its records in layout version 2: they
