@@ -457,17 +457,6 @@ impl NewPostings {
         }
     }
 
-    /// The postings of business `handle` in `lists`: each gram's ids, ascending (the tail's
-    /// memory, when it holds exactly the waiting customers: `tail::TailMemory::take_exact`).
-    pub(crate) fn from_lists(handle: u32, lists: Vec<(u32, Vec<u64>)>) -> Self {
-        let mut postings = NewPostings::default();
-        postings.lists.reserve(lists.len());
-        for (gram, ids) in lists {
-            postings.lists.insert((handle, gram), ids);
-        }
-        postings
-    }
-
     /// How many (business, gram) lists are gathered: each costs a table slot and an
     /// allocation, so a caller gathering many small businesses writes before it has many.
     pub(crate) fn lists(&self) -> usize {
@@ -475,8 +464,8 @@ impl NewPostings {
     }
 
     /// The gathered postings in (business, gram) order, each gram's ids ascending. Callers
-    /// add customers in id order (a walk of the records), or give lists already sorted (the
-    /// tail's memory), so the lists come out sorted; one that does not is sorted here.
+    /// add customers in id order (a walk of the records), so the lists come out sorted; one
+    /// that does not is sorted here.
     fn into_groups(self) -> Vec<((u32, u32), Vec<u64>)> {
         let mut groups: Vec<_> = self.lists.into_iter().collect();
         groups.sort_unstable_by_key(|&(key, _)| key);
@@ -496,6 +485,22 @@ impl NewPostings {
         }
         Ok(())
     }
+}
+
+/// Appends business `handle`'s postings in `lists` (each gram's ids ascending, the grams in
+/// any order: the tail's memory, when it holds exactly the waiting customers,
+/// `tail::TailMemory::take_exact`); each id must be above every id already in its gram.
+pub(crate) fn append_lists(
+    blocks: &mut Blocks<'_>,
+    handle: u32,
+    mut lists: Vec<(u32, Vec<u64>)>,
+) -> Result<()> {
+    lists.sort_unstable_by_key(|&(gram, _)| gram);
+    let mut buffers = AppendBuffers::default();
+    for (gram, ids) in lists {
+        append(blocks, handle, gram, &ids, &mut buffers)?;
+    }
+    Ok(())
 }
 
 type ReadBlocks = redb::ReadOnlyTable<(u32, u32, u64), &'static [u8]>;

@@ -622,8 +622,7 @@ impl<'t, 'txn> WriteTables<'t, 'txn> {
             .and_then(|t| t.memory.take_exact(handle, start, state.tail_waiting));
         let next_start = match taken {
             Some(taken) => {
-                grams::NewPostings::from_lists(handle, taken.lists)
-                    .write(&mut self.tables.grams)?;
+                grams::append_lists(&mut self.tables.grams, handle, taken.lists)?;
                 taken.next_start
             }
             None => {
