@@ -593,6 +593,8 @@ struct SyncState {
     thread: Option<std::thread::JoinHandle<()>>,
     /// Set once the journal is done with the syncer: its thread writes what is queued and ends.
     stopping: bool,
+    /// Set when the thread could not be started (not tried again: the waiters write).
+    no_thread: bool,
     /// A written frame's buffer, for the next frame to reuse.
     spare: Vec<u8>,
 }
@@ -615,6 +617,7 @@ impl Syncer {
                 busy: false,
                 thread: None,
                 stopping: false,
+                no_thread: false,
                 spare: Vec::new(),
             }),
             work: Condvar::new(),
@@ -638,13 +641,14 @@ impl Syncer {
             return Err(sync_failed());
         }
         state.queue.push_back(QueuedFrame { lsn, at, bytes });
-        if state.thread.is_none() && !state.stopping {
+        if state.thread.is_none() && !state.stopping && !state.no_thread {
             let syncer = Arc::clone(self);
             // Without a thread, the frames are written by those who wait for them.
             state.thread = std::thread::Builder::new()
                 .name("customer-store-journal".to_owned())
                 .spawn(move || syncer.run())
                 .ok();
+            state.no_thread = state.thread.is_none();
         }
         Ok(())
     }
@@ -699,9 +703,10 @@ impl Syncer {
         }
         self.progress.notify_all();
         // The next frame was queued meanwhile: the thread writes it (at once if the thread
-        // wrote this one: the chain does not wait for a wake).
-        if !state.queue.is_empty() {
-            self.work.notify_one();
+        // wrote this one: the chain does not wait for a wake). A stopping thread that found
+        // this frame being written waits for it to end before it ends.
+        if !state.queue.is_empty() || state.stopping {
+            self.work.notify_all();
         }
     }
 
@@ -725,7 +730,9 @@ impl Syncer {
         }
     }
 
-    /// Ends the syncer's thread, once it has written what is queued.
+    /// Ends the syncer's thread, once it has written what is queued, and returns once every
+    /// queued frame is on disk (or a write or sync failed): nothing of this journal's is
+    /// written after it returns, so the file may be opened again (a reopen replays it).
     fn stop(&self) {
         let thread = {
             let mut state = self.state.lock();
@@ -737,6 +744,16 @@ impl Syncer {
             && thread.thread().id() != std::thread::current().id()
         {
             let _ = thread.join();
+        }
+        // Frames no thread wrote (none could be started) are written here, as an append wrote
+        // its frame at once before the syncer: the reopen that may follow must find them.
+        let mut state = self.state.lock();
+        while !self.failed() && (state.busy || !state.queue.is_empty()) {
+            if state.busy {
+                self.progress.wait(&mut state);
+            } else {
+                self.write_next(&mut state);
+            }
         }
     }
 }
@@ -1226,7 +1243,8 @@ pub(crate) fn recover(
     journal.marked = true;
     journal.last_lsn = last_lsn;
     journal.durable_lsn = last_lsn;
-    // The replay committed durably: nothing before it is left to sync.
+    // The replay committed durably: nothing before it is left to sync (nor was anything queued).
+    journal.syncer.stop();
     journal.syncer = Arc::new(Syncer::new(journal.file.clone(), last_lsn));
     Ok(journal)
 }
@@ -1481,6 +1499,23 @@ mod tests {
             *self.hold_syncs.lock() = hold;
             self.released.notify_all();
         }
+
+        /// Holds syncs until the guard is dropped (also when an assertion fails meanwhile, so
+        /// that a failing test fails instead of hanging).
+        fn syncs_held(&self) -> impl Drop + '_ {
+            struct Release<'a>(&'a Recording);
+            impl Drop for Release<'_> {
+                fn drop(&mut self) {
+                    self.0.hold_syncs(false);
+                }
+            }
+            self.hold_syncs(true);
+            Release(self)
+        }
+
+        fn take_log(&self) -> Vec<&'static str> {
+            std::mem::take(&mut *self.log.lock())
+        }
     }
 
     impl StorageBackend for Recording {
@@ -1544,7 +1579,7 @@ mod tests {
 
         // While a frame syncs, the next append waits for that sync, and its frame is written
         // only after it.
-        file.hold_syncs(true);
+        let held = file.syncs_held();
         let txn = journal.take_held().unwrap();
         journal.append(journal.next_lsn(), &[]).unwrap();
         journal.hold(txn, 1);
@@ -1562,7 +1597,7 @@ mod tests {
                 "the append waits for the sync before it"
             );
             assert!(!waiting.is_finished(), "the batch waits for its sync");
-            file.hold_syncs(false);
+            drop(held);
         });
         waiting.join().unwrap().unwrap();
         journal.pending().wait().unwrap();
@@ -1577,12 +1612,14 @@ mod tests {
     }
 
     /// A failed write or sync is final: the batch waiting for it, later appends, commits and
-    /// checkpoints all refuse (asking for a reopen), even once writes and syncs work again.
+    /// checkpoints all refuse (asking for a reopen), even once writes and syncs work again;
+    /// nothing is written after the failure (`log`: what the backend saw).
     fn failures_are_final(
         mut journal: Journal,
         db: &Database,
         file: &Recording,
         flag: &AtomicBool,
+        log: &[&str],
     ) {
         let txn = db.begin_write().unwrap();
         flag.store(true, Ordering::SeqCst);
@@ -1600,10 +1637,8 @@ mod tests {
         let txn = journal.take_held().unwrap();
         assert!(journal.append(journal.next_lsn(), &[]).is_err());
         drop(txn);
-        assert!(
-            file.log.lock().len() <= 2,
-            "nothing written after the failure"
-        );
+        drop(journal);
+        assert_eq!(file.take_log(), log, "nothing written after the failure");
     }
 
     #[test]
@@ -1612,8 +1647,8 @@ mod tests {
         let file = Arc::new(Recording::default());
         let mut journal = recording_journal(&db, &file);
         frames_in_order(&mut journal, &db, &file);
-        file.log.lock().clear();
-        failures_are_final(journal, &db, &file, &file.fail_sync);
+        file.take_log();
+        failures_are_final(journal, &db, &file, &file.fail_sync, &["frame", "sync"]);
     }
 
     #[test]
@@ -1621,7 +1656,56 @@ mod tests {
         let db = in_memory_db();
         let file = Arc::new(Recording::default());
         let journal = recording_journal(&db, &file);
-        failures_are_final(journal, &db, &file, &file.fail_write);
+        failures_are_final(journal, &db, &file, &file.fail_write, &["frame"]);
+    }
+
+    /// Dropping the journal (a close, or a reopen after an error) returns only once nothing
+    /// of it is being written or waits to be: a frame being synced by a waiter is waited for
+    /// (the syncer's thread, woken to stop while that sync runs, ends after it), and a frame
+    /// no one waited for yet is written and synced.
+    #[test]
+    fn dropping_the_journal_finishes_its_frames() {
+        let db = in_memory_db();
+        let file = Arc::new(Recording::default());
+        let mut journal = recording_journal(&db, &file);
+        let txn = db.begin_write().unwrap();
+        journal.append(journal.next_lsn(), &[]).unwrap();
+        journal.hold(HeldTransaction::begin(txn).unwrap(), 1);
+        assert!(journal.syncer.state.lock().thread.is_some(), "started");
+        let held = file.syncs_held();
+        let waiting = std::thread::spawn({
+            let pending = journal.pending();
+            move || pending.wait()
+        });
+        while file.log.lock().is_empty() {
+            std::thread::yield_now();
+        }
+        let (dropped, done) = std::sync::mpsc::channel();
+        let dropping = std::thread::spawn(move || {
+            drop(journal);
+            dropped.send(()).unwrap();
+        });
+        std::thread::sleep(std::time::Duration::from_millis(30));
+        assert!(
+            !dropping.is_finished(),
+            "the drop waits for the sync under way"
+        );
+        drop(held);
+        done.recv_timeout(std::time::Duration::from_secs(10))
+            .expect("the drop ends once the sync does");
+        dropping.join().unwrap();
+        waiting.join().unwrap().unwrap();
+        assert_eq!(file.take_log(), ["frame", "sync"]);
+
+        // Without a thread, a frame queued and not yet waited for is written by the drop.
+        let mut journal = recording_journal(&db, &file);
+        journal.syncer.stop();
+        let txn = db.begin_write().unwrap();
+        journal.append(journal.next_lsn(), &[]).unwrap();
+        journal.hold(HeldTransaction::begin(txn).unwrap(), 1);
+        assert_eq!(file.take_log(), Vec::<&str>::new(), "queued, not written");
+        drop(journal);
+        assert_eq!(file.take_log(), ["frame", "sync"]);
     }
 
     /// Without the syncer's thread, the writer waiting for a frame writes and syncs it, under
@@ -1634,7 +1718,7 @@ mod tests {
         journal.syncer.stop();
         frames_in_order(&mut journal, &db, &file);
         assert!(journal.syncer.state.lock().thread.is_none());
-        file.log.lock().clear();
-        failures_are_final(journal, &db, &file, &file.fail_sync);
+        file.take_log();
+        failures_are_final(journal, &db, &file, &file.fail_sync, &["frame", "sync"]);
     }
 }
