@@ -1661,8 +1661,8 @@ mod tests {
 
     /// Dropping the journal (a close, or a reopen after an error) returns only once nothing
     /// of it is being written or waits to be: a frame being synced by a waiter is waited for
-    /// (the syncer's thread, woken to stop while that sync runs, ends after it), and a frame
-    /// no one waited for yet is written and synced.
+    /// (the syncer's thread, asleep with nothing queued and woken to stop while that sync
+    /// runs, ends after it), and a frame no one waited for yet is written and synced.
     #[test]
     fn dropping_the_journal_finishes_its_frames() {
         let db = in_memory_db();
@@ -1671,8 +1671,16 @@ mod tests {
         let txn = db.begin_write().unwrap();
         journal.append(journal.next_lsn(), &[]).unwrap();
         journal.hold(HeldTransaction::begin(txn).unwrap(), 1);
+        journal.pending().wait().unwrap();
         assert!(journal.syncer.state.lock().thread.is_some(), "started");
+        assert_eq!(file.take_log(), ["frame", "sync"]);
+        // The thread, with nothing queued, goes to sleep; a frame queued now does not wake it
+        // (no frame is being written), so the waiter below writes it.
+        std::thread::sleep(std::time::Duration::from_millis(20));
         let held = file.syncs_held();
+        let txn = journal.take_held().unwrap();
+        journal.append(journal.next_lsn(), &[]).unwrap();
+        journal.hold(txn, 1);
         let waiting = std::thread::spawn({
             let pending = journal.pending();
             move || pending.wait()
