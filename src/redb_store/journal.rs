@@ -746,15 +746,9 @@ impl Syncer {
             let _ = thread.join();
         }
         // Frames no thread wrote (none could be started) are written here, as an append wrote
-        // its frame at once before the syncer: the reopen that may follow must find them.
-        let mut state = self.state.lock();
-        while !self.failed() && (state.busy || !state.queue.is_empty()) {
-            if state.busy {
-                self.progress.wait(&mut state);
-            } else {
-                self.write_next(&mut state);
-            }
-        }
+        // its frame at once before the syncer: the reopen that may follow must find them. (A
+        // failure is reported to those who wait for the frames.)
+        let _ = self.through(u64::MAX);
     }
 }
 
