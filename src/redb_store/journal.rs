@@ -597,6 +597,8 @@ struct SyncState {
     no_thread: bool,
     /// A written frame's buffer, for the next frame to reuse.
     spare: Vec<u8>,
+    /// What failed, once a write or sync did.
+    failure: Option<String>,
 }
 
 /// A frame to be written at `at` in the journal.
@@ -619,6 +621,7 @@ impl Syncer {
                 stopping: false,
                 no_thread: false,
                 spare: Vec::new(),
+                failure: None,
             }),
             work: Condvar::new(),
             progress: Condvar::new(),
@@ -638,7 +641,7 @@ impl Syncer {
     fn queue(self: &Arc<Self>, lsn: u64, at: u64, bytes: Vec<u8>) -> Result<()> {
         let mut state = self.state.lock();
         if self.failed() {
-            return Err(sync_failed());
+            return Err(sync_failed(&state));
         }
         state.queue.push_back(QueuedFrame { lsn, at, bytes });
         if state.thread.is_none() && !state.stopping && !state.no_thread {
@@ -692,8 +695,9 @@ impl Syncer {
         state.busy = false;
         match done {
             Ok(()) => state.synced = state.synced.max(frame.lsn),
-            Err(_) => {
+            Err(error) => {
                 self.failed.store(true, Ordering::Release);
+                state.failure = Some(error.to_string());
                 state.queue.clear();
             }
         }
@@ -715,7 +719,7 @@ impl Syncer {
         let mut state = self.state.lock();
         loop {
             if self.failed() {
-                return Err(sync_failed());
+                return Err(sync_failed(&state));
             }
             // Every frame written is queued: none left, none being written, all on disk.
             if state.synced >= lsn || (state.queue.is_empty() && !state.busy) {
@@ -758,9 +762,10 @@ impl Drop for Journal {
     }
 }
 
-fn sync_failed() -> Error {
+fn sync_failed(state: &SyncState) -> Error {
+    let cause = state.failure.as_deref().unwrap_or("unknown");
     super::open::force_reopen(Error::Storage {
-        message: "journal: a write or sync failed; the store reopens".to_owned(),
+        message: format!("journal: a write or sync failed ({cause}); the store reopens"),
         source: None,
     })
 }
@@ -1623,6 +1628,10 @@ mod tests {
             .and_then(|()| journal.pending().wait())
             .unwrap_err();
         assert!(super::super::open::needs_reopen(&failed), "{failed:?}");
+        assert!(
+            failed.to_string().contains("refused"),
+            "names its cause: {failed}"
+        );
         flag.store(false, Ordering::SeqCst);
         let again = journal.pending().wait().unwrap_err();
         assert!(super::super::open::needs_reopen(&again), "{again:?}");
