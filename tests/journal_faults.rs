@@ -1424,8 +1424,7 @@ fn an_open_without_the_journal_still_applies_a_crash_left_one() -> Result<()> {
 }
 
 /// A crash-left journal of a format-3 store (written before record layout 3) is replayed by
-/// this build: the open marks the file with the current format (5) first, then applies every
-/// frame.
+/// this build: the open marks the file format 4 first, then applies every frame.
 #[test]
 fn a_format_3_store_s_journal_is_replayed_after_the_format_is_marked() -> Result<()> {
     use redb::ReadableDatabase;
@@ -1453,7 +1452,7 @@ fn a_format_3_store_s_journal_is_replayed_after_the_format_is_marked() -> Result
     );
     store.verify().map_err(|e| format!("verify: {e}"))?;
     drop(store);
-    assert_eq!(format(None).map_err(|e| e.to_string())?, Some(5));
+    assert_eq!(format(None).map_err(|e| e.to_string())?, Some(4));
     Ok(())
 }
 

@@ -4,9 +4,6 @@
 
 use std::thread::Result as Joined;
 
-use super::open::{force_reopen, needs_reopen, panic_error};
-use crate::{Error, Result};
-
 /// Runs `side` on a second, scoped thread while this thread runs `main`, and returns both
 /// results. If no thread can be started, `side` runs here after `main` (so it must not need
 /// to run first). A panic of `side` on its thread comes back as the `Err` of its result; one
@@ -31,28 +28,6 @@ pub(crate) fn beside<M, S: Send>(
         (Some(Ok(None)), _) | (None, None) => Err(Box::new("the second thread had no work") as _),
     };
     (main_out, side_out)
-}
-
-/// The error of a panic on the second thread of a write: the store reopens its database, as
-/// after a panic on the calling thread (redb's state after it is unknown).
-pub(crate) fn side_panicked(panic: Box<dyn std::any::Any + Send>) -> Error {
-    force_reopen(panic_error("write", &*panic))
-}
-
-/// Both halves of a write split by [`beside`], as one result: the first error, except that one
-/// which makes the store reopen wins over the other's. A panic of the second thread is such an
-/// error ([`side_panicked`]).
-///
-/// # Errors
-///
-/// Either half's error, as above.
-pub(crate) fn both_written(main: Result<()>, side: Joined<Result<()>>) -> Result<()> {
-    let side = side.unwrap_or_else(|panic| Err(side_panicked(panic)));
-    match (main, side) {
-        (Ok(()), side) => side,
-        (Err(_), Err(reopen)) if needs_reopen(&reopen) => Err(reopen),
-        (Err(error), _) => Err(error),
-    }
 }
 
 #[cfg(test)]

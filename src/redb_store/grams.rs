@@ -20,7 +20,6 @@ use std::collections::HashMap;
 use foldhash::fast::RandomState;
 use redb::{ReadableTable, Table};
 
-use super::beside::{beside, both_written};
 use super::varint;
 use crate::{Error, Result};
 
@@ -130,17 +129,6 @@ fn scan_block(first: u64, bytes: &[u8], mut each: impl FnMut(u64)) -> Result<u64
 }
 
 type Blocks<'txn> = Table<'txn, (u32, u32, u64), &'static [u8]>;
-
-/// The two tables of the postings (`tables::GRAM_TABLES`), open in a write transaction: a
-/// gram's blocks are all in the table of its [`shard`], so that a fold writes both at once.
-pub(crate) type Shards<'txn> = [Blocks<'txn>; 2];
-
-/// Which of the two tables holds `gram`'s blocks: the parity of its three bytes together (for
-/// emails' letters and digits, about half the grams each way, and so about half of a fold's
-/// postings).
-pub(crate) fn shard(gram: u32) -> usize {
-    ((gram ^ (gram >> 8) ^ (gram >> 16)) & 1) as usize
-}
 
 fn write_err(e: impl Into<redb::Error>) -> Error {
     super::open::storage_error("write", e)
@@ -490,8 +478,12 @@ impl NewPostings {
     }
 
     /// Appends every gathered posting; each id must be above every id already in its gram.
-    pub(crate) fn write(self, shards: &mut Shards<'_>) -> Result<()> {
-        append_groups(shards, self.into_groups())
+    pub(crate) fn write(self, blocks: &mut Blocks<'_>) -> Result<()> {
+        let mut buffers = AppendBuffers::default();
+        for ((handle, gram), ids) in self.into_groups() {
+            append(blocks, handle, gram, &ids, &mut buffers)?;
+        }
+        Ok(())
     }
 }
 
@@ -499,50 +491,19 @@ impl NewPostings {
 /// any order: the tail's memory, when it holds exactly the waiting customers,
 /// `tail::TailMemory::take_exact`); each id must be above every id already in its gram.
 pub(crate) fn append_lists(
-    shards: &mut Shards<'_>,
+    blocks: &mut Blocks<'_>,
     handle: u32,
     mut lists: Vec<(u32, Vec<u64>)>,
 ) -> Result<()> {
     lists.sort_unstable_by_key(|&(gram, _)| gram);
-    let groups = lists
-        .into_iter()
-        .map(|(gram, ids)| ((handle, gram), ids))
-        .collect();
-    append_groups(shards, groups)
-}
-
-/// The fewest postings a fold writes on two threads, one table each: below it, starting the
-/// second thread costs more than it saves.
-const TWO_THREAD_IDS: usize = 4096;
-
-/// Appends `groups` (in (business, gram) order, each gram's ids ascending and above every id
-/// already in the gram), each gram in its table, both tables at once on two threads when the
-/// groups hold [`TWO_THREAD_IDS`] or more ids.
-fn append_groups(shards: &mut Shards<'_>, groups: Vec<((u32, u32), Vec<u64>)>) -> Result<()> {
-    fn write(blocks: &mut Blocks<'_>, groups: Vec<((u32, u32), Vec<u64>)>) -> Result<()> {
-        let mut buffers = AppendBuffers::default();
-        for ((handle, gram), ids) in groups {
-            append(blocks, handle, gram, &ids, &mut buffers)?;
-        }
-        Ok(())
+    let mut buffers = AppendBuffers::default();
+    for (gram, ids) in lists {
+        append(blocks, handle, gram, &ids, &mut buffers)?;
     }
-    let ids: usize = groups.iter().map(|(_, ids)| ids.len()).sum();
-    let (first, second): (Vec<_>, Vec<_>) = groups
-        .into_iter()
-        .partition(|&((_, gram), _)| shard(gram) == 0);
-    let [first_table, second_table] = shards;
-    if ids < TWO_THREAD_IDS {
-        write(first_table, first)?;
-        return write(second_table, second);
-    }
-    let (main, side) = beside(|| write(first_table, first), || write(second_table, second));
-    both_written(main, side)
+    Ok(())
 }
 
 type ReadBlocks = redb::ReadOnlyTable<(u32, u32, u64), &'static [u8]>;
-
-/// [`Shards`] in a read transaction.
-pub(crate) type ReadShards = [ReadBlocks; 2];
 
 type BlockRange<'t> = redb::Range<'t, (u32, u32, u64), &'static [u8]>;
 
@@ -746,48 +707,6 @@ mod tests {
             let error = append(&mut blocks, 1, gram, ids, &mut buffers).unwrap_err();
             assert!(matches!(error, Error::Corrupt(_)), "{ids:?}: {error:?}");
             assert_eq!(entries(&blocks), before, "{gram} {ids:?}");
-        }
-    }
-
-    /// A fold large enough for two threads writes, table by table, exactly the blocks that
-    /// the same postings written one gram at a time (on one thread) do, each gram in its
-    /// shard's table only; an id out of order on either thread is the fold's error.
-    #[test]
-    fn a_fold_on_two_threads_writes_what_one_thread_does() {
-        type Definition = redb::TableDefinition<'static, (u32, u32, u64), &'static [u8]>;
-        let db = memory_database();
-        let txn = db.begin_write().unwrap();
-        let open = |name| txn.open_table(Definition::new(name)).unwrap();
-        let mut two = [open("two 0"), open("two 1")];
-        let mut one = [open("one 0"), open("one 1")];
-        let lists: Vec<(u32, Vec<u64>)> = (0..64u32)
-            .map(|g| {
-                let ids = (1..=100u64).map(|i| i * u64::from(g + 1)).collect();
-                (0x61_62_00 + g, ids)
-            })
-            .collect();
-        let ids: usize = lists.iter().map(|(_, ids)| ids.len()).sum();
-        assert!(ids >= TWO_THREAD_IDS && lists[0].1.len() < TWO_THREAD_IDS);
-        append_lists(&mut two, 3, lists.clone()).unwrap();
-        for list in &lists {
-            append_lists(&mut one, 3, vec![list.clone()]).unwrap();
-        }
-        for at in 0..2 {
-            let written = entries(&two[at]);
-            assert!(written.len() >= 32, "shard {at}: {} blocks", written.len());
-            assert!(written.iter().all(|((_, gram, _), _)| shard(*gram) == at));
-            assert_eq!(written, entries(&one[at]), "shard {at}");
-        }
-        for at in 0..2 {
-            let wrong = lists.iter().position(|(g, _)| shard(*g) == at).unwrap();
-            let mut next: Vec<(u32, Vec<u64>)> = lists
-                .iter()
-                .map(|(gram, ids)| (*gram, vec![ids[ids.len() - 1] + 1]))
-                .collect();
-            next[wrong].1 = vec![1];
-            next.extend((0..64u32).map(|g| (0x62_62_00 + g, (1..=100).collect())));
-            let error = append_lists(&mut two, 3, next).unwrap_err();
-            assert!(matches!(error, Error::Corrupt(_)), "shard {at}: {error:?}");
         }
     }
 

@@ -2,11 +2,10 @@
 //!
 //! Opening a redb table looks its root up in the table tree (a B-tree read, a check of the
 //! key and value types, an allocation of its name), and closing it writes the root back into
-//! the transaction's pending updates. For the store's tables (eight then, nine now) that was
-//! about a fifth of a single durable create's CPU, paid again by every batch that ran in the
-//! transaction the journal holds between batches (see `Journal::hold`). So the journal holds
-//! the transaction together with its open tables ([`HeldTransaction`]), and each batch
-//! borrows them.
+//! the transaction's pending updates. For the store's eight tables that was about a fifth of
+//! a single durable create's CPU, paid again by every batch that ran in the transaction the
+//! journal holds between batches (see `Journal::hold`). So the journal holds the transaction
+//! together with its open tables ([`HeldTransaction`]), and each batch borrows them.
 //!
 //! Data flows one way: the tables are opened once per transaction, borrowed by each batch's
 //! [`super::ops::WriteTables`], and closed only when the transaction is taken out to commit
@@ -18,7 +17,7 @@ use redb::{TableDefinition, WriteTransaction};
 
 use super::open::{panic_error, storage_error};
 use super::tables::{
-    BUSINESS_STATES, BUSINESSES, CUSTOMERS, EMAILS, EXTERNAL_IDS, GRAM_TABLES, META, STATUSES,
+    BUSINESS_STATES, BUSINESSES, CUSTOMERS, EMAILS, EXTERNAL_IDS, GRAMS, META, STATUSES,
 };
 use crate::Result;
 
@@ -34,8 +33,7 @@ pub(crate) struct MainTables<'txn> {
     pub(crate) states: redb::Table<'txn, u32, [u64; 6]>,
     pub(crate) customers: redb::Table<'txn, (u32, u64), &'static [u8]>,
     pub(crate) statuses: redb::Table<'txn, (u32, u8, u64), ()>,
-    /// The gram postings' two tables, by shard.
-    pub(crate) grams: super::grams::Shards<'txn>,
+    pub(crate) grams: redb::Table<'txn, (u32, u32, u64), &'static [u8]>,
     /// The file's facts; a journaled batch writes the number of its frame here.
     pub(crate) meta: redb::Table<'txn, &'static str, u64>,
 }
@@ -93,18 +91,13 @@ impl<'txn> OpenTables<'txn> {
             open(txn, STATUSES);
             businesses, states, customers, emails, external_ids
         );
-        let [first, second] = GRAM_TABLES;
-        let first = or_close!(
-            open(txn, first);
+        let grams = or_close!(
+            open(txn, GRAMS);
             businesses, states, customers, emails, external_ids, statuses
-        );
-        let second = or_close!(
-            open(txn, second);
-            businesses, states, customers, emails, external_ids, statuses, first
         );
         let meta = or_close!(
             open(txn, META);
-            businesses, states, customers, emails, external_ids, statuses, first, second
+            businesses, states, customers, emails, external_ids, statuses, grams
         );
         Ok(OpenTables {
             main: MainTables {
@@ -112,7 +105,7 @@ impl<'txn> OpenTables<'txn> {
                 states,
                 customers,
                 statuses,
-                grams: [first, second],
+                grams,
                 meta,
             },
             unique: UniqueTables {
@@ -185,7 +178,7 @@ mod tests {
     }
 
     /// When a table cannot be opened (here the last one, `META`, stored with another value
-    /// type), `begin` returns the error rather than panicking, the eight tables opened before
+    /// type), `begin` returns the error rather than panicking, the seven tables opened before
     /// it are closed, and the transaction is dropped: the write lock is free again, and
     /// nothing of the failed attempt was written.
     #[test]

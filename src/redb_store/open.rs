@@ -14,8 +14,8 @@ use redb::{
 use super::backend::{Shared, Source};
 use super::tables::{
     BUSINESS_STATES, BUSINESSES, CUSTOMERS, EMAILS, EXTERNAL_IDS, FORMAT_KEY, FORMAT_VERSION,
-    FORMAT_WITH_ONE_GRAM_TABLE, FORMAT_WITH_POSTCARD_RECORDS, FORMAT_WITHOUT_JOURNAL,
-    FORMAT_WITHOUT_SEARCH_INDEXES, GRAM_TABLES, META, STATUSES,
+    FORMAT_WITH_POSTCARD_RECORDS, FORMAT_WITHOUT_JOURNAL, FORMAT_WITHOUT_SEARCH_INDEXES, GRAMS,
+    META, STATUSES,
 };
 use super::upgrade::{self, ProgressFn};
 use crate::{Error, Result};
@@ -131,7 +131,6 @@ fn check_format(db: &impl ReadableDatabase, empty: Empty) -> Result<()> {
             Some(v)
                 if [
                     FORMAT_VERSION,
-                    FORMAT_WITH_ONE_GRAM_TABLE,
                     FORMAT_WITH_POSTCARD_RECORDS,
                     FORMAT_WITHOUT_JOURNAL,
                     FORMAT_WITHOUT_SEARCH_INDEXES,
@@ -300,15 +299,10 @@ fn initialise(db: &Database, progress: Option<&ProgressFn>, empty: Empty) -> Res
         .map_err(|e| storage_error("open", e))?
         .map(|v| v.value());
     match version {
-        Some(FORMAT_VERSION) => {}
-        // Nothing else to convert in format 3: this build reads its records as they are.
-        Some(FORMAT_WITH_ONE_GRAM_TABLE | FORMAT_WITH_POSTCARD_RECORDS) => {
-            upgrade::split_gram_tables(&txn)?;
+        Some(FORMAT_VERSION | FORMAT_WITH_POSTCARD_RECORDS) => {
+            // Nothing to convert in format 3: this build reads its records as they are.
         }
-        Some(FORMAT_WITHOUT_JOURNAL) => {
-            upgrade::merge_business_states(&txn)?;
-            upgrade::split_gram_tables(&txn)?;
-        }
+        Some(FORMAT_WITHOUT_JOURNAL) => upgrade::merge_business_states(&txn)?,
         Some(FORMAT_WITHOUT_SEARCH_INDEXES) => {
             upgrade::build_search_indexes(&txn, progress)?;
             upgrade::merge_business_states(&txn)?;
@@ -355,10 +349,8 @@ fn initialise(db: &Database, progress: Option<&ProgressFn>, empty: Empty) -> Res
         .map_err(|e| storage_error("open", e))?;
     txn.open_table(STATUSES)
         .map_err(|e| storage_error("open", e))?;
-    for table in GRAM_TABLES {
-        txn.open_table(table)
-            .map_err(|e| storage_error("open", e))?;
-    }
+    txn.open_table(GRAMS)
+        .map_err(|e| storage_error("open", e))?;
     if current {
         // A store of this format needs nothing: leave the file as it is.
         txn.abort().map_err(|e| storage_error("open", e))

@@ -8,13 +8,13 @@ use std::ops::Bound;
 use jiff::Timestamp;
 use redb::{Database, ReadableDatabase, ReadableTable};
 
-use super::beside::{beside, both_written, side_panicked};
+use super::beside::beside;
 use super::codec::{self, RecordFields};
 use super::grams;
 use super::group::Output;
 use super::held::{MainTables, OpenTables, UniqueTables};
 use super::journal::{self, Effect};
-use super::open::storage_error;
+use super::open::{force_reopen, needs_reopen, panic_error, storage_error};
 use super::tables::{BUSINESS_STATES, BusinessState, CUSTOMERS};
 use super::tables::{business_check, checked_handle};
 use super::tail::{self, TailMemory};
@@ -63,6 +63,12 @@ fn unique_lent() -> Error {
         message: "write: the unique indexes are in use by another thread".to_owned(),
         source: None,
     }
+}
+
+/// The error of a panic on a large create's second thread: the store reopens its database, as
+/// after a panic on the calling thread (redb's state after it is unknown).
+fn lent_thread_panicked(panic: Box<dyn std::any::Any + Send>) -> Error {
+    force_reopen(panic_error("write", &*panic))
 }
 
 /// Writes the email index entry of customer `n` (`key`: its email, lower-cased).
@@ -666,12 +672,11 @@ impl<'t, 'txn> WriteTables<'t, 'txn> {
     ) -> Result<()> {
         let old = old.map(|e| grams::grams(&email_key(e))).unwrap_or_default();
         let new = new.map(|e| grams::grams(&email_key(e))).unwrap_or_default();
-        let tables = &mut self.tables.grams;
         for &gram in old.iter().filter(|g| new.binary_search(g).is_err()) {
-            grams::remove(&mut tables[grams::shard(gram)], handle, gram, n)?;
+            grams::remove(&mut self.tables.grams, handle, gram, n)?;
         }
         for &gram in new.iter().filter(|g| old.binary_search(g).is_err()) {
-            grams::insert(&mut tables[grams::shard(gram)], handle, gram, n)?;
+            grams::insert(&mut self.tables.grams, handle, gram, n)?;
         }
         Ok(())
     }
@@ -824,7 +829,7 @@ pub(crate) fn create(
     let ((keys, email_offence), external_id_offence) =
         if handle.is_some() && items.len() >= SECOND_THREAD_RUN {
             let (external, email) = beside(external_side, email_side);
-            (email.map_err(side_panicked)?, external)
+            (email.map_err(lent_thread_panicked)?, external)
         } else {
             (email_side(), external_side())
         };
@@ -1054,7 +1059,13 @@ fn write_new(
         || put_unique_entries(unique, handle, numbers, keys, created),
     );
     tables.unique = Some(unique);
-    both_written(written, indexed)
+    let indexed = indexed.unwrap_or_else(|panic| Err(lent_thread_panicked(panic)));
+    // An error that makes the store reopen (a panic) wins over the other thread's.
+    match (written, indexed) {
+        (Ok(()), indexed) => indexed,
+        (Err(_), Err(reopen)) if needs_reopen(&reopen) => Err(reopen),
+        (Err(error), _) => Err(error),
+    }
 }
 
 /// Writes the email and externalId index entries of new customers (`numbers`, with their

@@ -12,8 +12,7 @@ use redb::{
 use super::open::storage_error;
 use super::tables::checked_handle;
 use super::tables::{
-    BUSINESS_STATES, BUSINESSES, BusinessState, CUSTOMERS, EMAILS, EXTERNAL_IDS, GRAM_TABLES,
-    STATUSES,
+    BUSINESS_STATES, BUSINESSES, BusinessState, CUSTOMERS, EMAILS, EXTERNAL_IDS, GRAMS, STATUSES,
 };
 use super::tail::TailMemory;
 use super::{codec, grams};
@@ -220,10 +219,9 @@ impl Snapshot {
             .as_deref()
             .filter(|t| t.len() >= grams::GRAM_LEN)
         {
-            let tables = self.gram_tables()?;
+            let blocks = self.txn().open_table(GRAMS).map_err(read_err)?;
             for gram in grams::grams(term) {
-                let count = grams::count(&tables[grams::shard(gram)], handle, gram)?;
-                gram_counts.push((count, gram));
+                gram_counts.push((grams::count(&blocks, handle, gram)?, gram));
             }
         }
         gram_counts.sort_unstable();
@@ -248,15 +246,6 @@ impl Snapshot {
             (None, Some((_, code))) => Driver::Status(code),
             (None, None) => Driver::Scan,
         })
-    }
-
-    /// The gram postings' two tables, by shard.
-    fn gram_tables(&self) -> Result<grams::ReadShards> {
-        let [first, second] = GRAM_TABLES;
-        Ok([
-            self.txn().open_table(first).map_err(read_err)?,
-            self.txn().open_table(second).map_err(read_err)?,
-        ])
     }
 
     fn by_status(
@@ -288,12 +277,10 @@ impl Snapshot {
         start: u64,
         page: &mut Collector<'_>,
     ) -> Result<bool> {
-        let tables = self.gram_tables()?;
+        let blocks = self.txn().open_table(GRAMS).map_err(read_err)?;
         let mut cursors = grams
             .iter()
-            .map(|&gram| {
-                grams::PostingCursor::open(&tables[grams::shard(gram)], handle, gram, start)
-            })
+            .map(|&gram| grams::PostingCursor::open(&blocks, handle, gram, start))
             .collect::<Result<Vec<_>>>()?;
         let Some((driver, others)) = cursors.split_first_mut() else {
             return Ok(true);

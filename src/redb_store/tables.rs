@@ -9,20 +9,14 @@ use redb::TableDefinition;
 
 /// The format version this build writes and reads, kept under [`FORMAT_KEY`] in [`META`].
 ///
-/// Format 5 splits the gram postings between two tables ([`GRAM_TABLES`]), where a build of
-/// format 4 would look for every gram in the first and miss half of the matches. Format 4 may
-/// hold records of layout version 3 (see `codec`), which a build of format 3 would report as
-/// damaged; the version keeps such a build out with `incompatible_format` instead. Format 3
-/// brought the journal beside the file (see `journal`), which a build that knows no journal
-/// must not ignore.
-pub(crate) const FORMAT_VERSION: u64 = 5;
-
-/// The format before the gram postings were split in two tables; its files open, their
-/// blocks of shard 1 are moved to [`GRAMS_SHARD_1`], and they are marked format 5.
-pub(crate) const FORMAT_WITH_ONE_GRAM_TABLE: u64 = 4;
+/// Format 4 may hold records of layout version 3 (see `codec`), which a build of format 3
+/// would report as damaged; the version keeps such a build out with `incompatible_format`
+/// instead. Format 3 brought the journal beside the file (see `journal`), which a build that
+/// knows no journal must not ignore.
+pub(crate) const FORMAT_VERSION: u64 = 4;
 
 /// The format before record layout version 3 (every record of layout 1 or 2); its files open
-/// and are marked with the current format, and their records are rewritten in the new layout as they change.
+/// and are marked format 4, and their records are rewritten in the new layout as they change.
 pub(crate) const FORMAT_WITH_POSTCARD_RECORDS: u64 = 3;
 
 /// The format before the journal; its files open and are marked with the current format.
@@ -157,18 +151,9 @@ pub(crate) const EXTERNAL_IDS: TableDefinition<(u32, &str), u64> =
 pub(crate) const STATUSES: TableDefinition<(u32, u8, u64), ()> =
     TableDefinition::new("status_index_v1");
 
-/// (business, email trigram, first id of the block) → posting block (see `grams`), for the
-/// grams of shard 0 (`grams::shard`); format 4 and before kept every gram here.
-pub(crate) const GRAMS: GramBlocks = TableDefinition::new("email_grams_v1");
-
-/// [`GRAMS`] for the grams of shard 1.
-pub(crate) const GRAMS_SHARD_1: GramBlocks = TableDefinition::new("email_grams_shard_1_v1");
-
-/// The tables of the gram postings, by shard.
-pub(crate) const GRAM_TABLES: [GramBlocks; 2] = [GRAMS, GRAMS_SHARD_1];
-
-/// The definition of a table of posting blocks.
-pub(crate) type GramBlocks = TableDefinition<'static, (u32, u32, u64), &'static [u8]>;
+/// (business, email trigram, first id of the block) → posting block (see `grams`).
+pub(crate) const GRAMS: TableDefinition<(u32, u32, u64), &[u8]> =
+    TableDefinition::new("email_grams_v1");
 
 /// (business, status key) → how many customers have the status: format 2 (now in
 /// [`BUSINESS_STATES`]; written by the upgrade of format 1 on its way).

@@ -4,9 +4,7 @@
 //! - format 1 (no search indexes): the status index and the email gram postings are built
 //!   once from the records;
 //! - format 2 (a table each for the last ids, the status counts and the email index's tails):
-//!   the three are merged into one state row per business;
-//! - formats 2 to 4 (the gram postings in one table): the blocks of shard 1's grams move to
-//!   their own table.
+//!   the three are merged into one state row per business.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,8 +13,8 @@ use redb::{ReadableTable, ReadableTableMetadata, WriteTransaction};
 
 use super::open::storage_error;
 use super::tables::{
-    BUSINESS_STATES, BUSINESSES, BUSINESSES_V1, BusinessState, COUNTS, CUSTOMERS, GRAM_TABLES,
-    GRAM_TAILS, GRAMS, GRAMS_SHARD_1, LAST_IDS, STATUSES, business_check, status_count_key,
+    BUSINESS_STATES, BUSINESSES, BUSINESSES_V1, BusinessState, COUNTS, CUSTOMERS, GRAM_TAILS,
+    GRAMS, LAST_IDS, STATUSES, business_check, status_count_key,
 };
 use super::{codec, grams};
 use crate::validate::email_key;
@@ -74,21 +72,6 @@ fn migrate_businesses(txn: &WriteTransaction) -> Result<()> {
     Ok(())
 }
 
-/// Moves the posting blocks of shard 1's grams (`grams::shard`) out of [`GRAMS`], which held
-/// every gram's up to format 4, into [`GRAMS_SHARD_1`].
-pub(crate) fn split_gram_tables(txn: &WriteTransaction) -> Result<()> {
-    let mut first = txn.open_table(GRAMS).map_err(err)?;
-    let mut second = txn.open_table(GRAMS_SHARD_1).map_err(err)?;
-    for entry in first
-        .extract_if(|(_, gram, _), _| grams::shard(gram) == 1)
-        .map_err(err)?
-    {
-        let (key, value) = entry.map_err(err)?;
-        second.insert(key.value(), value.value()).map_err(err)?;
-    }
-    Ok(())
-}
-
 /// Builds the status index, the gram postings and their counts from every record.
 pub(crate) fn build_search_indexes(
     txn: &WriteTransaction,
@@ -97,11 +80,7 @@ pub(crate) fn build_search_indexes(
     migrate_businesses(txn)?;
     let customers = txn.open_table(CUSTOMERS).map_err(err)?;
     let mut statuses = txn.open_table(STATUSES).map_err(err)?;
-    let [first, second] = GRAM_TABLES;
-    let mut blocks = [
-        txn.open_table(first).map_err(err)?,
-        txn.open_table(second).map_err(err)?,
-    ];
+    let mut blocks = txn.open_table(GRAMS).map_err(err)?;
     let mut counts = txn.open_table(COUNTS).map_err(err)?;
     let total = customers.len().map_err(err)?;
     let mut tails = txn.open_table(GRAM_TAILS).map_err(err)?;
@@ -334,93 +313,10 @@ mod tests {
         }
     }
 
-    /// A format-4 store (every gram's posting blocks in one table) has the blocks of shard 1
-    /// moved to their own table on open: each gram's blocks then sit in its shard's table
-    /// only, `verify` finds every posting, and email filters find what they found before.
-    #[test]
-    fn a_format_4_store_has_its_gram_postings_split_on_open() {
-        use crate::{CustomerStore, ListQuery, NewCustomer};
-        let backend: Arc<dyn redb::StorageBackend> =
-            Arc::new(redb::backends::InMemoryBackend::new());
-        let open_store = || {
-            crate::RedbStore::builder()
-                .email_index_tail(2)
-                .build(Source::Backend(backend.clone()), None, false)
-                .unwrap()
-        };
-        let terms = ["user1", "r2", "9@", "ex", "@b", "0@a"];
-        let found = |store: &crate::RedbStore| -> Vec<Vec<String>> {
-            terms
-                .iter()
-                .map(|term| {
-                    let query = ListQuery::default().with_email(*term).with_limit(100);
-                    let page = store.list("acme", &query).unwrap();
-                    page.items.into_iter().map(|c| c.id).collect()
-                })
-                .collect()
-        };
-        let before = {
-            let store = open_store();
-            let batch =
-                (0..70).map(|i| NewCustomer::new(format!("user{i}@{}.io", ["a", "b"][i % 2]), "N"));
-            store.create_many("acme", batch.collect()).unwrap();
-            for i in 70..100 {
-                store
-                    .create("acme", NewCustomer::new(format!("user{i}@ex.io"), "N"))
-                    .unwrap();
-            }
-            found(&store)
-        };
-        assert!(before.iter().all(|ids| !ids.is_empty()));
-        // As a build of format 4 left it: every block in the first table, no second table.
-        let moved = {
-            let db = redb::Database::builder()
-                .create_with_backend(super::super::backend::Shared(backend.clone()))
-                .unwrap();
-            let txn = db.begin_write().unwrap();
-            let mut moved = 0;
-            {
-                let mut first = txn.open_table(GRAMS).unwrap();
-                let second = txn.open_table(GRAMS_SHARD_1).unwrap();
-                for entry in second.iter().unwrap() {
-                    let (key, value) = entry.unwrap();
-                    first.insert(key.value(), value.value()).unwrap();
-                    moved += 1;
-                }
-                txn.open_table(META).unwrap().insert(FORMAT_KEY, 4).unwrap();
-            }
-            txn.delete_table(GRAMS_SHARD_1).unwrap();
-            txn.commit().unwrap();
-            moved
-        };
-        assert!(moved > 10, "shard 1 had blocks to move: {moved}");
-
-        let store = open_store();
-        assert_eq!(found(&store), before);
-        let report = store.verify().unwrap();
-        assert!(report.gram_postings > 0);
-        drop(store);
-        let db = redb::Database::builder()
-            .create_with_backend(super::super::backend::Shared(backend))
-            .unwrap();
-        assert_eq!(format_of(&db), Some(FORMAT_VERSION));
-        let txn = db.begin_read().unwrap();
-        for (shard, table) in GRAM_TABLES.into_iter().enumerate() {
-            let blocks = txn.open_table(table).unwrap();
-            let grams: Vec<u32> = blocks
-                .iter()
-                .unwrap()
-                .map(|entry| entry.unwrap().0.value().1)
-                .collect();
-            assert!(!grams.is_empty(), "shard {shard} has blocks");
-            assert!(grams.iter().all(|&gram| grams::shard(gram) == shard));
-        }
-    }
-
     /// A format-3 store (layout-2 records) opens as it is, its records read back, and it is
-    /// marked with the current format.
+    /// marked format 4.
     #[test]
-    fn a_format_3_store_is_marked_current_and_its_records_read() {
+    fn a_format_3_store_is_marked_format_4_and_its_records_read() {
         use crate::CustomerStore;
         let backend: Arc<dyn redb::StorageBackend> =
             Arc::new(redb::backends::InMemoryBackend::new());

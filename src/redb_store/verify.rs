@@ -7,8 +7,7 @@ use redb::{Database, ReadOnlyTable, ReadableDatabase, ReadableTable, ReadableTab
 use super::open::storage_error;
 use super::tables::checked_handle;
 use super::tables::{
-    BUSINESS_STATES, BUSINESSES, BusinessState, CUSTOMERS, EMAILS, EXTERNAL_IDS, GRAM_TABLES,
-    STATUSES,
+    BUSINESS_STATES, BUSINESSES, BusinessState, CUSTOMERS, EMAILS, EXTERNAL_IDS, GRAMS, STATUSES,
 };
 use super::{codec, grams};
 use crate::model::Status;
@@ -147,11 +146,7 @@ pub(super) fn verify(db: &Database) -> Result<VerifyReport> {
     }
 
     let statuses = txn.open_table(STATUSES).map_err(err)?;
-    let [first, second] = GRAM_TABLES;
-    let blocks = [
-        txn.open_table(first).map_err(err)?,
-        txn.open_table(second).map_err(err)?,
-    ];
+    let blocks = txn.open_table(GRAMS).map_err(err)?;
     let mut in_tails: HashMap<u32, u64> = HashMap::new();
     let mut status_counts: HashMap<(u32, u8), u64> = HashMap::new();
     let mut expected_postings: HashMap<(u32, u32), Fingerprint> = HashMap::new();
@@ -287,7 +282,7 @@ pub(super) fn verify(db: &Database) -> Result<VerifyReport> {
 
 /// Compares the gram postings with the grams of the records; returns the postings' number.
 fn check_postings(
-    tables: &grams::ReadShards,
+    blocks: &ReadOnlyTable<(u32, u32, u64), &'static [u8]>,
     expected: &HashMap<(u32, u32), Fingerprint>,
     problems: &mut Problems,
 ) -> Result<u64> {
@@ -297,22 +292,9 @@ fn check_postings(
     let mut last: Option<(u32, u32, u64)> = None;
     let mut ids = Vec::new();
     let mut postings = 0u64;
-    for (shard, entry) in tables
-        .iter()
-        .enumerate()
-        .map(|(shard, blocks)| Ok(blocks.iter()?.map(move |entry| (shard, entry))))
-        .collect::<std::result::Result<Vec<_>, redb::StorageError>>()
-        .map_err(err)?
-        .into_iter()
-        .flatten()
-    {
+    for entry in blocks.iter().map_err(err)? {
         let (key, value) = entry.map_err(err)?;
         let (handle, gram, first) = key.value();
-        if grams::shard(gram) != shard {
-            problems.add(format!(
-                "postings of gram {gram:#x} are in the table of the other shard"
-            ));
-        }
         ids.clear();
         match grams::decode_block(first, value.value(), &mut ids) {
             Ok(count) => {
