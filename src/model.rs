@@ -436,10 +436,11 @@ pub struct ImportCustomer {
     pub customer: NewCustomer,
     /// The status to keep (`ACTIVE` when `None`).
     pub status: Option<Status>,
-    /// The creation time to keep (the store's clock when `None`).
+    /// The creation time to keep (the store's clock when `None`); never after the store's
+    /// clock, or the item is refused.
     pub created_at: Option<Timestamp>,
     /// The update time to keep (`createdAt` when `None`); never before `createdAt` (the
-    /// store's clock when that is `None`), or the item is refused.
+    /// store's clock when that is `None`) nor after the store's clock, or the item is refused.
     pub updated_at: Option<Timestamp>,
 }
 

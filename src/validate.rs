@@ -362,13 +362,29 @@ pub(crate) fn whole_seconds(at: Timestamp) -> Timestamp {
     Timestamp::from_second(at.as_second()).unwrap_or(at)
 }
 
-/// Checks an imported customer: the create rules, and `updatedAt` not before `createdAt`
-/// (which is `now` when the item has none).
+/// Checks an imported customer: the create rules, neither time after `now` (the store's
+/// clock, which later writes stamp: a time ahead of it would stay the newest `updatedAt` through
+/// every later change), and `updatedAt` not before `createdAt` (which is `now` when the item
+/// has none).
 pub(crate) fn import(item: ImportCustomer, now: Timestamp) -> Result<ValidNew> {
     let mut valid = new_customer(item.customer)?;
     valid.status = item.status.unwrap_or(Status::Active);
     valid.created_at = item.created_at.map(whole_seconds);
     valid.updated_at = item.updated_at.map(whole_seconds);
+    for (field, at) in [
+        ("createdAt", valid.created_at),
+        ("updatedAt", valid.updated_at),
+    ] {
+        if at.is_some_and(|at| at > whole_seconds(now)) {
+            return Err(Error::invalid(
+                field,
+                format!(
+                    "must not be in the future (the store's clock reads {})",
+                    whole_seconds(now)
+                ),
+            ));
+        }
+    }
     if let Some(updated) = valid.updated_at {
         match valid.created_at {
             Some(created) if updated < created => {
@@ -462,6 +478,39 @@ mod tests {
             Err(Error::InvalidRequest { field, .. }) => field,
             other => panic!("expected invalid_request, got {other:?}"),
         }
+    }
+
+    /// An imported time after the store's clock is refused (a later update would stamp an
+    /// `updatedAt` before it, and it would stay the newest); one at the clock's second or
+    /// before it is kept, truncated to whole seconds.
+    #[test]
+    fn imported_times_must_not_be_in_the_future() {
+        let now: Timestamp = "2026-12-07T20:00:00.700Z".parse().unwrap();
+        let item = |created: Option<&str>, updated: Option<&str>| ImportCustomer {
+            created_at: created.map(|t| t.parse().unwrap()),
+            updated_at: updated.map(|t| t.parse().unwrap()),
+            ..ImportCustomer::from(crate::NewCustomer::new("yaw@example.com", "Yaw"))
+        };
+        for (created, updated, field) in [
+            (Some("2099-01-01T00:00:00Z"), None, "createdAt"),
+            (Some("2026-12-07T20:00:01Z"), None, "createdAt"),
+            (
+                Some("2020-01-01T00:00:00Z"),
+                Some("2099-01-01T00:00:00Z"),
+                "updatedAt",
+            ),
+            (None, Some("2026-12-07T20:00:01Z"), "updatedAt"),
+        ] {
+            assert_eq!(
+                field_of(import(item(created, updated), now)),
+                field,
+                "{created:?}"
+            );
+        }
+        let kept = import(item(Some("2026-12-07T20:00:00.900Z"), None), now).unwrap();
+        assert_eq!(kept.created_at, Some(whole_seconds(now)));
+        let kept = import(item(None, Some("2026-12-07T20:00:00Z")), now).unwrap();
+        assert_eq!(kept.updated_at, Some(whole_seconds(now)));
     }
 
     #[test]

@@ -72,6 +72,51 @@ fn imports_create_bodies_and_exported_lines() -> Result {
     Ok(())
 }
 
+/// A row whose createdAt or updatedAt is later than the store's clock is refused (a later
+/// update could not move its updatedAt forward); the rows around it are imported.
+#[test]
+fn a_time_in_the_future_is_refused() -> Result {
+    let env = Env::new()?;
+    let text = [
+        json!({"email": "a@example.com", "name": "A", "createdAt": "2099-01-01T00:00:00Z"}),
+        json!({"email": "b@example.com", "name": "B", "createdAt": "2025-01-02T03:04:05Z"}),
+        json!({"email": "c@example.com", "name": "C", "createdAt": "2025-01-02T03:04:05Z",
+            "updatedAt": "2099-01-01T00:00:00Z"}),
+    ]
+    .map(|c| c.to_string())
+    .join("\n");
+    let file = env.file("future.jsonl", text)?;
+    let run = env
+        .run(&["import", "--business", "acme", file.to_str().ok_or("path")?])?
+        .expect_code(1)?;
+    assert!(
+        run.stdout.starts_with("imported 1, skipped 0, failed 2"),
+        "{run:?}"
+    );
+    let reasons = reasons(&env, "future.jsonl.rejects.reasons")?;
+    let got: Vec<(u64, &str, &str)> = reasons
+        .iter()
+        .map(|r| {
+            let text = |key: &str| r[key].as_str().unwrap_or("");
+            (r["line"].as_u64().unwrap_or(0), text("code"), text("field"))
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (1, "invalid_request", "createdAt"),
+            (3, "invalid_request", "updatedAt")
+        ]
+    );
+    let emails: Vec<Value> = env
+        .export("acme")?
+        .iter()
+        .map(|c| c["email"].clone())
+        .collect();
+    assert_eq!(emails, [json!("b@example.com")]);
+    Ok(())
+}
+
 #[test]
 fn bad_rows_go_to_the_rejects_file_verbatim() -> Result {
     let env = Env::new()?;

@@ -163,13 +163,13 @@ fn list_with_the_api_filters() -> Result {
     assert_eq!(next["items"][0]["email"], "kofi@example.org");
     assert_eq!(next["hasMore"], false);
 
-    let run = env
-        .run(&["list", "--business", "acme", "--limit", "0"])?
-        .expect_code(1)?;
-    assert!(
-        run.stderr.starts_with("customer-store: invalid limit"),
-        "{run:?}"
-    );
+    // A limit outside 1-100 is a malformed argument (exit 2), as one that is not a number.
+    for limit in ["0", "101", "abc"] {
+        let run = env
+            .run(&["list", "--business", "acme", "--limit", limit])?
+            .expect_code(2)?;
+        assert!(run.stderr.contains("--limit"), "{run:?}");
+    }
     let run = env
         .run(&["list", "--business", "acme", "--cursor", "nope"])?
         .expect_code(1)?;
@@ -274,9 +274,32 @@ fn update_with_a_patch_body_or_flags() -> Result {
     );
     env.run(&["update", "--business", "other", &id, "--name", "X"])?
         .expect_code(1)?;
-    // Usage: nothing to change, or --json with a flag.
+    // Usage: nothing to change, --json with a flag, or a field both set and cleared (which
+    // would drop one of the two); nothing changes.
     env.run(&["update", "--business", "acme", &id])?
         .expect_code(2)?;
+    let before = env.run(&["get", "--business", "acme", &id])?;
+    for (flag, value, field) in [
+        ("--phone", "+233240000099", "phone"),
+        ("--metadata", r#"{"a": 1}"#, "metadata"),
+        ("--external-id", "ext_9", "external-id"),
+    ] {
+        let run = env
+            .run(&[
+                "update",
+                "--business",
+                "acme",
+                &id,
+                flag,
+                value,
+                "--clear",
+                field,
+            ])?
+            .expect_code(2)?;
+        assert!(run.stderr.contains("cannot be used together"), "{run:?}");
+    }
+    let after = env.run(&["get", "--business", "acme", &id])?;
+    assert_eq!(before.stdout, after.stdout);
     env.run(&[
         "update",
         "--business",
@@ -339,5 +362,15 @@ fn commands_on_a_missing_store_fail_cleanly() -> Result {
         assert_eq!(run.stderr.lines().count(), 1, "{run:?}");
     }
     assert!(!env.db.exists(), "no store file was created");
+    // A directory where the store file should be is named as one.
+    let dir = env.path("a-directory");
+    std::fs::create_dir(&dir)?;
+    for args in [&["check"][..], &["list", "--business", "acme"]] {
+        let run = cli_support::run_in(&dir, &dir, args, None)?.expect_code(1)?;
+        assert!(
+            run.stderr.contains("a directory, not a store file"),
+            "{run:?}"
+        );
+    }
     Ok(())
 }

@@ -107,6 +107,13 @@ Run `customer-store COMMAND --help` for a command's options and examples.";
 pub(crate) fn run() -> ExitCode {
     quiet_storage_panics();
     let cli = Cli::parse();
+    if let Command::Update(args) = &cli.command
+        && let Some(conflict) = args.conflict()
+    {
+        <Cli as clap::CommandFactory>::command()
+            .error(clap::error::ErrorKind::ArgumentConflict, conflict)
+            .exit();
+    }
     let result = match cli.command {
         Command::Check => check::run(&cli.db),
         Command::Compact => compact::run(&cli.db),
@@ -180,6 +187,9 @@ pub(crate) fn open_existing(db: &std::path::Path) -> Result<customer_store::Redb
 
 /// Opens (or creates) the store file.
 pub(crate) fn open(db: &std::path::Path) -> Result<customer_store::RedbStore, String> {
+    if db.is_dir() {
+        return Err(format!("{}: a directory, not a store file", db.display()));
+    }
     customer_store::RedbStore::open(db).map_err(|e| open_failed(db, &e))
 }
 

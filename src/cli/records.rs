@@ -90,7 +90,7 @@ pub(crate) struct ListArgs {
     #[arg(long, value_parser = parse_status)]
     status: Option<Status>,
     /// Customers per page, 1-100 [default: 20].
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100))]
     limit: Option<u32>,
     /// The nextCursor of the previous page.
     #[arg(long)]
@@ -193,6 +193,23 @@ Examples:
   echo '{\"metadata\": {\"tier\": \"gold\"}}' | customer-store update --business acme cust_cl8z2lh820000a --json -";
 
 impl UpdateArgs {
+    /// A field both given a value and cleared (`--phone X --clear phone`): bad usage, as the
+    /// command could only drop one of the two.
+    pub(crate) fn conflict(&self) -> Option<String> {
+        let given = |field: Clearable| match field {
+            Clearable::Phone => self.phone.is_some(),
+            Clearable::ExternalId => self.external_id.is_some(),
+            Clearable::Description => self.description.is_some(),
+            Clearable::Currency => self.currency.is_some(),
+            Clearable::Metadata => self.metadata.is_some(),
+        };
+        self.clear.iter().copied().find(|&f| given(f)).map(|field| {
+            let name = clap::ValueEnum::to_possible_value(&field)
+                .map_or_else(String::new, |v| v.get_name().to_owned());
+            format!("--{name} and --clear {name} cannot be used together")
+        })
+    }
+
     fn patch(&self) -> Result<CustomerPatch, String> {
         if let Some(body) = &self.json {
             let body = if body == "-" {

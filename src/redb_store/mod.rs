@@ -671,7 +671,8 @@ impl RedbStore {
     /// # Errors
     ///
     /// As [`create_many`](CustomerStore::create_many); also `invalid_request` on `updatedAt`
-    /// for an item updated before it was created.
+    /// for an item updated before it was created, and on `createdAt` or `updatedAt` for a
+    /// time later than the store's clock.
     ///
     /// # Example
     ///

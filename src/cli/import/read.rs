@@ -515,7 +515,8 @@ impl<R: BufRead + Send> CsvRows<R> {
                 "invalid_csv",
                 None,
                 format!(
-                    "the record has {fields} fields, the header {}",
+                    "the record has {fields} field{}, the header {}",
+                    if fields == 1 { "" } else { "s" },
                     self.columns.len()
                 ),
             ));
