@@ -79,9 +79,9 @@ Input:
   JSON Lines: one object per line, either a create body (email, name, phone, externalId,
   description, currency, metadata) or an exported customer (the eleven fields). `id` is
   ignored: each customer gets a new id, in file order. `status`, `createdAt` and `updatedAt`
-  are kept where present (ACTIVE and the current time otherwise; an updatedAt before the
-  createdAt, or before the current time when createdAt is absent, is refused). Blank lines
-  are skipped.
+  are kept where present (otherwise ACTIVE, the current time for createdAt, the createdAt for
+  updatedAt). A time later than the store's clock is refused, as is an updatedAt before the
+  createdAt (before the current time when createdAt is absent). Blank lines are skipped.
   CSV: a header naming any of the same fields (email and name required), then one record per
   customer; an empty cell is an absent field, `metadata` is a JSON object in one cell.
   A row longer than 1 MiB is refused without being read into memory.
@@ -91,8 +91,10 @@ Rejects:
   verbatim to the rejects file (for CSV after the file's header line, so that it can be
   imported again once fixed), and its reason to the reasons file (REJECTS.reasons), one JSON
   object per line in the same order: {\"line\": N, \"code\": C, \"field\": F, \"message\": M}.
-  Codes: invalid_json, invalid_csv, invalid_utf8, line_too_long, invalid_request (a field
-  rule), email_taken, external_id_taken. The first rejects are also shown on stderr.
+  Codes: invalid_json (a JSON line that is not a create body or an exported customer: bad
+  JSON, an unknown or missing field, a value of the wrong type or format; no field named),
+  invalid_csv, invalid_utf8, line_too_long, invalid_request (a field rule, naming the field),
+  email_taken, external_id_taken. The first rejects are also shown on stderr.
   The files are created at the first refused row.
 
 Batches and interruptions:

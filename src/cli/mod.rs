@@ -110,9 +110,14 @@ pub(crate) fn run() -> ExitCode {
     if let Command::Update(args) = &cli.command
         && let Some(conflict) = args.conflict()
     {
-        <Cli as clap::CommandFactory>::command()
-            .error(clap::error::ErrorKind::ArgumentConflict, conflict)
-            .exit();
+        // Reported as clap reports its own conflicts: on stderr with `update`'s usage, exit 2.
+        let kind = clap::error::ErrorKind::ArgumentConflict;
+        let mut command = <Cli as clap::CommandFactory>::command();
+        command.build();
+        let Some(update) = command.find_subcommand_mut("update") else {
+            command.error(kind, conflict).exit()
+        };
+        update.error(kind, conflict).exit();
     }
     let result = match cli.command {
         Command::Check => check::run(&cli.db),

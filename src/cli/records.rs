@@ -171,7 +171,8 @@ pub(crate) struct UpdateArgs {
     /// New metadata, a flat JSON object (replaces the old one).
     #[arg(long, group = "change", group = "fields", value_parser = parse_metadata)]
     metadata: Option<Metadata>,
-    /// Clears a field: phone, external-id, description, currency or metadata (repeatable).
+    /// Clears a field: phone, external-id, description, currency or metadata (repeatable; not
+    /// with a new value for the same field).
     #[arg(
         long,
         value_enum,
