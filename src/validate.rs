@@ -371,17 +371,15 @@ pub(crate) fn import(item: ImportCustomer, now: Timestamp) -> Result<ValidNew> {
     valid.status = item.status.unwrap_or(Status::Active);
     valid.created_at = item.created_at.map(whole_seconds);
     valid.updated_at = item.updated_at.map(whole_seconds);
+    let now = whole_seconds(now);
     for (field, at) in [
         ("createdAt", valid.created_at),
         ("updatedAt", valid.updated_at),
     ] {
-        if at.is_some_and(|at| at > whole_seconds(now)) {
+        if at.is_some_and(|at| at > now) {
             return Err(Error::invalid(
                 field,
-                format!(
-                    "must not be in the future (the store's clock reads {})",
-                    whole_seconds(now)
-                ),
+                format!("must not be in the future (the store's clock reads {now})"),
             ));
         }
     }
@@ -390,7 +388,7 @@ pub(crate) fn import(item: ImportCustomer, now: Timestamp) -> Result<ValidNew> {
             Some(created) if updated < created => {
                 return Err(Error::invalid("updatedAt", "must not be before createdAt"));
             }
-            None if updated < whole_seconds(now) => {
+            None if updated < now => {
                 return Err(Error::invalid(
                     "updatedAt",
                     "must not be before createdAt, which is the store's clock when not given",
