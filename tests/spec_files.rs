@@ -447,6 +447,53 @@ fn the_journal_has_its_name_only_while_it_may_hold_writes() -> TestResult {
 }
 
 #[test]
+fn a_journal_with_writes_beside_a_missing_store_file_is_refused_and_kept() -> TestResult {
+    // A store stopped by a crash with acknowledged writes in its journal, its file moved away
+    // (a restore, an inspection) when the service starts again. The open used to create a
+    // new store there and remove the journal as a leftover: the writes were lost for good,
+    // and the file, put back, refused to open without its journal (found in review).
+    let live = tempfile::tempdir()?;
+    let path = live.path().join("customers.redb");
+    let store = RedbStore::open(&path)?;
+    store.create(BIZ, NewCustomer::new("a@x.io", "A"))?;
+    store.create(BIZ, NewCustomer::new("b@x.io", "B"))?;
+    // The two files as a crash leaves them: copied while the store is open.
+    let dir = tempfile::tempdir()?;
+    let image = dir.path().join("customers.redb");
+    let journal = RedbStore::journal_path(&image);
+    std::fs::copy(&path, &image)?;
+    std::fs::copy(RedbStore::journal_path(&path), &journal)?;
+    drop(store);
+    let before = std::fs::read(&journal)?;
+    let moved = dir.path().join("customers.redb.moved");
+    std::fs::rename(&image, &moved)?;
+    for with_journal in [true, false] {
+        let opened = RedbStore::builder().journal(with_journal).open(&image);
+        let error = expect_code(opened, "corrupt");
+        assert!(
+            error
+                .to_string()
+                .contains("holds writes but the store file"),
+            "{error}"
+        );
+        assert!(!image.exists(), "a store file was created");
+        assert_eq!(std::fs::read(&journal)?, before, "the journal was changed");
+    }
+    // Put back, the store opens with both writes.
+    std::fs::rename(&moved, &image)?;
+    verify_clean(&RedbStore::open(&image)?, 2)?;
+    // A journal that never held a write beside no store file is a leftover: an empty one, or
+    // one torn at its first frame. Removed, and a new store created.
+    for leftover in [Vec::new(), before[..before.len().min(40)].to_vec()] {
+        std::fs::remove_file(&image)?;
+        std::fs::write(&journal, &leftover)?;
+        verify_clean(&RedbStore::open(&image)?, 0)?;
+        assert!(!journal.exists(), "the leftover journal was kept");
+    }
+    Ok(())
+}
+
+#[test]
 fn an_empty_store_file_is_refused_untouched() -> TestResult {
     // A file of 0 bytes is never a store of ours (a new one is created under another name and
     // renamed into place): a failed restore or a full disk left it. Taken as a new store, it

@@ -130,6 +130,26 @@ pub(crate) fn hidden_beside(path: &std::path::Path, suffix: &str) -> PathBuf {
     path.with_file_name(name)
 }
 
+/// Gives the file at `temporary` the name `path` unless a file took that name meanwhile (say,
+/// another process created the same store since this one found no file there), which is kept.
+/// Returns whether `temporary` took the name; if not, it is removed.
+///
+/// A hard link never replaces a file, as a rename would. On a file system without hard links
+/// the file is renamed instead (so there, a file that appeared meanwhile is replaced).
+pub(crate) fn name_new_file(
+    temporary: &std::path::Path,
+    path: &std::path::Path,
+) -> io::Result<bool> {
+    match std::fs::hard_link(temporary, path) {
+        Ok(()) => std::fs::remove_file(temporary).map(|()| true),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            remove_if_present(temporary).map(|()| false)
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Err(e),
+        Err(_) => std::fs::rename(temporary, path).map(|()| true),
+    }
+}
+
 /// Removes the file at `path`, if there is one.
 pub(crate) fn remove_if_present(path: &std::path::Path) -> io::Result<()> {
     match std::fs::remove_file(path) {
@@ -170,16 +190,6 @@ impl JournalPlace {
     /// The journal of the store file at `path`: the same name with `.journal` added.
     pub(crate) fn beside(path: &std::path::Path) -> JournalPlace {
         JournalPlace::File(journal_path(path))
-    }
-
-    /// Removes a journal left where a new store is about to be created.
-    pub(crate) fn remove_leftover(&self) -> crate::Result<()> {
-        match self {
-            JournalPlace::File(path) => remove_if_present(path).map_err(|e| {
-                crate::Error::storage(format!("remove the journal {}", path.display()), e)
-            }),
-            JournalPlace::Backend(_) => Ok(()),
-        }
     }
 
     /// Whether a journal is there (a backend always is).
@@ -242,5 +252,32 @@ impl JournalPlace {
             }
             JournalPlace::Backend(backend) => Ok(backend.clone()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::name_new_file;
+
+    /// A new store's file takes its name only if no file has it: one that appeared since the
+    /// open found none (another process's new store, perhaps written already) is kept, never
+    /// replaced as a rename would (found in review).
+    #[test]
+    fn a_new_file_never_replaces_one_that_took_its_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let (temporary, path) = (dir.path().join(".s.creating"), dir.path().join("s"));
+        std::fs::write(&temporary, b"first").unwrap();
+        assert!(name_new_file(&temporary, &path).unwrap());
+        assert_eq!(std::fs::read(&path).unwrap(), b"first");
+        assert!(!temporary.exists());
+
+        std::fs::write(&temporary, b"second").unwrap();
+        assert!(!name_new_file(&temporary, &path).unwrap());
+        assert_eq!(std::fs::read(&path).unwrap(), b"first", "replaced");
+        assert!(!temporary.exists(), "the temporary file was left");
+
+        // No temporary file (another open removed it): an error, nothing named.
+        assert!(name_new_file(&temporary, &dir.path().join("t")).is_err());
+        assert!(!dir.path().join("t").exists());
     }
 }

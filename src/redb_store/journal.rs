@@ -961,7 +961,8 @@ fn read_place<B: JournalBytes + ?Sized>(bytes: &B, at: u64) -> std::io::Result<P
 }
 
 /// The frames of the journal in order, up to the first that is cut short, fails its checksum
-/// or does not follow its predecessor's number. Frames of another session end the sequence;
+/// or is numbered below its predecessor; frames missing in between are refused unless the
+/// database holds them. Frames of another session end the sequence;
 /// a first frame of another store (a store without a journal id yet, `None`, owns no frame)
 /// is refused. `after` is the last frame the database holds.
 fn frames<B: JournalBytes + ?Sized>(
@@ -1021,8 +1022,27 @@ fn frames<B: JournalBytes + ?Sized>(
             }
             break;
         }
-        if Some(frame.session) != session || previous.is_some_and(|p| frame.lsn != p + 1) {
+        if Some(frame.session) != session {
             break;
+        }
+        if let Some(p) = previous
+            && frame.lsn != p + 1
+        {
+            // A lower number is a frame of this session from before the journal restarted at
+            // its start: the end. A higher one cannot be written (frames go one after
+            // another); the frames in between are gone from the file. Harmless if the database
+            // holds them, else refused rather than the writes dropped.
+            if frame.lsn < p + 1 {
+                break;
+            }
+            if frame.lsn - 1 > after {
+                return Err(Error::Corrupt(format!(
+                    "journal: write {} is missing and later writes follow it (to open the \
+                     store without the journal's writes, move the journal away and put an \
+                     empty file in its place)",
+                    p + 1
+                )));
+            }
         }
         previous = Some(frame.lsn);
         frames.push(frame);
@@ -1090,34 +1110,28 @@ fn later_frame<B: JournalBytes + ?Sized>(
     Ok(None)
 }
 
-/// Refuses a journal of another store lying beside the store file at `db`, or a database in
-/// the journal's place, before the database is opened for writing (or created), so that the
-/// refusal changes no byte of either file.
+/// Refuses a journal of another store lying beside the store file at `db`, a journal that
+/// holds writes beside no store file, or a database in the journal's place, before the
+/// database is opened for writing (or created), so that the refusal changes no byte of either
+/// file.
 ///
 /// A file that needs redb's repair after a crash cannot be read before that repair; its
 /// journal is checked by [`recover`], after it.
 ///
 /// # Errors
 ///
-/// [`Error::IncompatibleFormat`] for another store's journal or a database; a storage error
-/// when the journal cannot be read.
+/// [`Error::IncompatibleFormat`] for another store's journal or a database; [`Error::Corrupt`]
+/// for a journal that holds writes while the store file is missing ([`orphaned`]); a storage
+/// error when the journal cannot be read.
 pub(crate) fn refuse_foreign(db: &std::path::Path, journal: &std::path::Path) -> Result<()> {
-    let file = match std::fs::File::open(journal) {
-        Ok(file) => file,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(io_error("journal: open", e)),
-    };
-    let backend =
-        redb::backends::FileBackend::new(file).map_err(|e| Error::storage("journal: open", e))?;
-    let size = backend.len().map_err(|e| io_error("journal: open", e))?;
-    refuse_database(&OnBackend(&backend, size))?;
-    let first =
-        read_place(&OnBackend(&backend, size), 0).map_err(|e| io_error("journal: read", e))?;
-    let Place::Frame { frame: first, .. } = first else {
+    let Some(first) = first_frame(journal)? else {
         return Ok(());
     };
+    if !db.exists() {
+        return Err(orphaned(db, journal));
+    }
     let Ok(database) = redb::Builder::new().open_read_only(db) else {
-        // Absent, in need of repair, or not a store: the open itself decides.
+        // In need of repair, or not a store: the open itself decides.
         return Ok(());
     };
     let nonce = journal_meta(&database)?.nonce;
@@ -1148,6 +1162,62 @@ fn refuse_database<B: JournalBytes + ?Sized>(bytes: &B) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// The first frame of the journal file at `journal`, if it starts with an intact one (`None`
+/// when there is no file, or its start is unwritten or torn: it holds no acknowledged write).
+///
+/// # Errors
+///
+/// [`Error::IncompatibleFormat`] for a database in the journal's place; a storage error when
+/// the file cannot be read.
+fn first_frame(journal: &std::path::Path) -> Result<Option<FrameIn>> {
+    let file = match std::fs::File::open(journal) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_error("journal: open", e)),
+    };
+    let backend =
+        redb::backends::FileBackend::new(file).map_err(|e| Error::storage("journal: open", e))?;
+    let size = backend.len().map_err(|e| io_error("journal: open", e))?;
+    refuse_database(&OnBackend(&backend, size))?;
+    let first =
+        read_place(&OnBackend(&backend, size), 0).map_err(|e| io_error("journal: read", e))?;
+    Ok(match first {
+        Place::Frame { frame, .. } => Some(frame),
+        _ => None,
+    })
+}
+
+/// Removes the journal file at `journal` beside a store file this open has just created,
+/// unless it holds writes: a journal with no intact first frame never held an acknowledged
+/// write (a leftover: unwritten, or torn at its first write), but one with frames belongs to
+/// a store file that is missing, or that another process created and wrote since this open
+/// found no file there; it is refused and kept.
+///
+/// # Errors
+///
+/// [`Error::Corrupt`] for a journal with frames ([`orphaned`]); [`Error::IncompatibleFormat`]
+/// for a database in the journal's place; a storage error when the file cannot be read or
+/// removed.
+pub(crate) fn remove_unwritten(db: &std::path::Path, journal: &std::path::Path) -> Result<()> {
+    if first_frame(journal)?.is_some() {
+        return Err(orphaned(db, journal));
+    }
+    super::backend::remove_if_present(journal)
+        .map_err(|e| Error::storage(format!("remove the journal {}", journal.display()), e))
+}
+
+/// The refusal of a journal that holds writes beside a missing store file: opening would
+/// create a new, empty store and lose them.
+fn orphaned(db: &std::path::Path, journal: &std::path::Path) -> Error {
+    Error::Corrupt(format!(
+        "the journal {} holds writes but the store file {} is missing (moved, or not yet \
+         restored?): put the store file back to open it with those writes, or move the \
+         journal away to create a new, empty store at this path",
+        journal.display(),
+        db.display()
+    ))
 }
 
 fn foreign_journal() -> Error {
@@ -1434,6 +1504,21 @@ mod tests {
         let other = [frame_bytes(7, 4), frame_in_session(7, 2, 5)].concat();
         assert_eq!(lsns(&other), [4]);
         assert_eq!(lsns(&frame_in_session(7, 2, 4)), Vec::<u64>::new());
+    }
+
+    /// Frames go one after another, so a frame numbered past its predecessor's successor
+    /// means the frames in between are gone from the file (found in review: [4][5][7] was
+    /// read as the end after 5, dropping 7 without a word). Refused, unless the database
+    /// holds the missing frames.
+    #[test]
+    fn a_gap_in_the_numbers_is_refused_unless_the_database_holds_it() {
+        let bytes = [frame_bytes(7, 4), frame_bytes(7, 5), frame_bytes(7, 7)].concat();
+        assert!(matches!(
+            frames(&bytes[..], Some(7), Some(1), 3),
+            Err(Error::Corrupt(message)) if message.contains("write 6 is missing")
+        ));
+        let held = frames(&bytes[..], Some(7), Some(1), 6).unwrap();
+        assert_eq!(held.iter().map(|f| f.lsn).collect::<Vec<_>>(), [4, 5, 7]);
     }
 
     /// From a frame's append, or a take of the held transaction, until the transaction is

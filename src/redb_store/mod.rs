@@ -113,7 +113,8 @@ struct Inner {
     cache_size: usize,
     clock: Arc<dyn Clock>,
     email_index_tail: u64,
-    /// Business names already seen in a committed snapshot, with their handles.
+    /// Business names already seen in a committed snapshot, with their handles (emptied by a
+    /// reopen; read and filled only under the slot's lock).
     handles: RwLock<HashMap<String, u32>>,
     /// The point lookups of the latest committed snapshot (declared before `slot`, so dropped
     /// before the database).
@@ -350,8 +351,7 @@ impl RedbStoreBuilder {
         let path = path.as_ref().to_path_buf();
         // Even without the journal, one left by a crash is replayed (then removed) on open.
         let journal = Some(JournalPlace::beside(&path));
-        let new = !path.exists();
-        self.build(Source::File(path), journal, new)
+        self.build(Source::File(path), journal)
     }
 
     /// A store in memory, gone when the last clone is dropped.
@@ -363,7 +363,6 @@ impl RedbStoreBuilder {
         self.build(
             Source::Backend(Arc::new(redb::backends::InMemoryBackend::new())),
             None,
-            true,
         )
     }
 
@@ -375,7 +374,7 @@ impl RedbStoreBuilder {
     /// As [`RedbStoreBuilder::open`].
     #[cfg(feature = "fault-injection")]
     pub fn open_backend(self, backend: Arc<dyn redb::StorageBackend>) -> Result<RedbStore> {
-        self.build(Source::Backend(backend), None, false)
+        self.build(Source::Backend(backend), None)
     }
 
     /// A store on custom redb storage backends for its database and its journal (for
@@ -393,12 +392,11 @@ impl RedbStoreBuilder {
         self.build(
             Source::Backend(backend),
             Some(JournalPlace::Backend(journal)),
-            false,
         )
     }
 
-    /// Opens the database (creating it if `new`), then its journal.
-    fn build(self, source: Source, journal: Option<JournalPlace>, new: bool) -> Result<RedbStore> {
+    /// Opens the database (creating a file that is not there), then its journal.
+    fn build(self, source: Source, journal: Option<JournalPlace>) -> Result<RedbStore> {
         // Before the database is opened or created: a foreign journal, or a database in the
         // journal's place, is refused with nothing written (for a new store, not even its file).
         if let (Source::File(path), Some(JournalPlace::File(journal))) = (&source, &journal) {
@@ -416,11 +414,17 @@ impl RedbStoreBuilder {
                 journal::refuse_foreign(path, journal)
             })?;
         }
-        let db = open::open(&source, self.cache_size, true, self.progress.as_ref())?;
-        if new && let Some(journal) = &journal {
+        let (db, created) =
+            open::open_reporting(&source, self.cache_size, true, self.progress.as_ref())?;
+        if created
+            && let (Source::File(path), Some(JournalPlace::File(journal))) = (&source, &journal)
+        {
             // A new store (its file now created and locked by this process): a journal left
-            // at its place is not its own.
-            journal.remove_leftover()?;
+            // at its place is not its own. One that never held a write is removed; one with
+            // frames is refused and kept (its store file is missing: it holds writes).
+            guarded("open the journal", || {
+                journal::remove_unwritten(path, journal)
+            })?;
         }
         let mut slot = Slot {
             db: None,
@@ -878,6 +882,9 @@ impl RedbStore {
         self.new_snapshot();
         slot.close(false);
         slot.generation += 1;
+        // The file opened next is checked to be this store, but it may be an older copy of it
+        // (restored while the store ran): a handle learnt from the old file is learnt again.
+        self.inner.handles.write().clear();
         let db = open::open(&self.inner.source, self.inner.cache_size, false, None)?;
         let journal = open_journal(
             self.inner.journal.as_ref(),
@@ -1170,8 +1177,7 @@ impl RedbStore {
         op: impl FnOnce(&Snapshot, u32) -> Result<T>,
     ) -> Result<T> {
         validate::business(business)?;
-        let cached = self.inner.handles.read().get(business).copied();
-        self.run("read", |db| match cached {
+        self.run("read", |db| match self.cached_handle(business) {
             Some(handle) => op(&Snapshot::of(self.latest_lookups(db)?), handle),
             None => {
                 let generation = self.inner.latest.lock().generation;
@@ -1187,6 +1193,13 @@ impl RedbStore {
                 op(&snapshot, handle)
             }
         })
+    }
+
+    /// The handle of `business` if a committed snapshot of the database open now showed it.
+    /// Read under the slot's lock (inside [`RedbStore::run`]): a reopen empties the cache
+    /// under the same lock, so a handle from before it is never used on the file after it.
+    fn cached_handle(&self, business: &str) -> Option<u32> {
+        self.inner.handles.read().get(business).copied()
     }
 
     /// [`RedbStore::latest`] for a point lookup.

@@ -248,7 +248,9 @@ fn probe_file(path: &Path, redb: &redb::Builder) -> Result<()> {
                 .map_err(|e| Error::storage(format!("open {}", path.display()), e))?;
             std::fs::remove_file(&file)
                 .map_err(|e| Error::storage(format!("open {}", path.display()), e))?;
-            return create_file(&file, redb);
+            // (A file that took the name meanwhile is left to redb's open and the checks
+            // after it.)
+            return create_file(&file, redb).map(drop);
         }
     }
     if read.is_err() || magic != REDB_MAGIC {
@@ -360,9 +362,11 @@ fn initialise(db: &Database, progress: Option<&ProgressFn>, empty: Empty) -> Res
 }
 
 /// Creates a new store at `path` atomically: under a temporary name beside it, initialised and
-/// committed, then renamed into place (and the directory synced). A crash meanwhile leaves no
-/// file at `path`, never a half-created one that would not open.
-fn create_file(path: &Path, redb: &redb::Builder) -> Result<()> {
+/// committed, then linked into place (and the directory synced). A crash meanwhile leaves no
+/// file at `path`, never a half-created one that would not open. Returns whether it did: if
+/// a file appeared at `path` meanwhile, it is left as it is (an open then checks it), never
+/// replaced (another process may have created the store and written to it already).
+fn create_file(path: &Path, redb: &redb::Builder) -> Result<bool> {
     let failed = |e: io::Error| Error::storage(format!("create {}", path.display()), e);
     if path.file_name().is_none() {
         return Err(Error::invalid(
@@ -380,8 +384,11 @@ fn create_file(path: &Path, redb: &redb::Builder) -> Result<()> {
     })?;
     guarded(&context, || initialise(&db, None, Empty::Adopt))?;
     drop(db);
-    std::fs::rename(&temporary, path).map_err(failed)?;
-    super::backend::sync_directory_of(path).map_err(failed)
+    if !super::backend::name_new_file(&temporary, path).map_err(failed)? {
+        return Ok(false);
+    }
+    super::backend::sync_directory_of(path).map_err(failed)?;
+    Ok(true)
 }
 
 /// Opens the database of `source`. On the first open of a store the file is checked before
@@ -392,11 +399,28 @@ pub(crate) fn open(
     first: bool,
     progress: Option<&ProgressFn>,
 ) -> Result<Database> {
+    open_reporting(source, cache_size, first, progress).map(|(db, _)| db)
+}
+
+/// [`open`], also telling whether this open created the store's file (a first open of a path
+/// where no file was).
+pub(crate) fn open_reporting(
+    source: &Source,
+    cache_size: usize,
+    first: bool,
+    progress: Option<&ProgressFn>,
+) -> Result<(Database, bool)> {
     let mut redb = redb::Builder::new();
     redb.set_cache_size(cache_size);
+    let mut created = false;
     if first {
         match source {
-            Source::File(path) if !path.exists() => create_file(path, &redb)?,
+            Source::File(path) if !path.exists() => {
+                created = create_file(path, &redb)?;
+                if !created {
+                    probe_file(path, &redb)?;
+                }
+            }
             Source::File(path) => probe_file(path, &redb)?,
             Source::Backend(backend) => probe_backend(&Shared(backend.clone()), &redb)?,
         };
@@ -422,7 +446,7 @@ pub(crate) fn open(
         // The file may have been replaced since the first open: it must still be this store.
         guarded("reopen", || check_current_format(&db))?;
     }
-    Ok(db)
+    Ok((db, created))
 }
 
 #[cfg(test)]

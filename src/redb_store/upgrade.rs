@@ -284,7 +284,7 @@ mod tests {
         // Its version-2 records read as they were; one that changes is rewritten in the
         // current layout, beside the others.
         let store = crate::RedbStore::builder()
-            .build(Source::Backend(backend.clone()), None, false)
+            .build(Source::Backend(backend.clone()), None)
             .unwrap();
         let walked = crate::CustomerStore::list(
             &store,
@@ -322,7 +322,7 @@ mod tests {
             Arc::new(redb::backends::InMemoryBackend::new());
         let open_store = || {
             crate::RedbStore::builder()
-                .build(Source::Backend(backend.clone()), None, false)
+                .build(Source::Backend(backend.clone()), None)
                 .unwrap()
         };
         let created: Vec<Customer> = {
