@@ -10,7 +10,7 @@ use proptest::prelude::*;
 
 /// Pieces that emails are built from: ASCII, upper case, non-ASCII, LIKE wildcards.
 const PIECES: &[&str] = &[
-    "a", "b", "yaw", "É", "é", "%", "_", "x1", "Ab", "ß", "ı", "aa",
+    "a", "b", "yaw", "É", "é", "%", "_", "x1", "Ab", "ß", "ı", "aa", "Σ", "ς",
 ];
 const DOMAINS: &[&str] = &["ex.com", "EX.com", "mail.gh", "é.io"];
 

@@ -37,8 +37,10 @@ pub const DEFAULT_EMAIL_INDEX_TAIL: u64 = 1024;
 /// The gram length in bytes; shorter terms are answered by a scan.
 pub(crate) const GRAM_LEN: usize = 3;
 
-/// Whether `email`, lower-cased, contains `term` (already lower-cased), without allocating for
-/// an ASCII email.
+/// Whether `email`, lower-cased with its sigmas folded ([`crate::validate::fold_sigma`]),
+/// contains `term`
+/// (lower-cased and folded, as [`crate::validate`] makes a list query's term), without
+/// allocating for an ASCII email.
 pub(crate) fn contains_folded(email: &str, term: &str) -> bool {
     if email.is_ascii() {
         let (email, term) = (email.as_bytes(), term.as_bytes());
@@ -47,8 +49,33 @@ pub(crate) fn contains_folded(email: &str, term: &str) -> bool {
                 .windows(term.len())
                 .any(|w| w.eq_ignore_ascii_case(term))
     } else {
-        email.to_lowercase().contains(term)
+        crate::validate::fold_sigma(email.to_lowercase()).contains(term)
     }
+}
+
+/// The grams a list query's `term` (lower-cased and sigma-folded) looks up: those of its
+/// windows that touch no `σ`. The postings hold the grams of emails as lower-cased, where a
+/// sigma may be either form, so a window with one could miss a match; the others are the
+/// same in the email. A term with no such window (`σσ`) gets none, and is answered by a scan.
+pub(crate) fn term_grams(term: &str) -> Vec<u32> {
+    const SIGMA: &[u8] = "σ".as_bytes();
+    let bytes = term.as_bytes();
+    let mut clean = vec![true; bytes.len()];
+    for at in 0..bytes.len().saturating_sub(1) {
+        if &bytes[at..at + 2] == SIGMA {
+            clean[at] = false;
+            clean[at + 1] = false;
+        }
+    }
+    let mut grams: Vec<u32> = bytes
+        .windows(GRAM_LEN)
+        .zip(clean.windows(GRAM_LEN))
+        .filter(|(_, clean)| clean.iter().all(|&c| c))
+        .map(|(w, _)| u32::from(w[0]) << 16 | u32::from(w[1]) << 8 | u32::from(w[2]))
+        .collect();
+    grams.sort_unstable();
+    grams.dedup();
+    grams
 }
 
 /// The distinct grams of a lower-cased text, sorted.

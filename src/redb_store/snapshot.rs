@@ -164,7 +164,7 @@ impl Snapshot {
         page: &mut Collector<'_>,
     ) -> Result<()> {
         let tail = self.tail_start(handle)?;
-        let term_grams = query.email.as_deref().map(grams::grams);
+        let term_grams = query.email.as_deref().map(grams::term_grams);
         let candidates = match (tails, term_grams) {
             (Some(tails), Some(term_grams)) if !term_grams.is_empty() => {
                 tails.candidates(handle, self.lookups.generation, tail, start, &term_grams)
@@ -220,7 +220,7 @@ impl Snapshot {
             .filter(|t| t.len() >= grams::GRAM_LEN)
         {
             let blocks = self.txn().open_table(GRAMS).map_err(read_err)?;
-            for gram in grams::grams(term) {
+            for gram in grams::term_grams(term) {
                 gram_counts.push((grams::count(&blocks, handle, gram)?, gram));
             }
         }
