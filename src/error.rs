@@ -75,6 +75,10 @@ pub enum Error {
     /// have reached the disk before the failure was seen. Reading the record back (or retrying
     /// a create, which answers [`Error::EmailTaken`] if the first attempt landed) tells which.
     /// The store reopens its database by itself after such an error.
+    ///
+    /// Its message says what failed (`create /data/customers.redb`); the operating system's
+    /// reason (`No such file or directory`) is its [`source`](std::error::Error::source), as
+    /// Rust errors keep a cause: log the whole chain, not only this error's `Display`.
     #[error("storage error: {message}")]
     Storage {
         /// What failed.

@@ -7,6 +7,8 @@
 //!
 //! [`CustomerStore`] is the contract; [`RedbStore`] implements it on a [redb] database.
 //!
+//! [redb]: https://docs.rs/redb
+//!
 //! ```
 //! use customer_store::{CustomerPatch, CustomerStore, ListQuery, NewCustomer, RedbStore, Status};
 //!
@@ -63,7 +65,7 @@
 //! - Ids are unique within a business (a record's key is the business and the id). Two
 //!   businesses creating a customer in the same millisecond may get the same id text; neither
 //!   can see the other's, and an id says nothing about another business's activity.
-
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs, unsafe_code)]
 #![warn(clippy::unwrap_used)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
@@ -74,6 +76,7 @@ mod id;
 mod model;
 mod redb_store;
 #[cfg(feature = "server")]
+#[cfg_attr(docsrs, doc(cfg(feature = "server")))]
 pub mod server;
 mod store;
 mod text;
@@ -86,6 +89,7 @@ pub use crate::model::{
     NewCustomer, Page, Status,
 };
 #[cfg(feature = "server")]
+#[cfg_attr(docsrs, doc(cfg(feature = "server")))]
 pub use crate::redb_store::{ApiClient, ClientCredentials, Scope};
 pub use crate::redb_store::{
     BusinessSummary, DEFAULT_CACHE_SIZE, DEFAULT_EMAIL_INDEX_TAIL, DEFAULT_JOURNAL_LIMIT, Progress,

@@ -494,6 +494,21 @@ fn a_journal_with_writes_beside_a_missing_store_file_is_refused_and_kept() -> Te
 }
 
 #[test]
+fn a_directory_is_a_storage_error_not_a_foreign_file() -> TestResult {
+    // Found in a library user's trial: `incompatible_format`, "not a redb database file",
+    // where the docs promise `storage` for a file that cannot be opened.
+    let dir = tempfile::tempdir()?;
+    let error = expect_code(RedbStore::open(dir.path()), "storage");
+    assert!(error.to_string().contains("a directory"), "{error}");
+    assert_eq!(
+        std::fs::read_dir(dir.path())?.count(),
+        0,
+        "something was written"
+    );
+    Ok(())
+}
+
+#[test]
 fn an_empty_store_file_is_refused_untouched() -> TestResult {
     // A file of 0 bytes is never a store of ours (a new one is created under another name and
     // renamed into place): a failed restore or a full disk left it. Taken as a new store, it

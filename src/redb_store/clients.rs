@@ -43,6 +43,8 @@ const SECRET_PREFIX: &str = "cs_";
 pub(crate) const ID_MAX: usize = 64;
 
 /// A permission an API client holds. `customers:write` does not imply `customers:read`.
+///
+/// Only with the cargo feature `server` (on by default).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Scope {
     /// Retrieve and list customers (`customers:read`).
@@ -99,6 +101,8 @@ impl std::str::FromStr for Scope {
 }
 
 /// An API client of the HTTP server, as stored (without its secret).
+///
+/// Only with the cargo feature `server` (on by default).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ApiClient {
@@ -129,6 +133,7 @@ impl ApiClient {
 }
 
 /// The credentials of a new client. The secret is shown here once and stored only as a hash.
+/// Only with the cargo feature `server` (on by default).
 ///
 /// Serialises as `{"clientId", "clientSecret", "business", "scopes"}`. Its `Debug` form hides
 /// the secret.
@@ -249,6 +254,8 @@ fn lookup(db: &Database, id: &str) -> Result<Option<Decoded>> {
     }
 }
 
+/// The HTTP server's API clients (only with the cargo feature `server`, on by default).
+#[cfg_attr(docsrs, doc(cfg(feature = "server")))]
 impl RedbStore {
     /// Creates an API client for `business` with `scopes`, and returns its credentials.
     ///

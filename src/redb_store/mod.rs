@@ -349,6 +349,14 @@ impl RedbStoreBuilder {
     /// in use").
     pub fn open(self, path: impl AsRef<Path>) -> Result<RedbStore> {
         let path = path.as_ref().to_path_buf();
+        if path.is_dir() {
+            // Not "not a redb database file" (found in a library user's trial): it cannot be
+            // opened as a file at all.
+            return Err(Error::Storage {
+                message: format!("open {}: a directory, not a store file", path.display()),
+                source: None,
+            });
+        }
         // Even without the journal, one left by a crash is replayed (then removed) on open.
         let journal = Some(JournalPlace::beside(&path));
         self.build(Source::File(path), journal)
