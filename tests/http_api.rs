@@ -672,6 +672,25 @@ fn raw_exchange(addr: SocketAddr, head: &str, body: &[u8], wait: Duration) -> St
     String::from_utf8_lossy(&answer).into_owned()
 }
 
+/// Plain HTTP is HTTP/1 only: a client speaking HTTP/2 from the first byte (prior knowledge)
+/// got HTTP/2, whose later streams have no header timeout (found in an HTTP trial).
+#[test]
+fn plain_http_does_not_speak_http2() -> TestResult {
+    let server = start(ServerConfig::default())?;
+    // The preface, then an empty SETTINGS frame.
+    let preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    let settings = [0u8, 0, 0, 4, 0, 0, 0, 0, 0];
+    let answer = raw_exchange(server.addr, preface, &settings, Duration::from_secs(3));
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 "),
+        "answered in HTTP/2: {:?}",
+        answer.as_bytes()
+    );
+    let client = server.client("acme", &Scope::ALL);
+    assert_eq!(server.get("/v1/customers", &client).status, 200);
+    Ok(())
+}
+
 /// Two `Authorization` headers are refused whatever their order (found in a trial: the first
 /// one counted, so what a proxy appended was ignored or not depending on where it went).
 #[test]
@@ -741,11 +760,15 @@ fn slow_and_oversized_requests_do_not_hold_the_server() -> TestResult {
         started.elapsed() < Duration::from_secs(5),
         "the connection was held"
     );
-    // Nothing at all, or half of HTTP/2's preface: closed as well, before the protocol is known.
+    // Nothing at all: closed as well. Half of HTTP/2's preface: refused at once (plain HTTP
+    // is HTTP/1 alone) or closed, never held.
     for head in ["", "PRI * HTTP/2.0\r\n"] {
         let started = std::time::Instant::now();
         let answer = raw_exchange(server.addr, head, b"", Duration::from_secs(10));
-        assert_eq!(answer, "", "{head:?}");
+        assert!(
+            answer.is_empty() || (!head.is_empty() && answer.starts_with("HTTP/1.1 400")),
+            "{head:?}: {answer}"
+        );
         assert!(
             started.elapsed() < Duration::from_secs(5),
             "{head:?} was held"

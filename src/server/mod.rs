@@ -290,8 +290,12 @@ impl Server {
                 server.handle(handle).serve(app).await
             }
             None => {
-                let mut server =
-                    axum_server::from_tcp(self.listener)?.first_request_timeout(read_timeout);
+                // HTTP/1 only: HTTP/2 without TLS (prior knowledge) would give a client streams
+                // with no header timeout (found in an HTTP trial); over TLS it is offered as
+                // the README says.
+                let mut server = axum_server::from_tcp(self.listener)?
+                    .first_request_timeout(read_timeout)
+                    .http1_only();
                 server
                     .http_builder()
                     .http1()
