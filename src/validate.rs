@@ -116,6 +116,11 @@ pub(crate) fn fold_sigma(lower: String) -> String {
 /// non-joiner are not: Persian and Indic names need them ([`has_stray_joiner`]).
 fn is_invisible(c: char) -> bool {
     use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+    // No ASCII character is one (no Cf, no default-ignorable): most emails and names are
+    // checked without a table lookup.
+    if c.is_ascii() {
+        return false;
+    }
     let format = c.general_category() == GeneralCategory::Format;
     // Default_Ignorable_Code_Point (Unicode's DerivedCoreProperties.txt) less the format
     // characters, which the general category finds, and the code points it finds reserved.
