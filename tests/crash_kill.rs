@@ -529,7 +529,7 @@ fn crash_kill_rounds() -> Result<()> {
 ///
 /// Regression: a kill between redb's first header write and its magic number used to leave a
 /// file that never opened (about one round in 40 landed there). A new store is now created
-/// under a temporary name and renamed into place; `crash_during_the_first_open_of_a_new_file`
+/// under a temporary name and linked into place; `crash_during_the_first_open_of_a_new_file`
 /// in `tests/fault_injection.rs` covers the same window deterministically.
 #[test]
 fn kill_during_first_open() -> Result<()> {

@@ -284,7 +284,7 @@ fn a_redb_database_with_one_foreign_table_is_refused_untouched() -> TestResult {
     assert_refused_untouched(&path)
 }
 
-/// A store is renamed into place only once its tables exist, so a redb file without any
+/// A store is linked into place only once its tables exist, so a redb file without any
 /// table at a store's path is another program's (here one that has not written yet), not a
 /// new store to take over; so too when the program left it needing repair.
 #[test]
@@ -415,6 +415,32 @@ fn a_skeleton_behind_a_symbolic_link_becomes_a_store_and_the_link_stays() -> Tes
     Ok(())
 }
 
+#[test]
+fn a_link_to_a_file_not_yet_there_gets_the_store_where_it_leads() -> TestResult {
+    // A path linked onto another volume before the first run. Found in review: once a new
+    // store's file was linked into place (a hard link never replaces a name), the open made
+    // an empty redb file at the link's target and then refused it for good.
+    let dir = tempfile::tempdir()?;
+    std::fs::create_dir(dir.path().join("volume"))?;
+    let link = dir.path().join("customers.redb");
+    // A relative target, through a second link.
+    std::os::unix::fs::symlink("volume/customers.redb", dir.path().join("hop.redb"))?;
+    std::os::unix::fs::symlink("hop.redb", &link)?;
+    let store = RedbStore::open(&link)?;
+    store.create(BIZ, NewCustomer::new("a@x.io", "A"))?;
+    let real = dir.path().join("volume/customers.redb");
+    assert!(
+        RedbStore::journal_path(&real).exists(),
+        "the journal is not beside the file"
+    );
+    drop(store);
+    assert!(std::fs::symlink_metadata(&link)?.file_type().is_symlink());
+    assert!(std::fs::symlink_metadata(&real)?.file_type().is_file());
+    verify_clean(&RedbStore::open(&link)?, 1)?;
+    verify_clean(&RedbStore::open(&real)?, 1)?;
+    Ok(())
+}
+
 /// An open creates its journal under a temporary name and names it at its first write, and a
 /// clean close removes it: no empty journal is left where it would stand for a lost one (an
 /// open killed before its first write, under the other name of a hard link, left one).
@@ -473,7 +499,7 @@ fn a_journal_with_writes_beside_a_missing_store_file_is_refused_and_kept() -> Te
         assert!(
             error
                 .to_string()
-                .contains("holds writes but the store file"),
+                .contains("may hold writes but the store file"),
             "{error}"
         );
         assert!(!image.exists(), "a store file was created");
@@ -482,13 +508,24 @@ fn a_journal_with_writes_beside_a_missing_store_file_is_refused_and_kept() -> Te
     // Put back, the store opens with both writes.
     std::fs::rename(&moved, &image)?;
     verify_clean(&RedbStore::open(&image)?, 2)?;
+    // The same with its first frame damaged: frames after it may still hold writes (found in
+    // review: only an intact first frame counted), as may a journal torn at its first frame.
+    std::fs::remove_file(&image)?;
+    let mut damaged = before.clone();
+    damaged[10] ^= 0x40;
+    for kept in [damaged, before[..before.len().min(40)].to_vec()] {
+        std::fs::write(&journal, &kept)?;
+        expect_code(RedbStore::open(&image), "corrupt");
+        assert!(!image.exists(), "a store file was created");
+        assert_eq!(std::fs::read(&journal)?, kept, "the journal was changed");
+    }
     // A journal that never held a write beside no store file is a leftover: an empty one, or
-    // one torn at its first frame. Removed, and a new store created.
-    for leftover in [Vec::new(), before[..before.len().min(40)].to_vec()] {
-        std::fs::remove_file(&image)?;
+    // one of zeros (grown, never written). Removed, and a new store created.
+    for leftover in [Vec::new(), vec![0u8; 3 << 20]] {
         std::fs::write(&journal, &leftover)?;
         verify_clean(&RedbStore::open(&image)?, 0)?;
         assert!(!journal.exists(), "the leftover journal was kept");
+        std::fs::remove_file(&image)?;
     }
     Ok(())
 }
@@ -511,7 +548,7 @@ fn a_directory_is_a_storage_error_not_a_foreign_file() -> TestResult {
 #[test]
 fn an_empty_store_file_is_refused_untouched() -> TestResult {
     // A file of 0 bytes is never a store of ours (a new one is created under another name and
-    // renamed into place): a failed restore or a full disk left it. Taken as a new store, it
+    // linked into place): a failed restore or a full disk left it. Taken as a new store, it
     // served an empty store (and `check` said "ok") and grew to 72 KiB.
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("customers.redb");

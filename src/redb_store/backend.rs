@@ -130,12 +130,35 @@ pub(crate) fn hidden_beside(path: &std::path::Path, suffix: &str) -> PathBuf {
     path.with_file_name(name)
 }
 
+/// The file a symbolic link at `path` leads to, when that file does not exist yet (a store to
+/// be created through a link, say onto another volume): the store is created there and the
+/// link stays. `path` itself otherwise (a link to an existing file is opened through, as any
+/// file). A chain of links is followed to its end, up to 40 of them.
+pub(crate) fn through_dangling_link(path: PathBuf) -> PathBuf {
+    let mut path = path;
+    for _ in 0..40 {
+        let linked = std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink());
+        if !linked || path.exists() {
+            break;
+        }
+        let Ok(target) = std::fs::read_link(&path) else {
+            break;
+        };
+        path = match path.parent() {
+            Some(directory) if target.is_relative() => directory.join(target),
+            _ => target,
+        };
+    }
+    path
+}
+
 /// Gives the file at `temporary` the name `path` unless a file took that name meanwhile (say,
 /// another process created the same store since this one found no file there), which is kept.
 /// Returns whether `temporary` took the name; if not, it is removed.
 ///
 /// A hard link never replaces a file, as a rename would. On a file system without hard links
-/// the file is renamed instead (so there, a file that appeared meanwhile is replaced).
+/// (the link is refused as unsupported or not permitted) the file is renamed instead, so
+/// there, a file that appeared meanwhile is replaced; any other failure is an error.
 pub(crate) fn name_new_file(
     temporary: &std::path::Path,
     path: &std::path::Path,
@@ -145,8 +168,15 @@ pub(crate) fn name_new_file(
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
             remove_if_present(temporary).map(|()| false)
         }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Err(e),
-        Err(_) => std::fs::rename(temporary, path).map(|()| true),
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::Unsupported | io::ErrorKind::PermissionDenied
+            ) =>
+        {
+            std::fs::rename(temporary, path).map(|()| true)
+        }
+        Err(e) => Err(e),
     }
 }
 

@@ -133,6 +133,7 @@ impl ApiClient {
 }
 
 /// The credentials of a new client. The secret is shown here once and stored only as a hash.
+///
 /// Only with the cargo feature `server` (on by default).
 ///
 /// Serialises as `{"clientId", "clientSecret", "business", "scopes"}`. Its `Debug` form hides

@@ -24,7 +24,9 @@
 //! On open, the frames numbered after the database's durable `lsn` are applied again, in
 //! order, through the same write paths, and a checkpoint follows. Replay stops at the first
 //! frame that is cut short or fails its checksum (a write that was never acknowledged), or
-//! whose number does not follow (an older frame from before the last checkpoint). A damaged
+//! whose number is lower than its predecessor's (an older frame from before the last
+//! checkpoint); a higher number than the next means frames are missing, refused unless the
+//! database holds them. A damaged
 //! frame with a later frame of its session after it (found by its opening bytes, whatever
 //! the damaged frame's length says) was acknowledged: the open refuses rather than drop it.
 //!
@@ -1026,13 +1028,13 @@ fn frames<B: JournalBytes + ?Sized>(
             break;
         }
         if let Some(p) = previous
-            && frame.lsn != p + 1
+            && Some(frame.lsn) != p.checked_add(1)
         {
             // A lower number is a frame of this session from before the journal restarted at
             // its start: the end. A higher one cannot be written (frames go one after
             // another); the frames in between are gone from the file. Harmless if the database
             // holds them, else refused rather than the writes dropped.
-            if frame.lsn < p + 1 {
+            if frame.lsn <= p {
                 break;
             }
             if frame.lsn - 1 > after {
@@ -1040,7 +1042,7 @@ fn frames<B: JournalBytes + ?Sized>(
                     "journal: write {} is missing and later writes follow it (to open the \
                      store without the journal's writes, move the journal away and put an \
                      empty file in its place)",
-                    p + 1
+                    p.saturating_add(1)
                 )));
             }
         }
@@ -1111,7 +1113,7 @@ fn later_frame<B: JournalBytes + ?Sized>(
 }
 
 /// Refuses a journal of another store lying beside the store file at `db`, a journal that
-/// holds writes beside no store file, or a database in the journal's place, before the
+/// may hold writes beside no store file, or a database in the journal's place, before the
 /// database is opened for writing (or created), so that the refusal changes no byte of either
 /// file.
 ///
@@ -1121,15 +1123,18 @@ fn later_frame<B: JournalBytes + ?Sized>(
 /// # Errors
 ///
 /// [`Error::IncompatibleFormat`] for another store's journal or a database; [`Error::Corrupt`]
-/// for a journal that holds writes while the store file is missing ([`orphaned`]); a storage
+/// for a journal that may hold writes while the store file is missing ([`orphaned`]); a storage
 /// error when the journal cannot be read.
 pub(crate) fn refuse_foreign(db: &std::path::Path, journal: &std::path::Path) -> Result<()> {
+    if !db.exists() {
+        return match may_hold_writes(journal)? {
+            true => Err(orphaned(db, journal)),
+            false => Ok(()),
+        };
+    }
     let Some(first) = first_frame(journal)? else {
         return Ok(());
     };
-    if !db.exists() {
-        return Err(orphaned(db, journal));
-    }
     let Ok(database) = redb::Builder::new().open_read_only(db) else {
         // In need of repair, or not a store: the open itself decides.
         return Ok(());
@@ -1189,30 +1194,64 @@ fn first_frame(journal: &std::path::Path) -> Result<Option<FrameIn>> {
     })
 }
 
-/// Removes the journal file at `journal` beside a store file this open has just created,
-/// unless it holds writes: a journal with no intact first frame never held an acknowledged
-/// write (a leftover: unwritten, or torn at its first write), but one with frames belongs to
-/// a store file that is missing, or that another process created and wrote since this open
-/// found no file there; it is refused and kept.
+/// Whether the journal file at `journal` may hold writes: whether it has a byte that is not
+/// zero. An empty journal, or one of zeros (grown, never written), holds none. Anything else
+/// is kept: an intact frame, and a damaged first frame too, since intact frames may follow it
+/// (a torn first write, never acknowledged, looks the same and is kept as well).
 ///
 /// # Errors
 ///
-/// [`Error::Corrupt`] for a journal with frames ([`orphaned`]); [`Error::IncompatibleFormat`]
-/// for a database in the journal's place; a storage error when the file cannot be read or
-/// removed.
+/// [`Error::IncompatibleFormat`] for a database in the journal's place; a storage error when
+/// the file cannot be read.
+fn may_hold_writes(journal: &std::path::Path) -> Result<bool> {
+    let file = match std::fs::File::open(journal) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(io_error("journal: open", e)),
+    };
+    let backend =
+        redb::backends::FileBackend::new(file).map_err(|e| Error::storage("journal: open", e))?;
+    let size = backend.len().map_err(|e| io_error("journal: open", e))?;
+    let bytes = OnBackend(&backend, size);
+    refuse_database(&bytes)?;
+    let mut chunk = vec![0u8; usize::try_from(SCAN_CHUNK.min(size)).unwrap_or(0)];
+    let mut at = 0;
+    while at < size {
+        let len = usize::try_from((size - at).min(SCAN_CHUNK)).unwrap_or(0);
+        bytes
+            .read_exact_at(at, &mut chunk[..len])
+            .map_err(|e| io_error("journal: read", e))?;
+        if chunk[..len].iter().any(|&b| b != 0) {
+            return Ok(true);
+        }
+        at += SCAN_CHUNK;
+    }
+    Ok(false)
+}
+
+/// Removes the journal file at `journal` beside a store file this open has just created,
+/// unless it may hold writes ([`may_hold_writes`]): an empty or zeroed journal never held one
+/// (a leftover), but any other belongs to a store file that is missing, or that another
+/// process created and wrote since this open found no file there; it is refused and kept.
+///
+/// # Errors
+///
+/// [`Error::Corrupt`] for a journal that may hold writes ([`orphaned`]);
+/// [`Error::IncompatibleFormat`] for a database in the journal's place; a storage error when
+/// the file cannot be read or removed.
 pub(crate) fn remove_unwritten(db: &std::path::Path, journal: &std::path::Path) -> Result<()> {
-    if first_frame(journal)?.is_some() {
+    if may_hold_writes(journal)? {
         return Err(orphaned(db, journal));
     }
     super::backend::remove_if_present(journal)
         .map_err(|e| Error::storage(format!("remove the journal {}", journal.display()), e))
 }
 
-/// The refusal of a journal that holds writes beside a missing store file: opening would
+/// The refusal of a journal that may hold writes beside a missing store file: opening would
 /// create a new, empty store and lose them.
 fn orphaned(db: &std::path::Path, journal: &std::path::Path) -> Error {
     Error::Corrupt(format!(
-        "the journal {} holds writes but the store file {} is missing (moved, or not yet \
+        "the journal {} may hold writes but the store file {} is missing (moved, or not yet \
          restored?): put the store file back to open it with those writes, or move the \
          journal away to create a new, empty store at this path",
         journal.display(),

@@ -338,24 +338,27 @@ impl RedbStoreBuilder {
         self
     }
 
-    /// Opens the store file at `path`, creating it if it does not exist.
+    /// Opens the store file at `path`, creating it if it does not exist (through a symbolic
+    /// link to a file not yet there, where the link leads).
     ///
     /// # Errors
     ///
     /// [`Error::IncompatibleFormat`] for a file that is not a customer store or is of another
     /// format version (the file is left unchanged); [`Error::Corrupt`] for a file of 0 bytes,
-    /// for a file that was not closed cleanly whose journal is missing, and for damage;
-    /// [`Error::Storage`] when the file cannot be opened or is held by another process ("store
-    /// in use").
+    /// for a file that was not closed cleanly whose journal is missing, for a journal that may
+    /// hold writes beside no store file (nothing is created), and for damage;
+    /// [`Error::Storage`] when the file cannot be opened (a directory, say) or is held by
+    /// another process ("store in use").
     pub fn open(self, path: impl AsRef<Path>) -> Result<RedbStore> {
-        let path = path.as_ref().to_path_buf();
+        let path = backend::through_dangling_link(path.as_ref().to_path_buf());
         if path.is_dir() {
             // Not "not a redb database file" (found in a library user's trial): it cannot be
             // opened as a file at all.
-            return Err(Error::Storage {
-                message: format!("open {}: a directory, not a store file", path.display()),
-                source: None,
-            });
+            let reason = std::io::Error::new(std::io::ErrorKind::IsADirectory, "a directory");
+            return Err(Error::storage(
+                format!("open {}: a directory, not a store file", path.display()),
+                reason,
+            ));
         }
         // Even without the journal, one left by a crash is replayed (then removed) on open.
         let journal = Some(JournalPlace::beside(&path));
@@ -428,8 +431,8 @@ impl RedbStoreBuilder {
             && let (Source::File(path), Some(JournalPlace::File(journal))) = (&source, &journal)
         {
             // A new store (its file now created and locked by this process): a journal left
-            // at its place is not its own. One that never held a write is removed; one with
-            // frames is refused and kept (its store file is missing: it holds writes).
+            // at its place is not its own. One that never held a write (empty, or zeros) is
+            // removed; any other is refused and kept (it may hold its missing file's writes).
             guarded("open the journal", || {
                 journal::remove_unwritten(path, journal)
             })?;

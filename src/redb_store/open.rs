@@ -109,7 +109,7 @@ enum Empty {
     /// Makes it a new store: a backend's database, or the file `create_file` just made.
     Adopt,
     /// Refuses it: a file found at a store's path was never ours without its tables (a store
-    /// is created under another name and renamed into place only once they exist), so it is
+    /// is created under another name and linked into place only once they exist), so it is
     /// another program's database, or an interrupted creation of an earlier version.
     Refuse,
 }
@@ -225,7 +225,7 @@ fn probe_file(path: &Path, redb: &redb::Builder) -> Result<()> {
         .map_err(|e| Error::storage(format!("open {}", path.display()), e))?
         .len();
     if len == 0 {
-        // Never one of ours (a new store is created under another name and renamed into
+        // Never one of ours (a new store is created under another name and linked into
         // place): a failed copy or restore, or a full disk. Taken as a new store, it would
         // serve an empty store and hide the loss.
         return Err(Error::Corrupt(
@@ -241,7 +241,7 @@ fn probe_file(path: &Path, redb: &redb::Builder) -> Result<()> {
         let bytes = std::fs::read(path)
             .map_err(|e| Error::storage(format!("open {}", path.display()), e))?;
         if is_unwritten_skeleton(&bytes) {
-            // Replaced by a new store the way one is created (under another name, renamed
+            // Replaced by a new store the way one is created (under another name, linked
             // into place): a crash meanwhile leaves no file, never an empty one. A symbolic
             // link stays: the file it leads to is the one replaced.
             let file = std::fs::canonicalize(path)

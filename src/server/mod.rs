@@ -26,8 +26,8 @@
 //!   headers, and an HTTP/1 connection as long for each later request's (an idle keep-alive
 //!   connection closes then); a connection that misses it is closed. A body has as long again
 //!   after its headers, then it is answered 408 `request_timeout`. An HTTP/2 connection (over
-//!   TLS, where ALPN offers it, or plain with prior knowledge) is bounded for its first
-//!   request only: hyper has no header timeout for its later streams.
+//!   TLS, where ALPN offers it; plain HTTP is HTTP/1 alone) is bounded for its first request
+//!   only: hyper has no header timeout for its later streams.
 //! - A request without an `Authorization` header is not counted as a failed authentication; a
 //!   malformed header or wrong credentials are. After [`AuthThrottle::max_failures`] failures
 //!   within [`AuthThrottle::window`], the address (an IPv6 address by its /64) is answered 429
