@@ -1169,14 +1169,16 @@ fn refuse_database<B: JournalBytes + ?Sized>(bytes: &B) -> Result<()> {
     Ok(())
 }
 
-/// The first frame of the journal file at `journal`, if it starts with an intact one (`None`
-/// when there is no file, or its start is unwritten or torn: it holds no acknowledged write).
+/// The journal file at `journal`, opened to be read before the store is opened (`None` when
+/// there is none), with its size.
 ///
 /// # Errors
 ///
-/// [`Error::IncompatibleFormat`] for a database in the journal's place; a storage error when
-/// the file cannot be read.
-fn first_frame(journal: &std::path::Path) -> Result<Option<FrameIn>> {
+/// [`Error::IncompatibleFormat`] for a database in the journal's place ([`refuse_database`]);
+/// a storage error when the file cannot be opened.
+fn open_journal_file(
+    journal: &std::path::Path,
+) -> Result<Option<(redb::backends::FileBackend, u64)>> {
     let file = match std::fs::File::open(journal) {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -1186,6 +1188,20 @@ fn first_frame(journal: &std::path::Path) -> Result<Option<FrameIn>> {
         redb::backends::FileBackend::new(file).map_err(|e| Error::storage("journal: open", e))?;
     let size = backend.len().map_err(|e| io_error("journal: open", e))?;
     refuse_database(&OnBackend(&backend, size))?;
+    Ok(Some((backend, size)))
+}
+
+/// The first frame of the journal file at `journal`, if it starts with an intact one (`None`
+/// when there is no file, or its start is unwritten or torn: it holds no acknowledged write).
+///
+/// # Errors
+///
+/// [`Error::IncompatibleFormat`] for a database in the journal's place; a storage error when
+/// the file cannot be read.
+fn first_frame(journal: &std::path::Path) -> Result<Option<FrameIn>> {
+    let Some((backend, size)) = open_journal_file(journal)? else {
+        return Ok(None);
+    };
     let first =
         read_place(&OnBackend(&backend, size), 0).map_err(|e| io_error("journal: read", e))?;
     Ok(match first {
@@ -1204,16 +1220,10 @@ fn first_frame(journal: &std::path::Path) -> Result<Option<FrameIn>> {
 /// [`Error::IncompatibleFormat`] for a database in the journal's place; a storage error when
 /// the file cannot be read.
 fn may_hold_writes(journal: &std::path::Path) -> Result<bool> {
-    let file = match std::fs::File::open(journal) {
-        Ok(file) => file,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
-        Err(e) => return Err(io_error("journal: open", e)),
+    let Some((backend, size)) = open_journal_file(journal)? else {
+        return Ok(false);
     };
-    let backend =
-        redb::backends::FileBackend::new(file).map_err(|e| Error::storage("journal: open", e))?;
-    let size = backend.len().map_err(|e| io_error("journal: open", e))?;
     let bytes = OnBackend(&backend, size);
-    refuse_database(&bytes)?;
     let mut chunk = vec![0u8; usize::try_from(SCAN_CHUNK.min(size)).unwrap_or(0)];
     let mut at = 0;
     while at < size {
