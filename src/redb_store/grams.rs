@@ -38,9 +38,8 @@ pub const DEFAULT_EMAIL_INDEX_TAIL: u64 = 1024;
 pub(crate) const GRAM_LEN: usize = 3;
 
 /// Whether `email`, lower-cased with its sigmas folded ([`crate::validate::fold_sigma`]),
-/// contains `term`
-/// (lower-cased and folded, as [`crate::validate`] makes a list query's term), without
-/// allocating for an ASCII email.
+/// contains `term` (lower-cased and folded, as [`crate::validate`] makes a list query's term),
+/// without allocating for an ASCII email.
 pub(crate) fn contains_folded(email: &str, term: &str) -> bool {
     if email.is_ascii() {
         let (email, term) = (email.as_bytes(), term.as_bytes());
@@ -60,6 +59,9 @@ pub(crate) fn contains_folded(email: &str, term: &str) -> bool {
 pub(crate) fn term_grams(term: &str) -> Vec<u32> {
     const SIGMA: &[u8] = "σ".as_bytes();
     let bytes = term.as_bytes();
+    if !term.contains('σ') {
+        return grams(term);
+    }
     let mut clean = vec![true; bytes.len()];
     for at in 0..bytes.len().saturating_sub(1) {
         if &bytes[at..at + 2] == SIGMA {
@@ -67,22 +69,23 @@ pub(crate) fn term_grams(term: &str) -> Vec<u32> {
             clean[at + 1] = false;
         }
     }
-    let mut grams: Vec<u32> = bytes
-        .windows(GRAM_LEN)
-        .zip(clean.windows(GRAM_LEN))
-        .filter(|(_, clean)| clean.iter().all(|&c| c))
-        .map(|(w, _)| u32::from(w[0]) << 16 | u32::from(w[1]) << 8 | u32::from(w[2]))
-        .collect();
-    grams.sort_unstable();
-    grams.dedup();
-    grams
+    distinct(
+        bytes
+            .windows(GRAM_LEN)
+            .zip(clean.windows(GRAM_LEN))
+            .filter(|(_, clean)| clean.iter().all(|&c| c))
+            .map(|(window, _)| window),
+    )
 }
 
 /// The distinct grams of a lower-cased text, sorted.
 pub(crate) fn grams(lower: &str) -> Vec<u32> {
-    let mut grams: Vec<u32> = lower
-        .as_bytes()
-        .windows(GRAM_LEN)
+    distinct(lower.as_bytes().windows(GRAM_LEN))
+}
+
+/// The grams of `windows` (each [`GRAM_LEN`] bytes, as a big-endian number), sorted, each once.
+fn distinct<'a>(windows: impl Iterator<Item = &'a [u8]>) -> Vec<u32> {
+    let mut grams: Vec<u32> = windows
         .map(|w| u32::from(w[0]) << 16 | u32::from(w[1]) << 8 | u32::from(w[2]))
         .collect();
     grams.sort_unstable();

@@ -26,9 +26,9 @@
 //! frame that is cut short or fails its checksum (a write that was never acknowledged), or
 //! whose number is lower than its predecessor's (an older frame from before the last
 //! checkpoint); a higher number than the next means frames are missing, refused unless the
-//! database holds them. A damaged
-//! frame with a later frame of its session after it (found by its opening bytes, whatever
-//! the damaged frame's length says) was acknowledged: the open refuses rather than drop it.
+//! database holds them. A damaged frame with a later frame of its session after it (found by
+//! its opening bytes, whatever the damaged frame's length says) was acknowledged: the open
+//! refuses rather than drop it.
 //!
 //! The first write after an open (or an open that replays frames) starts a session: a random
 //! id, committed durably in `META` before the session's first frame. An open with nothing to
@@ -964,9 +964,9 @@ fn read_place<B: JournalBytes + ?Sized>(bytes: &B, at: u64) -> std::io::Result<P
 
 /// The frames of the journal in order, up to the first that is cut short, fails its checksum
 /// or is numbered below its predecessor; frames missing in between are refused unless the
-/// database holds them. Frames of another session end the sequence;
-/// a first frame of another store (a store without a journal id yet, `None`, owns no frame)
-/// is refused. `after` is the last frame the database holds.
+/// database holds them. Frames of another session end the sequence; a first frame of another
+/// store (a store without a journal id yet, `None`, owns no frame) is refused. `after` is the
+/// last frame the database holds.
 fn frames<B: JournalBytes + ?Sized>(
     bytes: &B,
     nonce: Option<u64>,
@@ -1127,10 +1127,10 @@ fn later_frame<B: JournalBytes + ?Sized>(
 /// error when the journal cannot be read.
 pub(crate) fn refuse_foreign(db: &std::path::Path, journal: &std::path::Path) -> Result<()> {
     if !db.exists() {
-        return match may_hold_writes(journal)? {
-            true => Err(orphaned(db, journal)),
-            false => Ok(()),
-        };
+        if may_hold_writes(journal)? {
+            return Err(orphaned(db, journal));
+        }
+        return Ok(());
     }
     let Some(first) = first_frame(journal)? else {
         return Ok(());
