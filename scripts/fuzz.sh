@@ -4,7 +4,7 @@
 #
 #   scripts/fuzz.sh [SECONDS]          # every target, SECONDS each (default 60)
 #   FUZZ_TARGETS="ops" scripts/fuzz.sh 600
-#   FUZZ_SANITIZER=address scripts/fuzz.sh 60   # default: none (the crate has no unsafe code)
+#   FUZZ_SANITIZER=address scripts/fuzz.sh 60   # default: none (the crate's only unsafe code is two small, property-tested blocks)
 #   FUZZ_CMIN=1 scripts/fuzz.sh 0      # only minimise fuzz/corpus/* (cargo fuzz cmin)
 #
 # New inputs go to fuzz/corpus/<target>/ (replayed by `cargo test --test fuzz_replay`, so keep

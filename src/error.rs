@@ -87,8 +87,10 @@ pub enum Error {
         #[source]
         source: Option<BoxedSource>,
     },
-    /// A record or an index entry does not decode or fails its checksum; nothing wrong was
-    /// returned in its place.
+    /// A record or an index entry does not decode or fails its checksum, or the store's files
+    /// are damaged or incomplete (a file of 0 bytes, a crash-left file without its journal, a
+    /// damaged or missing journal frame, a journal that may hold writes beside no store
+    /// file); nothing wrong was returned in its place.
     #[error("corrupt store: {0}")]
     Corrupt(String),
     /// The file is not a customer store, or one of a format version this build cannot read.

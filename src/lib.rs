@@ -50,7 +50,7 @@
 //! - A file that is only redb's unwritten skeleton (whole pages, no magic number, zeros past
 //!   the header area: what a creation cut off by a crash leaves) holds no data and is taken as
 //!   a new store; a file of 0 bytes (never one of ours: a new store is created under another
-//!   name and renamed) is refused as `corrupt`, and any other file that is not a store as
+//!   name and linked into place) is refused as `corrupt`, and any other file that is not a store as
 //!   `incompatible_format`, both unchanged.
 //! - A store file's writes are made durable by its journal (`<file>.journal`), which is part
 //!   of the store: a crash-left journal is applied by the next open; another store's journal

@@ -17,11 +17,11 @@
 //! The damage: 3 bits of every byte in and after one email and one external id wherever they
 //! occur (records, index keys, the ids index entries name; all 8 bits with `CORRUPT_FULL=1`);
 //! 300 random bits in pages that hold data (4000 with `CORRUPT_FULL=1`); one bit of each of
-//! the first 256 bytes (the headers); 11 truncation lengths (a file cut to 0 bytes is a new,
-//! empty store); each 4 KiB page that holds data, zeroed. Two known bugs are pinned by
-//! ignored tests and only counted by the others: a damaged `businesses_v1` entry
-//! (`flipped_bits_in_the_businesses_table`) and panics out of redb's `Database::drop`
-//! (`no_panic_escapes`).
+//! the first 256 bytes (the headers); 12 truncation lengths (a file cut to 0 bytes is refused
+//! as `corrupt`, not taken for a new store); each 4 KiB page that holds data, zeroed. Two
+//! bugs, both fixed, have strict regression tests that fail on them, and the other sweeps
+//! only count them: a damaged `businesses_v2` entry (`flipped_bits_in_the_businesses_table`)
+//! and panics out of redb's `Database::drop` (`no_panic_escapes`).
 
 mod reliability_support;
 
@@ -179,14 +179,15 @@ fn clear_error(e: &customer_store::Error) -> bool {
 struct Mode {
     /// Also create and update on the damaged store.
     write: bool,
-    /// A panic out of dropping the store fails the case (else it is counted: a known bug).
+    /// A panic out of dropping the store fails the case (else it is counted: a fixed bug
+    /// that `no_panic_escapes` guards).
     strict_drop: bool,
     /// A whole business vanishing while `verify()` says the store is clean fails the case
-    /// (else it is counted: a known bug).
+    /// (else it is counted: a fixed bug that `flipped_bits_in_the_businesses_table` guards).
     strict_businesses: bool,
 }
 
-/// Reads and `verify()`; the known bugs are counted, not failed.
+/// Reads and `verify()`; the two fixed bugs are counted, not failed.
 const READ: Mode = Mode {
     write: false,
     strict_drop: false,
@@ -220,7 +221,7 @@ fn check(
     };
     let mut misses = 0u64;
     let mut errors = 0u64;
-    // Businesses of which nothing at all is found (the known bug of
+    // Businesses of which nothing at all is found (the fixed bug of
     // `flipped_bits_in_the_businesses_table`), and businesses with only some records missing.
     let mut vanished = 0u64;
     let mut partly_missing = 0u64;
@@ -463,7 +464,7 @@ impl Rng {
     }
 }
 
-/// Whether byte `at` is in a business name or the [`AFTER`] bytes after one (the known bug
+/// Whether byte `at` is in a business name or the [`AFTER`] bytes after one (the fixed bug
 /// of `flipped_bits_in_the_businesses_table`).
 fn in_business_name(bytes: &[u8], at: usize) -> bool {
     BUSINESSES.iter().any(|b| {

@@ -1,9 +1,10 @@
 //! Group commit under failure: a batch whose transaction is spoiled by one job answers the
 //! others from state that committed, and one business's damage never fails another's writes.
 //!
-//! Regression tests for two bugs found in review: a job refused against an uncommitted write of
-//! its batch (an `email_taken` naming a customer that never existed, a `not_found` for one
-//! that still did), and every write of a batch failed by one job's own error.
+//! Regression tests for three bugs found in review: a job refused against an uncommitted write
+//! of its batch (an `email_taken` naming a customer that never existed, a `not_found` for one
+//! that still did), every write of a batch failed by one job's own error, and a damaged record
+//! waiting in the email index's tail blocking every later create of its business.
 #![cfg(feature = "fault-injection")]
 
 use std::ops::Bound;

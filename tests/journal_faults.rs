@@ -14,8 +14,8 @@
 //!   finds them all, without a checkpoint and after checkpoints and journal wrap-arounds.
 //! - `a_damaged_frame_*`: a frame damaged in the middle of a crash-left journal.
 //! - `an_earlier_open_s_frames_*`: whole frames of an earlier open behind a later open's.
-//! - `a_journal_of_another_store_is_refused` (and, ignored: the store file is left unchanged
-//!   byte for byte, which it is not yet).
+//! - `a_journal_of_another_store_is_refused`, and
+//!   `a_refused_foreign_journal_leaves_the_store_file_unchanged` (byte for byte).
 #![cfg(feature = "fault-injection")]
 
 mod reliability_support;

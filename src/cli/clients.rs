@@ -1,7 +1,7 @@
 //! `customer-store clients`: create, list and revoke the API clients of the HTTP server.
 //!
 //! These commands open the store file themselves, so they fail with "store in use" while a
-//! server holds it.
+//! server holds it. `create` creates a missing store file; `list` and `revoke` refuse one.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -21,7 +21,8 @@ pub(crate) struct Args {
 #[derive(Debug, Subcommand)]
 enum ClientsCommand {
     /// Creates a client and prints {"clientId", "clientSecret", "business", "scopes"}; the
-    /// secret is shown only this once.
+    /// secret is shown only this once. Creates the store file if there is none (as `serve`
+    /// does), so that clients can be set up before the first start.
     #[command(
         after_help = "Example:\n  customer-store clients create --business acme \
         --scope customers:read --scope customers:write"

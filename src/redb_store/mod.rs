@@ -344,7 +344,10 @@ impl RedbStoreBuilder {
     /// # Errors
     ///
     /// [`Error::IncompatibleFormat`] for a file that is not a customer store or is of another
-    /// format version (the file is left unchanged); [`Error::Corrupt`] for a file of 0 bytes,
+    /// format version, for a journal beside it that belongs to another store or is not a
+    /// journal at all (a database in its place), and for a journal left beside the symbolic
+    /// link rather than beside the file it leads to (the files are left unchanged);
+    /// [`Error::Corrupt`] for a file of 0 bytes,
     /// for a file that was not closed cleanly whose journal is missing, for a journal that may
     /// hold writes beside no store file (nothing is created), and for damage;
     /// [`Error::Storage`] when the file cannot be opened (a directory, say) or is held by
