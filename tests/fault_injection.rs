@@ -517,7 +517,8 @@ fn crash_during_the_first_open_of_a_new_file() -> Result<()> {
         let empty = std::fs::metadata(&path).map_err(|e| e.to_string())?.len() == 0;
         if empty {
             // Nothing written yet. By its path such a file is refused (the store never leaves
-            // one: `RedbStore::open` creates a new file under another name and renames it), by
+            // one: `RedbStore::open` creates a new file under another name and links it into
+            // place), by
             // the backend it was being created on it is a new store.
             match RedbStore::open(&path) {
                 Err(e) if e.to_string().contains("empty (0 bytes)") => {}
@@ -625,4 +626,83 @@ fn panic_inside_the_engine_at_every_call() -> Result<()> {
     } else {
         Err(report.join("\n"))
     }
+}
+
+/// A reopen after an I/O error forgets the business handles it learnt: the file opened may be
+/// an older copy of the store (restored while it ran), in which a handle can name another
+/// business. Here "beta" got handle 2 in the running store, and "gamma" got 2 in a copy
+/// taken before "beta" existed; after that copy is put in place and the store reopens, a
+/// read of "beta" must find nothing, never gamma's customers.
+#[test]
+fn a_reopen_forgets_the_business_handles_it_learnt() -> Result<()> {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let path = dir.path().join("customers.redb");
+    let fork = dir.path().join("fork.redb");
+    let fail = |e: customer_store::Error| e.to_string();
+    {
+        let store = RedbStore::builder()
+            .journal(false)
+            .open(&path)
+            .map_err(fail)?;
+        store
+            .create("acme", NewCustomer::new("ana@x.io", "Ana"))
+            .map_err(fail)?;
+    }
+    std::fs::copy(&path, &fork).map_err(|e| e.to_string())?;
+    {
+        let older = RedbStore::builder()
+            .journal(false)
+            .open(&fork)
+            .map_err(fail)?;
+        older
+            .create("gamma", NewCustomer::new("gil@x.io", "Gil"))
+            .map_err(fail)?;
+    }
+    let older_bytes = std::fs::read(&fork).map_err(|e| e.to_string())?;
+
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&path)
+        .map_err(|e| e.to_string())?;
+    let backend = FaultyBackend::file(file);
+    let store = RedbStore::builder()
+        .cache_size(1 << 20)
+        .open_backend(backend.shared())
+        .map_err(fail)?;
+    let bea = store
+        .create("beta", NewCustomer::new("bea@x.io", "Bea"))
+        .map_err(fail)?;
+    // Learn beta's handle, then give the file the older copy's bytes; every write of the
+    // store's own fails until the reopen has read them.
+    assert_eq!(
+        store.get_by_email("beta", "bea@x.io").map_err(fail)?,
+        Some(bea)
+    );
+    backend.arm(Plan {
+        at: 0,
+        kinds: kind::MUTATING,
+        persistent: true,
+        torn: false,
+    });
+    std::fs::write(&path, &older_bytes).map_err(|e| e.to_string())?;
+    let failed = store.create("acme", NewCustomer::new("cy@x.io", "Cy"));
+    backend.disarm();
+    if !matches!(failed, Err(customer_store::Error::Storage { .. })) {
+        return Err(format!("the failing write answered {failed:?}"));
+    }
+    let gil = store.get_by_email("gamma", "gil@x.io").map_err(fail)?;
+    if gil.is_none() {
+        return Err("the store did not reopen onto the older copy".to_owned());
+    }
+    let leaked = store.get_by_email("beta", "gil@x.io").map_err(fail)?;
+    if leaked.is_some() {
+        return Err(format!("beta read gamma's customer: {leaked:?}"));
+    }
+    let page = store.list("beta", &ListQuery::default()).map_err(fail)?;
+    if !page.items.is_empty() {
+        return Err(format!("beta listed gamma's customers: {:?}", page.items));
+    }
+    store.verify().map_err(fail)?;
+    Ok(())
 }
