@@ -1321,6 +1321,65 @@ fn a_refused_foreign_journal_leaves_the_store_file_unchanged() -> Result<()> {
     refuse_a_foreign_journal(true)
 }
 
+/// A backup of the store file restored beside the live journal, of a later run: the open
+/// refuses (`corrupt`, "of a later run") and keeps both files as they are, rather than apply
+/// nothing, remove the journal and lose the writes acknowledged since the backup (found in an
+/// operator's trial: `check` answered "ok: 0 customers" and deleted the journal). Both for a
+/// backup of a crash-left file (its own journal not restored with it) and of a cleanly closed
+/// one. With the live file put back, every acknowledged write is there.
+#[test]
+fn a_journal_of_a_later_run_beside_an_older_copy_is_refused() -> Result<()> {
+    for crash_left in [true, false] {
+        let ctx = |e: String| format!("a crash-left backup: {crash_left}: {e}");
+        let (dir, clock, mut acknowledged) = if crash_left {
+            crashed_with_frames(3)?
+        } else {
+            let clock = start_clock()?;
+            let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+            let store = open_path(dir.path(), &clock)?.map_err(|e| ctx(e.to_string()))?;
+            let created = (0..3)
+                .map(|i| store.create(BUSINESSES[i % 2], numbered(i)))
+                .collect::<customer_store::Result<Vec<_>>>()
+                .map_err(|e| ctx(e.to_string()))?;
+            drop(store);
+            // A clean close removed the journal; the next run starts with an empty one.
+            std::fs::write(journal_path(dir.path()), b"").map_err(|e| ctx(e.to_string()))?;
+            (dir, clock, created)
+        };
+        let backup = std::fs::read(db_path(dir.path())).map_err(|e| ctx(e.to_string()))?;
+        // The next run: it applies what the journal holds, writes more, and is killed.
+        let f = reopen_files(dir, &clock).map_err(&ctx)?;
+        let later = f
+            .store
+            .create(BUSINESSES[1], numbered(3))
+            .map_err(|e| ctx(e.to_string()))?;
+        acknowledged.push(later);
+        let dir = f.crash();
+        let live = std::fs::read(db_path(dir.path())).map_err(|e| ctx(e.to_string()))?;
+        let journal = std::fs::read(journal_path(dir.path())).map_err(|e| ctx(e.to_string()))?;
+
+        std::fs::write(db_path(dir.path()), &backup).map_err(|e| ctx(e.to_string()))?;
+        match open_path(dir.path(), &clock)? {
+            Err(e) if e.code() == "corrupt" && e.to_string().contains("of a later run") => {}
+            other => return Err(ctx(format!("the older copy opened: {other:?}"))),
+        }
+        let kept = std::fs::read(journal_path(dir.path())).map_err(|e| ctx(e.to_string()))?;
+        if kept != journal {
+            return Err(ctx("the refused open changed the journal".to_owned()));
+        }
+
+        std::fs::write(db_path(dir.path()), &live).map_err(|e| ctx(e.to_string()))?;
+        let store = open_path(dir.path(), &clock)?.map_err(|e| ctx(e.to_string()))?;
+        assert_eq!(
+            dump(&store).map_err(|e| ctx(e.to_string()))?,
+            dump_of(&acknowledged),
+            "crash-left backup: {crash_left}: the live file with its journal"
+        );
+        store.verify().map_err(|e| ctx(format!("verify: {e}")))?;
+    }
+    Ok(())
+}
+
 /// `compact()` checkpoints, so the clean close after it has nothing to commit and leaves the
 /// file about as compaction made it. Regression: the close committed an empty checkpoint
 /// anyway, and redb grew the just-trimmed file back to its old size for it (a compare run at

@@ -32,9 +32,12 @@
 //!
 //! The first write after an open (or an open that replays frames) starts a session: a random
 //! id, committed durably in `META` before the session's first frame. An open with nothing to
-//! replay commits nothing. A replay takes only frames of the database's own session, so frames of another
-//! timeline (a journal left by a later run beside an older copy of the file, or old frames
-//! past the end of the newest) are never applied to it.
+//! replay commits nothing. A replay takes only frames of the database's own session, so frames
+//! of another timeline (a journal left by a later run beside an older copy of the file, or old
+//! frames past the end of the newest) are never applied to it. Every frame of an earlier
+//! session is held by the file (the session started with a durable commit after it), so a
+//! journal that starts with a frame of another session numbered past the file's last is of a
+//! later run: refused, and kept, rather than removed with the writes it holds.
 //!
 //! The session's start also marks the journal as in use (`JOURNAL_OPEN_KEY` in `META`), and
 //! a clean close removes the mark. A file that has the mark but no journal beside it is
@@ -964,8 +967,9 @@ fn read_place<B: JournalBytes + ?Sized>(bytes: &B, at: u64) -> std::io::Result<P
 
 /// The frames of the journal in order, up to the first that is cut short, fails its checksum
 /// or is numbered below its predecessor; frames missing in between are refused unless the
-/// database holds them. Frames of another session end the sequence; a first frame of another
-/// store (a store without a journal id yet, `None`, owns no frame) is refused. `after` is the
+/// database holds them. Frames of another session end the sequence, but a first frame of a
+/// later run than the file is refused, and so is a first frame of another store (a store
+/// without a journal id yet, `None`, owns no frame). `after` is the
 /// last frame the database holds.
 fn frames<B: JournalBytes + ?Sized>(
     bytes: &B,
@@ -1025,6 +1029,14 @@ fn frames<B: JournalBytes + ?Sized>(
             break;
         }
         if Some(frame.session) != session {
+            // Frames of an earlier session are all held (a session starts with a durable
+            // commit after every frame before it). A journal that starts with a frame the file
+            // lacks, of a session it never started, is of a later run than the file: the file
+            // is an older copy of this store (a backup restored beside the live journal).
+            // Neither is applied nor dropped: refused, both kept.
+            if previous.is_none() && frame.lsn > after {
+                return Err(later_run(frame.lsn, after));
+            }
             break;
         }
         if let Some(p) = previous
@@ -1051,6 +1063,16 @@ fn frames<B: JournalBytes + ?Sized>(
         at = next;
     }
     Ok(frames)
+}
+
+/// The refusal of a journal of a later run than the store file beside it (see [`frames`]).
+fn later_run(first: u64, held: u64) -> Error {
+    Error::Corrupt(format!(
+        "the journal holds writes {first} and on, of a later run than the store file, which \
+         ends at write {held}: the file is an older copy of this store (a backup restored \
+         beside the live journal?). Put back the store file this journal belongs to, or, to \
+         open the older file as it is, move the journal away"
+    ))
 }
 
 /// How far past a damaged place [`later_frame`] looks: the next two frames start within it
