@@ -9,6 +9,8 @@
 //!   (each write gives a record a new, unique name, so "did not change" is exact), every index
 //!   hit leads to its record, pages are in id order, a walk lists every customer that
 //!   existed all through it, and `verify()` (one snapshot) is clean while the writers run.
+//! - Threads opening the same new store file at the same instant, as processes starting
+//!   together would: each open succeeds or answers "store in use", and the file opens after.
 
 mod reliability_support;
 
@@ -491,6 +493,56 @@ fn readers_never_see_a_torn_state() -> Result<()> {
         eprintln!("{kind}: {seen:?}");
         if stable == 0 {
             return Err(format!("{kind}: the readers checked no record"));
+        }
+    }
+    Ok(())
+}
+
+/// Threads opening one new store file at the same instant (as processes started together
+/// would; redb's locks are per open file, so threads of one process contend as processes do):
+/// every open succeeds or answers "store in use" (another open holds the file), the file
+/// opens afterwards, and no temporary file is left. Regression (an operator's trial): every
+/// creation used one temporary name and removed it first, so one could remove another's file
+/// and link a half-created one into place (3 of 80 rounds left a file that never opened, "a
+/// redb database without any table"), and losers failed with "No such file or directory".
+#[test]
+fn racing_opens_of_a_new_store() -> Result<()> {
+    const OPENERS: usize = 4;
+    for round in 0..RACE_ROUNDS * 2 {
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let path = dir.path().join("customers.redb");
+        let barrier = Arc::new(Barrier::new(OPENERS));
+        let openers: Vec<_> = (0..OPENERS)
+            .map(|_| {
+                let (barrier, path) = (barrier.clone(), path.clone());
+                thread::spawn(move || {
+                    barrier.wait();
+                    RedbStore::open(&path).map(drop)
+                })
+            })
+            .collect();
+        for opener in openers {
+            match opener.join() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) if e.to_string().contains("store in use") => {}
+                Ok(Err(e)) => return Err(format!("round {round}: an open answered {e}")),
+                Err(_) => return Err(format!("round {round}: a panic escaped an open")),
+            }
+        }
+        let store = RedbStore::open(&path).map_err(|e| format!("round {round}: {e}"))?;
+        store
+            .create("acme", NewCustomer::new("ana@x.io", "Ana"))
+            .map_err(|e| format!("round {round}: {e}"))?;
+        store.verify().map_err(|e| format!("round {round}: {e}"))?;
+        drop(store);
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .map_err(|e| e.to_string())?
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        if left != ["customers.redb"] {
+            return Err(format!("round {round}: files left: {left:?}"));
         }
     }
     Ok(())

@@ -130,6 +130,65 @@ pub(crate) fn hidden_beside(path: &std::path::Path, suffix: &str) -> PathBuf {
     path.with_file_name(name)
 }
 
+/// The suffix of a new store file's temporary name, after the store's name (see
+/// [`creation_name`]).
+const CREATING: &str = ".creating.";
+
+/// A temporary name for a new store file at `path` that is this creation's alone:
+/// `.NAME.creating.PID-N`, the process's id and a count within it. Processes (or threads)
+/// creating the same store at once never touch each other's file: each links only its own,
+/// whole, into place. (With one name for all, one could remove another's file and link a
+/// half-created one: found in an operator's trial.)
+pub(crate) fn creation_name(path: &std::path::Path) -> PathBuf {
+    static CREATIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = CREATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    hidden_beside(path, &format!("{CREATING}{}-{n}", std::process::id()))
+}
+
+/// Removes the temporary files that creations of the store at `path` left when their process
+/// died: `.NAME.creating.PID-N` where no process `PID` runs (as `/proc` tells; nothing is
+/// removed without it), and `.NAME.creating` of builds before [`creation_name`]. Best effort:
+/// a file that cannot be removed is left, as it was.
+pub(crate) fn remove_dead_creations(path: &std::path::Path) {
+    use std::os::unix::ffi::OsStrExt;
+    let _ = remove_if_present(&hidden_beside(path, ".creating"));
+    let proc = std::path::Path::new("/proc");
+    if !proc.join("self").exists() {
+        return;
+    }
+    let prefix = hidden_beside(path, CREATING);
+    let (Some(prefix), Some(directory)) = (prefix.file_name(), prefix.parent()) else {
+        return;
+    };
+    let directory = if directory.as_os_str().is_empty() {
+        std::path::Path::new(".")
+    } else {
+        directory
+    };
+    let Ok(entries) = std::fs::read_dir(directory) else {
+        return;
+    };
+    let digits = |b: &[u8]| !b.is_empty() && b.iter().all(u8::is_ascii_digit);
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name.as_bytes().strip_prefix(prefix.as_bytes()) else {
+            continue;
+        };
+        let Some(dash) = rest.iter().position(|&b| b == b'-') else {
+            continue;
+        };
+        let (pid, n) = (&rest[..dash], &rest[dash + 1..]);
+        if !digits(pid) || !digits(n) {
+            continue;
+        }
+        let pid = String::from_utf8_lossy(pid);
+        let ours = pid == std::process::id().to_string();
+        if !ours && !proc.join(pid.as_ref()).exists() {
+            let _ = remove_if_present(&entry.path());
+        }
+    }
+}
+
 /// The file a symbolic link at `path` leads to, when that file does not exist yet (a store to
 /// be created through a link, say onto another volume): the store is created there and the
 /// link stays. `path` itself otherwise (a link to an existing file is opened through, as any
@@ -164,7 +223,7 @@ pub(crate) fn name_new_file(
     path: &std::path::Path,
 ) -> io::Result<bool> {
     match std::fs::hard_link(temporary, path) {
-        Ok(()) => std::fs::remove_file(temporary).map(|()| true),
+        Ok(()) => remove_if_present(temporary).map(|()| true),
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
             remove_if_present(temporary).map(|()| false)
         }
@@ -242,8 +301,8 @@ impl JournalPlace {
         let failed = |e: io::Error| {
             crate::Error::storage(format!("create the journal {}", path.display()), e)
         };
-        // Not `.creating`: that is the suffix of a store file being created (`open.rs`), and a
-        // store named like this journal would have the same temporary name.
+        // Apart from the names of new store files (`.NAME.creating.PID-N`, see
+        // `creation_name`), which the removal of dead creations looks for.
         let temporary = hidden_beside(path, ".naming");
         remove_if_present(&temporary).map_err(failed)?;
         let file = std::fs::OpenOptions::new()
@@ -287,7 +346,46 @@ impl JournalPlace {
 
 #[cfg(test)]
 mod tests {
-    use super::name_new_file;
+    use super::{creation_name, name_new_file, remove_dead_creations};
+
+    /// What crashed creations left is removed: the temporary files of processes that no longer
+    /// run, and the one name of earlier builds; nothing else (this process's own creations,
+    /// another store's, names that only look alike).
+    #[test]
+    fn dead_creations_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s");
+        // Above the largest pid Linux allows (2^22): no process has it.
+        let dead = ".s.creating.99999999-0";
+        let own = creation_name(&path);
+        let own = own.file_name().unwrap().to_str().unwrap().to_owned();
+        assert!(own.starts_with(&format!(".s.creating.{}-", std::process::id())));
+        let kept = [
+            own.as_str(),
+            ".t.creating.99999999-0",
+            ".s.creating.x-1",
+            ".s.creating.99999999-",
+            ".s.creating.99999999-0.creating.5-1",
+            "s",
+        ];
+        for name in kept.iter().chain(&[dead, ".s.creating"]) {
+            std::fs::write(dir.path().join(name), b"x").unwrap();
+        }
+        remove_dead_creations(&path);
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        let mut want: Vec<String> = kept.iter().map(|&n| n.to_owned()).collect();
+        want.sort();
+        assert_eq!(left, want);
+        assert_ne!(
+            creation_name(&path),
+            creation_name(&path),
+            "a name per creation"
+        );
+    }
 
     /// A new store's file takes its name only if no file has it: one that appeared since the
     /// open found none (another process's new store, perhaps written already) is kept, never

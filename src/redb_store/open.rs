@@ -361,9 +361,10 @@ fn initialise(db: &Database, progress: Option<&ProgressFn>, empty: Empty) -> Res
     }
 }
 
-/// Creates a new store at `path` atomically: under a temporary name beside it, initialised and
-/// committed, then linked into place (and the directory synced). A crash meanwhile leaves no
-/// file at `path`, never a half-created one that would not open. Returns whether it did: if
+/// Creates a new store at `path` atomically: under a temporary name beside it that is this
+/// creation's alone ([`super::backend::creation_name`]), initialised and committed, then
+/// linked into place (and the directory synced). A crash meanwhile leaves no file at `path`,
+/// never a half-created one that would not open; the next creation removes what it left. Returns whether it did: if
 /// a file appeared at `path` meanwhile, it is left as it is (an open then checks it), never
 /// replaced (another process may have created the store and written to it already).
 fn create_file(path: &Path, redb: &redb::Builder) -> Result<bool> {
@@ -374,21 +375,28 @@ fn create_file(path: &Path, redb: &redb::Builder) -> Result<bool> {
             format!("{} names no file", path.display()),
         ));
     }
-    let temporary = super::backend::hidden_beside(path, ".creating");
-    // A leftover of a crashed creation is ours (by its name) and never a store: start afresh.
-    super::backend::remove_if_present(&temporary).map_err(failed)?;
+    // Leftovers of crashed creations are never a store (by their names): removed.
+    super::backend::remove_dead_creations(path);
+    let temporary = super::backend::creation_name(path);
     let context = format!("create {}", path.display());
-    let db = guarded(&context, || {
-        redb.create(&temporary)
-            .map_err(|e| storage_error(&context, e))
-    })?;
-    guarded(&context, || initialise(&db, None, Empty::Adopt))?;
-    drop(db);
-    if !super::backend::name_new_file(&temporary, path).map_err(failed)? {
-        return Ok(false);
+    let created = (|| {
+        let db = guarded(&context, || {
+            redb.create(&temporary)
+                .map_err(|e| storage_error(&context, e))
+        })?;
+        guarded(&context, || initialise(&db, None, Empty::Adopt))?;
+        drop(db);
+        if !super::backend::name_new_file(&temporary, path).map_err(failed)? {
+            return Ok(false);
+        }
+        super::backend::sync_directory_of(path).map_err(failed)?;
+        Ok(true)
+    })();
+    if created.is_err() {
+        // A creation that failed (a full disk, say) leaves nothing behind.
+        let _ = super::backend::remove_if_present(&temporary);
     }
-    super::backend::sync_directory_of(path).map_err(failed)?;
-    Ok(true)
+    created
 }
 
 /// Opens the database of `source`. On the first open of a store the file is checked before
