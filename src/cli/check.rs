@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use super::{CliResult, open_existing};
+use super::{CliResult, line, open_existing};
 
 pub(crate) fn run(db: &Path) -> CliResult {
     let store = open_existing(db)?;
@@ -27,6 +27,6 @@ pub(crate) fn run(db: &Path) -> CliResult {
             Ok(ExitCode::FAILURE)
         }
         // The check itself could not run (an I/O error): a failure, on stderr.
-        Err(e) => Err(format!("{}: {e}", db.display())),
+        Err(e) => Err(format!("{}: {}", db.display(), line(&e))),
     }
 }

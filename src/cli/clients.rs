@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use clap::Subcommand;
 use customer_store::Scope;
 
-use super::{CliResult, open_existing};
+use super::{CliResult, line, open_existing};
 
 /// The `clients` subcommands.
 #[derive(Debug, clap::Args)]
@@ -53,7 +53,7 @@ fn json(value: &impl serde::Serialize) -> Result<String, String> {
 }
 
 pub(crate) fn run(db: &Path, args: Args) -> CliResult {
-    let fail = |e: customer_store::Error| format!("{}: {e}", db.display());
+    let fail = |e: customer_store::Error| format!("{}: {}", db.display(), line(&e));
     match args.command {
         ClientsCommand::Create { business, scopes } => {
             let store = super::open(db)?;

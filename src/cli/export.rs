@@ -98,7 +98,7 @@ enum Failure {
 impl Failure {
     fn describe(self, output: &str) -> String {
         match self {
-            Failure::Store(e) => e.to_string(),
+            Failure::Store(e) => super::line(&e),
             Failure::Write(e) => format!("{output}: {e}"),
         }
     }

@@ -167,7 +167,7 @@ pub(crate) fn run(db: &Path, args: Args) -> CliResult {
     // Refuses a malformed business name before reading anything.
     store
         .list(&args.business, &ListQuery::default().with_limit(1))
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| super::line(&e))?;
 
     let input = BufReader::with_capacity(256 * 1024, file);
     let (source, header): (Box<dyn Rows>, Option<Vec<u8>>) = match format {
@@ -357,10 +357,10 @@ impl Writer<'_> {
                 Err(error) => error,
             };
             let (Some(index), Error::Batch { source, .. }) = (error.batch_index(), &error) else {
-                return Err(format!("writing a batch: {error}"));
+                return Err(format!("writing a batch: {}", super::line(&error)));
             };
             if index >= live.len() {
-                return Err(format!("writing a batch: {error}"));
+                return Err(format!("writing a batch: {}", super::line(&error)));
             }
             if !validated {
                 // The rows before `index` passed every rule; the others are checked now.
@@ -381,7 +381,7 @@ impl Writer<'_> {
                 continue;
             }
             if !source.is_conflict() {
-                return Err(format!("writing a batch: {error}"));
+                return Err(format!("writing a batch: {}", super::line(&error)));
             }
             // Every row passed the rules (weeded out above).
             let mut found = self.conflicts(batch, live);
@@ -424,7 +424,7 @@ impl Writer<'_> {
                 OnConflict::Fail => {
                     // Stop at the first conflict; the rows before it are still imported.
                     let Some((at, mut first)) = found.into_iter().next() else {
-                        return Err(format!("writing a batch: {error}"));
+                        return Err(format!("writing a batch: {}", super::line(&error)));
                     };
                     first.skipped = false;
                     *stop_row = Some(first.row);

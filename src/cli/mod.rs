@@ -195,15 +195,49 @@ pub(crate) fn open(db: &std::path::Path) -> Result<customer_store::RedbStore, St
     if db.is_dir() {
         return Err(format!("{}: a directory, not a store file", db.display()));
     }
-    customer_store::RedbStore::open(db).map_err(|e| open_failed(db, &e))
+    customer_store::RedbStore::open(db).map_err(|e| format!("{}: {}", db.display(), line(&e)))
 }
 
-/// Why a store did not open, on one line: the error and, for a storage failure, the
-/// operating system's reason (which the error keeps as its `source()`).
-fn open_failed(db: &std::path::Path, error: &customer_store::Error) -> String {
-    let reason = std::error::Error::source(error)
-        .filter(|_| error.is_storage())
-        .map(|source| format!(" ({source})"))
-        .unwrap_or_default();
-    format!("{}: {error}{reason}", db.display())
+/// An error on one line, with the causes its own message leaves out: for a storage failure,
+/// the operating system's reason ("No space left on device"), which the error keeps as its
+/// `source()`.
+pub(crate) fn line(error: &customer_store::Error) -> String {
+    let mut text = error.to_string();
+    let mut causes: Vec<String> = Vec::new();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) && !causes.contains(&cause_text) {
+            causes.push(cause_text);
+        }
+        source = cause.source();
+    }
+    if !causes.is_empty() {
+        text = format!("{text} ({})", causes.join(": "));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::line;
+
+    /// A storage failure after the open names the operating system's reason too (found in an
+    /// operator's trial: an import on a full disk ended with "storage error: journal: grow").
+    #[test]
+    fn an_error_line_names_the_reason() {
+        let full = std::io::Error::from_raw_os_error(28);
+        let reason = full.to_string();
+        let error = customer_store::Error::Storage {
+            message: "journal: grow".to_owned(),
+            source: Some(std::sync::Arc::new(full)),
+        };
+        assert_eq!(
+            line(&error),
+            format!("storage error: journal: grow ({reason})")
+        );
+        // A cause the message already gives is not repeated.
+        let error = customer_store::Error::Corrupt("bad".to_owned());
+        assert_eq!(line(&error), "corrupt store: bad");
+    }
 }

@@ -71,7 +71,7 @@ pub(crate) fn get(db: &Path, args: &GetArgs) -> CliResult {
         let id = args.id.as_deref().unwrap_or_default();
         (store.get(business, id), format!("id {id}"))
     };
-    match found.map_err(|e| e.to_string())? {
+    match found.map_err(|e| super::line(&e))? {
         Some(customer) => print_json(&customer),
         None => Err(format!("no customer with {key} in business {business}")),
     }
@@ -117,7 +117,7 @@ pub(crate) fn list(db: &Path, args: &ListArgs) -> CliResult {
     };
     let page = store
         .list(&args.business, &query)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| super::line(&e))?;
     print_json(&page)
 }
 
@@ -256,7 +256,7 @@ pub(crate) fn update(db: &Path, args: &UpdateArgs) -> CliResult {
     match store.update(&args.business, &args.id, patch) {
         Ok(customer) => print_json(&customer),
         Err(e) if e.is_not_found() => Err(not_found(&args.business, &args.id)),
-        Err(e) => Err(e.to_string()),
+        Err(e) => Err(super::line(&e)),
     }
 }
 
@@ -297,6 +297,6 @@ pub(crate) fn delete(db: &Path, args: &DeleteArgs) -> CliResult {
             deleted: true,
         }),
         Err(e) if e.is_not_found() => Err(not_found(&args.business, &args.id)),
-        Err(e) => Err(e.to_string()),
+        Err(e) => Err(super::line(&e)),
     }
 }

@@ -61,12 +61,12 @@ fn init_logging() {
 
 /// Creates the first client of a store that has none, and prints its credentials once.
 fn first_client(store: &RedbStore, url: &str) -> Result<(), String> {
-    if store.has_clients().map_err(|e| e.to_string())? {
+    if store.has_clients().map_err(|e| super::line(&e))? {
         return Ok(());
     }
     let issued = store
         .create_client("default", &Scope::ALL)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| super::line(&e))?;
     let json = serde_json::to_string(&issued).map_err(|e| e.to_string())?;
     let mut out = std::io::stdout().lock();
     let _ = writeln!(

@@ -72,7 +72,7 @@ pub(crate) fn run(db: &Path, args: &Args) -> CliResult {
             outln!("problems: {e}");
             return Ok(ExitCode::FAILURE);
         }
-        Err(e) => return Err(e.to_string()),
+        Err(e) => return Err(super::line(&e)),
     };
     // Every business by default; with --business, the named ones (0 for one never seen).
     let to_row = |b: customer_store::BusinessSummary| BusinessStats {
@@ -82,7 +82,7 @@ pub(crate) fn run(db: &Path, args: &Args) -> CliResult {
         inactive: b.inactive,
         blocked: b.blocked,
     };
-    let all = store.businesses().map_err(|e| e.to_string())?;
+    let all = store.businesses().map_err(|e| super::line(&e))?;
     let per_business: Vec<BusinessStats> = if args.businesses.is_empty() {
         all.into_iter().map(to_row).collect()
     } else {
@@ -95,7 +95,7 @@ pub(crate) fn run(db: &Path, args: &Args) -> CliResult {
                     // one, else finds no customer.
                     store
                         .list(name, &ListQuery::default().with_limit(1))
-                        .map_err(|e| format!("business {name}: {e}"))?;
+                        .map_err(|e| format!("business {name}: {}", super::line(&e)))?;
                     Ok(BusinessStats {
                         business: name.clone(),
                         customers: 0,
