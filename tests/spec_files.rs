@@ -546,6 +546,22 @@ fn a_directory_is_a_storage_error_not_a_foreign_file() -> TestResult {
 }
 
 #[test]
+fn a_store_in_a_missing_directory_names_the_directory() -> TestResult {
+    // Found in an operator's trial: "create PATH (No such file or directory)" read as if the
+    // store file were meant.
+    let dir = tempfile::tempdir()?;
+    let missing = dir.path().join("not-there");
+    let error = expect_code(RedbStore::open(missing.join("customers.redb")), "storage");
+    let text = error.to_string();
+    assert!(
+        text.contains("the directory") && text.contains("does not exist"),
+        "{text}"
+    );
+    assert!(!missing.exists(), "the directory was made");
+    Ok(())
+}
+
+#[test]
 fn an_empty_store_file_is_refused_untouched() -> TestResult {
     // A file of 0 bytes is never a store of ours (a new one is created under another name and
     // linked into place): a failed restore or a full disk left it. Taken as a new store, it

@@ -375,6 +375,19 @@ fn create_file(path: &Path, redb: &redb::Builder) -> Result<bool> {
             format!("{} names no file", path.display()),
         ));
     }
+    let directory = path.parent().filter(|d| !d.as_os_str().is_empty());
+    if let Some(directory) = directory.filter(|d| !d.is_dir()) {
+        // Said plainly: redb's "No such file or directory" reads as if the file were meant.
+        let reason = io::Error::new(io::ErrorKind::NotFound, "no such directory");
+        return Err(Error::storage(
+            format!(
+                "create {}: the directory {} does not exist",
+                path.display(),
+                directory.display()
+            ),
+            reason,
+        ));
+    }
     // Leftovers of crashed creations are never a store (by their names): removed.
     super::backend::remove_dead_creations(path);
     let temporary = super::backend::creation_name(path);
