@@ -1380,6 +1380,56 @@ fn a_journal_of_a_later_run_beside_an_older_copy_is_refused() -> Result<()> {
     Ok(())
 }
 
+/// `close()` reports a clean close that failed (as a full disk would make it), where dropping
+/// the store loses the outcome; the journal is kept, and the next open finds every
+/// acknowledged write. A handle that is not the last closes nothing and says so.
+#[test]
+fn a_failed_clean_close_is_reported_and_loses_nothing() -> Result<()> {
+    let clock = start_clock()?;
+    let Files {
+        db,
+        journal,
+        store,
+        dir,
+    } = files(&clock, DEFAULT_JOURNAL_LIMIT)?;
+    let ana = store
+        .create(BUSINESSES[0], numbered(0))
+        .map_err(|e| e.to_string())?;
+    match store.clone().close() {
+        Ok(false) => {}
+        other => return Err(format!("a handle that is not the last: {other:?}")),
+    }
+    db.arm(Plan {
+        at: 0,
+        kinds: kind::MUTATING,
+        persistent: true,
+        torn: false,
+    });
+    match store.close() {
+        Err(e) if e.code() == "storage" => {}
+        other => {
+            return Err(format!(
+                "a clean close on a failing disk answered {other:?}"
+            ));
+        }
+    }
+    db.disarm();
+    drop((db, journal));
+    if !journal_path(dir.path()).exists() {
+        return Err("the journal was not kept".to_owned());
+    }
+    let store = open_path(dir.path(), &clock)?.map_err(|e| e.to_string())?;
+    assert_eq!(
+        dump(&store).map_err(|e| e.to_string())?,
+        vec![vec![ana], vec![]]
+    );
+    assert!(store.close().map_err(|e| e.to_string())?, "the last handle");
+    if journal_path(dir.path()).exists() {
+        return Err("a clean close kept the journal".to_owned());
+    }
+    Ok(())
+}
+
 /// `compact()` checkpoints, so the clean close after it has nothing to commit and leaves the
 /// file about as compaction made it. Regression: the close committed an empty checkpoint
 /// anyway, and redb grew the just-trimmed file back to its old size for it (a compare run at

@@ -72,19 +72,36 @@ impl Slot {
     /// hold every write and the journal is removed (a clean close; after an I/O error the
     /// journal is left for the next open to replay).
     fn close(&mut self, checkpoint: bool) {
+        let _ = self.close_reporting(checkpoint);
+    }
+
+    /// [`Slot::close`], telling whether a clean close (`checkpoint`) worked: if not, the
+    /// journal is left for the next open to replay.
+    fn close_reporting(&mut self, checkpoint: bool) -> Result<()> {
+        let mut closed = Ok(());
         if let Some(journal) = self.journal.take() {
             let mut journal = journal.into_inner();
             let db = self.db.as_ref();
             // Dropped here, inside the guard: a transaction the journal holds keeps the
             // database open, and redb closes it when that transaction goes.
-            let _ = catch_unwind(AssertUnwindSafe(move || {
-                if checkpoint && let Some(db) = db {
-                    let _ = journal.close(db);
-                }
+            closed = catch_unwind(AssertUnwindSafe(move || {
+                let closed = match (checkpoint, db) {
+                    (true, Some(db)) => journal.close(db),
+                    (true, None) => Err(Error::Storage {
+                        message: "close: the database is not open (it failed to reopen after \
+                                  an I/O error); the journal is kept for the next open"
+                            .to_owned(),
+                        source: None,
+                    }),
+                    (false, _) => Ok(()),
+                };
                 drop(journal);
-            }));
+                closed
+            }))
+            .unwrap_or_else(|panic| Err(panic_error("close", &*panic)));
         }
         close_quietly(self.db.take());
+        closed
     }
 }
 
@@ -596,6 +613,41 @@ impl RedbStore {
     /// ```
     pub fn verify(&self) -> Result<VerifyReport> {
         self.run("verify", verify::verify)
+    }
+
+    /// Closes the store now, if this is its last handle (no clone of it is left), and tells
+    /// whether the close was clean: the database made to hold every write and synced, and the
+    /// journal removed, as dropping the last handle does, but with the outcome reported rather
+    /// than lost. Returns `Ok(false)` when other handles are left: this one is dropped, and the
+    /// store closes with the last of them.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Storage`] when the clean close fails (a full disk, say). The store is closed
+    /// all the same, and its journal kept: the next open replays it, so no acknowledged write
+    /// is lost, but until then the file alone is not the whole store (copy both files, or open
+    /// it once first).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use customer_store::{CustomerStore, NewCustomer, RedbStore};
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("customers.redb");
+    /// let store = RedbStore::open(&path)?;
+    /// store.create("acme", NewCustomer::new("yaw@example.com", "Yaw"))?;
+    /// assert!(store.close()?);
+    /// assert!(!RedbStore::journal_path(&path).exists());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn close(self) -> Result<bool> {
+        let Some(inner) = Arc::into_inner(self.inner) else {
+            return Ok(false);
+        };
+        let Inner { latest, slot, .. } = inner;
+        // The snapshot kept for gets holds a read transaction: gone before the database.
+        drop(latest);
+        slot.into_inner().close_reporting(true).map(|()| true)
     }
 
     /// Rewrites the file so that the space freed by earlier writes is given back: the file
