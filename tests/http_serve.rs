@@ -260,6 +260,20 @@ fn first_serve_prints_a_client_once_and_holds_the_file() -> TestResult {
 }
 
 #[test]
+fn a_taken_address_creates_no_store() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let db = db_in(&dir);
+    let taken = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let addr = taken.local_addr()?.to_string();
+    let out = cli(&db, &["serve", "--addr", &addr])?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(&addr), "{stderr}");
+    assert!(!db.exists(), "a new store file was left: {stderr}");
+    Ok(())
+}
+
+#[test]
 fn the_clients_commands() -> TestResult {
     let dir = tempfile::tempdir()?;
     let db = db_in(&dir);

@@ -93,6 +93,10 @@ pub(crate) fn run(db: &Path, args: Args) -> CliResult {
         ));
     }
     init_logging();
+    // A taken address is refused before the store is opened, so that it leaves no new, empty
+    // store file behind (an operator's trial). The server binds again below (std sets
+    // SO_REUSEADDR, so the address is free again at once).
+    drop(std::net::TcpListener::bind(addr).map_err(|e| format!("{addr}: {e}"))?);
     let store = super::open(db)?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     let config = ServerConfig {
