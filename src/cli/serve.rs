@@ -130,7 +130,16 @@ pub(crate) fn run(db: &Path, args: Args) -> CliResult {
     // says that the file alone now holds every write (found in an operator's trial: a stop on
     // a full disk said "stopped", and left the journal).
     let closed = store.close();
-    served?;
+    if let Err(failed) = served {
+        return Err(match closed {
+            Err(e) => format!(
+                "{failed}; and the store did not close cleanly: {}; its journal is kept and \
+                 the next open applies it",
+                super::line(&e)
+            ),
+            Ok(_) => failed,
+        });
+    }
     match closed {
         Ok(true) => {
             tracing::info!("stopped");

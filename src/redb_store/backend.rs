@@ -135,20 +135,29 @@ pub(crate) fn hidden_beside(path: &std::path::Path, suffix: &str) -> PathBuf {
 const CREATING: &str = ".creating.";
 
 /// A temporary name for a new store file at `path` that is this creation's alone:
-/// `.NAME.creating.PID-N`, the process's id and a count within it. Processes (or threads)
-/// creating the same store at once never touch each other's file: each links only its own,
-/// whole, into place. (With one name for all, one could remove another's file and link a
-/// half-created one: found in an operator's trial.)
+/// `.NAME.creating.PID-TOKEN`, the process's id and a random token (hex digits). Processes (or
+/// threads) creating the same store at once never touch each other's file: each creates its
+/// own (exclusively: never one that exists) and links only its own, whole, into place. (With
+/// one name for all, one could remove another's file and link a half-created one: found in
+/// an operator's trial.) The random token keeps apart processes that have the same id (in
+/// containers sharing a volume, say).
 pub(crate) fn creation_name(path: &std::path::Path) -> PathBuf {
     static CREATIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = CREATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    hidden_beside(path, &format!("{CREATING}{}-{n}", std::process::id()))
+    let token = super::journal::new_id() ^ n;
+    hidden_beside(path, &format!("{CREATING}{}-{token:x}", std::process::id()))
 }
 
+/// How old a creation's temporary file must be before [`remove_dead_creations`] may take it
+/// for a dead one's: a creation takes well under a second, and a process in another PID
+/// namespace (another container sharing the volume) may look dead to `/proc` here.
+const DEAD_CREATION_AGE: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Removes the temporary files that creations of the store at `path` left when their process
-/// died: `.NAME.creating.PID-N` where no process `PID` runs (as `/proc` tells; nothing is
-/// removed without it), and `.NAME.creating` of builds before [`creation_name`]. Best effort:
-/// a file that cannot be removed is left, as it was.
+/// died: `.NAME.creating.PID-TOKEN` over a minute old where no process `PID` runs (as `/proc`
+/// tells; nothing is removed without it), and `.NAME.creating` of builds before
+/// [`creation_name`]. Best effort: a file that cannot be removed is left, as it was (a leftover
+/// whose process id was taken again stays until that process ends).
 pub(crate) fn remove_dead_creations(path: &std::path::Path) {
     use std::os::unix::ffi::OsStrExt;
     let _ = remove_if_present(&hidden_beside(path, ".creating"));
@@ -169,6 +178,15 @@ pub(crate) fn remove_dead_creations(path: &std::path::Path) {
         return;
     };
     let digits = |b: &[u8]| !b.is_empty() && b.iter().all(u8::is_ascii_digit);
+    let hex = |b: &[u8]| !b.is_empty() && b.iter().all(u8::is_ascii_hexdigit);
+    let old = |entry: &std::fs::DirEntry| {
+        entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|modified| modified.elapsed().ok())
+            .is_some_and(|age| age >= DEAD_CREATION_AGE)
+    };
     for entry in entries.flatten() {
         let name = entry.file_name();
         let Some(rest) = name.as_bytes().strip_prefix(prefix.as_bytes()) else {
@@ -177,13 +195,13 @@ pub(crate) fn remove_dead_creations(path: &std::path::Path) {
         let Some(dash) = rest.iter().position(|&b| b == b'-') else {
             continue;
         };
-        let (pid, n) = (&rest[..dash], &rest[dash + 1..]);
-        if !digits(pid) || !digits(n) {
+        let (pid, token) = (&rest[..dash], &rest[dash + 1..]);
+        if !digits(pid) || !hex(token) {
             continue;
         }
         let pid = String::from_utf8_lossy(pid);
         let ours = pid == std::process::id().to_string();
-        if !ours && !proc.join(pid.as_ref()).exists() {
+        if !ours && !proc.join(pid.as_ref()).exists() && old(&entry) {
             let _ = remove_if_present(&entry.path());
         }
     }
@@ -349,27 +367,34 @@ mod tests {
     use super::{creation_name, name_new_file, remove_dead_creations};
 
     /// What crashed creations left is removed: the temporary files of processes that no longer
-    /// run, and the one name of earlier builds; nothing else (this process's own creations,
-    /// another store's, names that only look alike).
+    /// run, a minute old or more, and the one name of earlier builds; nothing else (this
+    /// process's own creations, a younger file, another store's, names that only look alike).
     #[test]
     fn dead_creations_are_removed() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s");
-        // Above the largest pid Linux allows (2^22): no process has it.
-        let dead = ".s.creating.99999999-0";
+        // Above the largest pid Linux allows (2^22): no process has them.
+        let dead = ".s.creating.99999999-0a";
+        let young = ".s.creating.99999998-1";
         let own = creation_name(&path);
         let own = own.file_name().unwrap().to_str().unwrap().to_owned();
         assert!(own.starts_with(&format!(".s.creating.{}-", std::process::id())));
         let kept = [
             own.as_str(),
+            young,
             ".t.creating.99999999-0",
             ".s.creating.x-1",
             ".s.creating.99999999-",
+            ".s.creating.99999999-zz",
             ".s.creating.99999999-0.creating.5-1",
             "s",
         ];
+        let a_while_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(120);
         for name in kept.iter().chain(&[dead, ".s.creating"]) {
-            std::fs::write(dir.path().join(name), b"x").unwrap();
+            let file = std::fs::File::create(dir.path().join(name)).unwrap();
+            if *name != young {
+                file.set_modified(a_while_ago).unwrap();
+            }
         }
         remove_dead_creations(&path);
         let mut left: Vec<String> = std::fs::read_dir(dir.path())

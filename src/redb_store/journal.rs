@@ -298,6 +298,18 @@ impl Journal {
         self.position = 0;
     }
 
+    /// Ends this open's session after a durable commit made without a frame (a bulk load, an
+    /// API client's write), once the database holds every frame: the next frame starts a new
+    /// session, at the journal's start. A copy of the file from before that commit then meets
+    /// frames of a session it never started, numbered past its own (refused by [`frames`] as
+    /// a later run's), where the same session's next frames would have been applied to it
+    /// without the commit's writes (found in review).
+    pub(crate) fn end_session(&mut self) {
+        debug_assert_eq!(self.durable_lsn, self.last_lsn);
+        self.session = None;
+        self.position = 0;
+    }
+
     /// Marks the journal as holding a frame the database may lack (its commit failed).
     pub(crate) fn poison(&mut self) {
         self.poisoned = true;
@@ -815,8 +827,8 @@ fn write_session(txn: &WriteTransaction, nonce: u64, session: u64, lsn: u64) -> 
     Ok(())
 }
 
-/// A new random id (of a store's journal, or of a session).
-fn new_id() -> u64 {
+/// A new random id (of a store's journal, of a session, or in a new file's temporary name).
+pub(crate) fn new_id() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
     hasher.write_u128(
@@ -1068,10 +1080,11 @@ fn frames<B: JournalBytes + ?Sized>(
 /// The refusal of a journal of a later run than the store file beside it (see [`frames`]).
 fn later_run(first: u64, held: u64) -> Error {
     Error::Corrupt(format!(
-        "the journal holds writes {first} and on, of a later run than the store file, which \
-         ends at write {held}: the file is an older copy of this store (a backup restored \
-         beside the live journal?). Put back the store file this journal belongs to, or, to \
-         open the older file as it is, move the journal away"
+        "the journal holds writes {first} and on, made after the store file was copied (of a \
+         later run than the file, which ends at write {held}): the file is an older copy of \
+         this store (a backup restored beside the live journal?). Put back the store file \
+         this journal belongs to, or, to open the older file as it is, move the journal away \
+         and put an empty file in its place"
     ))
 }
 

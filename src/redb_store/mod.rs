@@ -641,13 +641,37 @@ impl RedbStore {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn close(self) -> Result<bool> {
+        // A database that failed to reopen after an I/O error is tried once more: the clean
+        // close needs it.
+        let failed = {
+            let slot = self.inner.slot.read();
+            slot.db.is_none().then_some(slot.generation)
+        };
+        if let Some(generation) = failed {
+            let _ = self.reopen(generation);
+        }
         let Some(inner) = Arc::into_inner(self.inner) else {
             return Ok(false);
         };
-        let Inner { latest, slot, .. } = inner;
+        let Inner {
+            latest,
+            slot,
+            journal,
+            ..
+        } = inner;
         // The snapshot kept for gets holds a read transaction: gone before the database.
         drop(latest);
-        slot.into_inner().close_reporting(true).map(|()| true)
+        let mut slot = slot.into_inner();
+        if slot.db.is_none() && journal.is_some() {
+            // Its journal (a reopen failed before reading it) may hold writes the file lacks.
+            return Err(Error::Storage {
+                message: "close: the database did not reopen after an I/O error; its journal \
+                          is kept for the next open"
+                    .to_owned(),
+                source: None,
+            });
+        }
+        slot.close_reporting(true).map(|()| true)
     }
 
     /// Rewrites the file so that the space freed by earlier writes is given back: the file
@@ -894,6 +918,10 @@ impl RedbStore {
                 if let Some(journal) = journal.as_mut() {
                     self.settle_locked(journal)
                         .inspect_err(|_| unsettled.set(true))?;
+                    // `op` commits durably without a frame: the database first holds every
+                    // frame durably, and the frames after `op` are of a new session.
+                    journal.checkpoint(db)?;
+                    journal.end_session();
                 }
                 op.take().map_or_else(|| Err(group::not_run()), |op| op(db))
             })
@@ -1128,6 +1156,7 @@ impl RedbStore {
             })?;
             journal.durable_now();
             journal.released();
+            journal.end_session();
             return Ok(());
         };
         // The frame is on disk before the transaction is visible to anyone.

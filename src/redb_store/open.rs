@@ -66,11 +66,19 @@ pub(crate) fn force_reopen(error: Error) -> Error {
     if needs_reopen(&error) {
         return error;
     }
-    let message = error.to_string();
-    Error::storage(
-        message,
-        redb::Error::Io(io::Error::other(format!("{error}: the store reopens"))),
-    )
+    // The message and the cause kept as they were (the operating system's reason, say), not
+    // the whole error nested in another ("storage error: storage error: …").
+    let (message, cause) = match &error {
+        Error::Storage { message, source } => {
+            (message.clone(), source.as_ref().map(|s| s.to_string()))
+        }
+        other => (other.to_string(), None),
+    };
+    let reason = match cause {
+        Some(cause) => format!("{cause}; the store reopens"),
+        None => "the store reopens".to_owned(),
+    };
+    Error::storage(message, redb::Error::Io(io::Error::other(reason)))
 }
 
 /// A failed `commit()`. Unless the transaction was poisoned (and rolled back), redb refuses
@@ -375,17 +383,20 @@ fn create_file(path: &Path, redb: &redb::Builder) -> Result<bool> {
             format!("{} names no file", path.display()),
         ));
     }
+    // A missing directory said plainly: redb's "No such file or directory" reads as if the
+    // file were meant. (Any other trouble with it is the creation's own error, below.)
     let directory = path.parent().filter(|d| !d.as_os_str().is_empty());
-    if let Some(directory) = directory.filter(|d| !d.is_dir()) {
-        // Said plainly: redb's "No such file or directory" reads as if the file were meant.
-        let reason = io::Error::new(io::ErrorKind::NotFound, "no such directory");
+    if let Some(directory) = directory
+        && let Err(e) = std::fs::metadata(directory)
+        && e.kind() == io::ErrorKind::NotFound
+    {
         return Err(Error::storage(
             format!(
                 "create {}: the directory {} does not exist",
                 path.display(),
                 directory.display()
             ),
-            reason,
+            e,
         ));
     }
     // Leftovers of crashed creations are never a store (by their names): removed.
@@ -393,8 +404,16 @@ fn create_file(path: &Path, redb: &redb::Builder) -> Result<bool> {
     let temporary = super::backend::creation_name(path);
     let context = format!("create {}", path.display());
     let created = (|| {
+        // Never a file that exists: this creation's own, or none.
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&temporary)
+            .map_err(failed)?;
         let db = guarded(&context, || {
-            redb.create(&temporary)
+            redb::backends::FileBackend::new(file)
+                .and_then(|backend| redb.create_with_backend(backend))
                 .map_err(|e| storage_error(&context, e))
         })?;
         guarded(&context, || initialise(&db, None, Empty::Adopt))?;
@@ -484,6 +503,47 @@ mod tests {
         assert!(needs_reopen(&commit_error("commit", damaged)));
         let poisoned = redb::CommitError::TransactionPoisoned;
         assert!(!needs_reopen(&commit_error("commit", poisoned)));
+    }
+
+    /// The error marked for a reopen keeps its message and cause, not nested in another
+    /// ("storage error: storage error: commit"; found in review).
+    #[test]
+    fn a_reopening_error_keeps_its_message_and_cause() {
+        let cause = |e: &crate::Error| std::error::Error::source(e).map(ToString::to_string);
+        // An I/O error reopens the store as it is: its cause is the operating system's reason.
+        let full = redb::CommitError::Storage(redb::StorageError::Io(
+            std::io::Error::from_raw_os_error(28),
+        ));
+        let reason = std::io::Error::from_raw_os_error(28).to_string();
+        let error = commit_error("commit", full);
+        assert!(needs_reopen(&error));
+        assert_eq!(error.to_string(), "storage error: commit");
+        assert!(
+            cause(&error).is_some_and(|c| c.contains(&reason)),
+            "{error:?}"
+        );
+        // Any other is marked, its message kept, not nested.
+        let damaged = redb::CommitError::Storage(redb::StorageError::Corrupted("page 7".into()));
+        let error = commit_error("commit", damaged);
+        assert!(needs_reopen(&error));
+        assert_eq!(
+            error.to_string(),
+            "storage error: corrupt store: commit: page 7"
+        );
+        assert_eq!(
+            cause(&error).as_deref(),
+            Some("I/O error: the store reopens")
+        );
+        // A storage error's own cause is kept in the mark.
+        let marked = super::force_reopen(crate::Error::storage(
+            "sync",
+            std::io::Error::other("disk gone"),
+        ));
+        assert_eq!(marked.to_string(), "storage error: sync");
+        assert_eq!(
+            cause(&marked).as_deref(),
+            Some("I/O error: disk gone; the store reopens")
+        );
     }
 
     #[test]
