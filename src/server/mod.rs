@@ -306,8 +306,7 @@ impl Server {
     }
 }
 
-/// Completes on SIGINT (Ctrl-C), SIGTERM or SIGHUP (the terminal of a server started by hand
-/// closed: its default action would end the process without the clean close).
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
 pub async fn shutdown_signal() {
     let interrupt = async {
         if tokio::signal::ctrl_c().await.is_err() {
@@ -315,24 +314,18 @@ pub async fn shutdown_signal() {
         }
     };
     #[cfg(unix)]
-    let on = |kind| async move {
-        match tokio::signal::unix::signal(kind) {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             Ok(mut signal) => {
                 signal.recv().await;
             }
             Err(_) => std::future::pending::<()>().await,
         }
     };
-    #[cfg(unix)]
-    let (terminate, hang_up) = (
-        on(tokio::signal::unix::SignalKind::terminate()),
-        on(tokio::signal::unix::SignalKind::hangup()),
-    );
     #[cfg(not(unix))]
-    let (terminate, hang_up) = (std::future::pending::<()>(), std::future::pending::<()>());
+    let terminate = std::future::pending::<()>();
     tokio::select! {
         () = interrupt => {}
         () = terminate => {}
-        () = hang_up => {}
     }
 }
