@@ -319,7 +319,7 @@ impl JournalPlace {
         let failed = |e: io::Error| {
             crate::Error::storage(format!("create the journal {}", path.display()), e)
         };
-        // Apart from the names of new store files (`.NAME.creating.PID-N`, see
+        // Apart from the names of new store files (`.NAME.creating.PID-TOKEN`, see
         // `creation_name`), which the removal of dead creations looks for.
         let temporary = hidden_beside(path, ".naming");
         remove_if_present(&temporary).map_err(failed)?;
