@@ -528,9 +528,15 @@ pub fn json(data: &[u8]) {
     };
     let reads_back = |c: &Customer| {
         assert_eq!(store.get("acme", &c.id).expect("get").as_ref(), Some(c));
+        // In another case, where lower-casing gives the same key back: the key is
+        // `str::to_lowercase` (SPEC), which writes a capital sigma as ς or σ by its place,
+        // so `…@ςx.io` in capitals (`…@ΣX.IO`) lower-cases to `…@σx.io`, another key (a
+        // limit the README states; found by this target).
+        let upper = c.email.to_uppercase();
+        let same_key = upper.trim().to_lowercase() == c.email.trim().to_lowercase();
         assert_eq!(
             store
-                .get_by_email("acme", &c.email.to_uppercase())
+                .get_by_email("acme", if same_key { &upper } else { &c.email })
                 .expect("get_by_email")
                 .map(|f| f.id),
             Some(c.id.clone()),
