@@ -1584,10 +1584,17 @@ mod tests {
             Err(Error::IncompatibleFormat(_))
         ));
         assert!(frames(&[0u8; 100][..], None, None, 0).unwrap().is_empty());
-        // Another session's frames (another timeline) end the sequence.
+        // Another session's frames end the sequence: an earlier session's, which the
+        // database holds, at the start too.
         let other = [frame_bytes(7, 4), frame_in_session(7, 2, 5)].concat();
         assert_eq!(lsns(&other), [4]);
-        assert_eq!(lsns(&frame_in_session(7, 2, 4)), Vec::<u64>::new());
+        assert_eq!(lsns(&frame_in_session(7, 2, 3)), Vec::<u64>::new());
+        // But a first frame of another session numbered past the database's last is of a
+        // later run than the file: refused, not dropped with the writes it holds.
+        assert!(matches!(
+            frames(&frame_in_session(7, 2, 4)[..], Some(7), Some(1), 3),
+            Err(Error::Corrupt(m)) if m.contains("later run")
+        ));
     }
 
     /// Frames go one after another, so a frame numbered past its predecessor's successor
