@@ -257,6 +257,15 @@ pub(crate) fn name_new_file(
     }
 }
 
+/// Creates a new file at `path` for reading and writing, never opening one that exists.
+pub(crate) fn create_exclusive(path: &std::path::Path) -> io::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(path)
+}
+
 /// Removes the file at `path`, if there is one.
 pub(crate) fn remove_if_present(path: &std::path::Path) -> io::Result<()> {
     match std::fs::remove_file(path) {
@@ -323,12 +332,7 @@ impl JournalPlace {
         // `creation_name`), which the removal of dead creations looks for.
         let temporary = hidden_beside(path, ".naming");
         remove_if_present(&temporary).map_err(failed)?;
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(&temporary)
-            .map_err(failed)?;
+        let file = create_exclusive(&temporary).map_err(failed)?;
         let backend = redb::backends::FileBackend::new(file)
             .map_err(|e| crate::Error::storage("create the journal", e))?;
         Ok((Arc::new(backend), temporary))

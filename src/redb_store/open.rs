@@ -405,12 +405,7 @@ fn create_file(path: &Path, redb: &redb::Builder) -> Result<bool> {
     let context = format!("create {}", path.display());
     let created = (|| {
         // Never a file that exists: this creation's own, or none.
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(&temporary)
-            .map_err(failed)?;
+        let file = super::backend::create_exclusive(&temporary).map_err(failed)?;
         let db = guarded(&context, || {
             redb::backends::FileBackend::new(file)
                 .and_then(|backend| redb.create_with_backend(backend))
