@@ -130,13 +130,16 @@ pub(crate) fn run(db: &Path, args: Args) -> CliResult {
     // says that the file alone now holds every write (found in an operator's trial: a stop on
     // a full disk said "stopped", and left the journal).
     let closed = store.close();
+    let unclean = |e: &customer_store::Error| {
+        format!(
+            "the store did not close cleanly: {}; its journal is kept and the next open \
+             applies it",
+            super::line(e)
+        )
+    };
     if let Err(failed) = served {
-        return Err(match closed {
-            Err(e) => format!(
-                "{failed}; and the store did not close cleanly: {}; its journal is kept and \
-                 the next open applies it",
-                super::line(&e)
-            ),
+        return Err(match &closed {
+            Err(e) => format!("{failed}; and {}", unclean(e)),
             Ok(_) => failed,
         });
     }
@@ -150,11 +153,6 @@ pub(crate) fn run(db: &Path, args: Args) -> CliResult {
              not seen (the journal, if any, is applied by the next open)",
             db.display()
         )),
-        Err(e) => Err(format!(
-            "{}: stopped, but the store did not close cleanly: {}; its journal is kept and \
-             the next open applies it",
-            db.display(),
-            super::line(&e)
-        )),
+        Err(e) => Err(format!("{}: stopped, but {}", db.display(), unclean(&e))),
     }
 }

@@ -179,6 +179,7 @@ pub(crate) fn remove_dead_creations(path: &std::path::Path) {
     };
     let digits = |b: &[u8]| !b.is_empty() && b.iter().all(u8::is_ascii_digit);
     let hex = |b: &[u8]| !b.is_empty() && b.iter().all(u8::is_ascii_hexdigit);
+    let own_pid = std::process::id().to_string();
     let old = |entry: &std::fs::DirEntry| {
         entry
             .metadata()
@@ -200,8 +201,7 @@ pub(crate) fn remove_dead_creations(path: &std::path::Path) {
             continue;
         }
         let pid = String::from_utf8_lossy(pid);
-        let ours = pid == std::process::id().to_string();
-        if !ours && !proc.join(pid.as_ref()).exists() && old(&entry) {
+        if pid != own_pid && !proc.join(pid.as_ref()).exists() && old(&entry) {
             let _ = remove_if_present(&entry.path());
         }
     }

@@ -981,8 +981,8 @@ fn read_place<B: JournalBytes + ?Sized>(bytes: &B, at: u64) -> std::io::Result<P
 /// or is numbered below its predecessor; frames missing in between are refused unless the
 /// database holds them. Frames of another session end the sequence, but a first frame of a
 /// later run than the file is refused, and so is a first frame of another store (a store
-/// without a journal id yet, `None`, owns no frame). `after` is the
-/// last frame the database holds.
+/// without a journal id yet, `None`, owns no frame). `after` is the last frame the database
+/// holds.
 fn frames<B: JournalBytes + ?Sized>(
     bytes: &B,
     nonce: Option<u64>,

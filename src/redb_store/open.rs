@@ -372,9 +372,10 @@ fn initialise(db: &Database, progress: Option<&ProgressFn>, empty: Empty) -> Res
 /// Creates a new store at `path` atomically: under a temporary name beside it that is this
 /// creation's alone ([`super::backend::creation_name`]), initialised and committed, then
 /// linked into place (and the directory synced). A crash meanwhile leaves no file at `path`,
-/// never a half-created one that would not open; the next creation removes what it left. Returns whether it did: if
-/// a file appeared at `path` meanwhile, it is left as it is (an open then checks it), never
-/// replaced (another process may have created the store and written to it already).
+/// never a half-created one that would not open; the next creation removes what it left.
+/// Returns whether it did: if a file appeared at `path` meanwhile, it is left as it is (an
+/// open then checks it), never replaced (another process may have created the store and
+/// written to it already).
 fn create_file(path: &Path, redb: &redb::Builder) -> Result<bool> {
     let failed = |e: io::Error| Error::storage(format!("create {}", path.display()), e);
     if path.file_name().is_none() {
