@@ -1448,6 +1448,49 @@ fn a_copy_from_before_a_durable_commit_without_a_frame_is_refused() -> Result<()
     Ok(())
 }
 
+/// A copy of the store file taken before the store's first write (the file has no journal yet)
+/// restored beside the live journal: refused as `incompatible_format`, both files kept, and
+/// the message names this case beside another store's journal, and asks to keep the journal,
+/// rather than only "belongs to another store; move it away" (found in review: moving it away
+/// and opening the copy loses every write since). With the live file back, everything is
+/// there.
+#[test]
+fn a_copy_from_before_the_first_write_is_refused_and_the_journal_kept() -> Result<()> {
+    let clock = start_clock()?;
+    let f = files(&clock, DEFAULT_JOURNAL_LIMIT)?;
+    let copy = std::fs::read(db_path(f.dir.path())).map_err(|e| e.to_string())?;
+    let acknowledged = (0..3)
+        .map(|i| f.store.create(BUSINESSES[i % 2], numbered(i)))
+        .collect::<customer_store::Result<Vec<_>>>()
+        .map_err(|e| e.to_string())?;
+    let dir = f.crash();
+    let live = std::fs::read(db_path(dir.path())).map_err(|e| e.to_string())?;
+    let journal = std::fs::read(journal_path(dir.path())).map_err(|e| e.to_string())?;
+    assert_eq!(frames(&journal).len(), 3, "the crash-left journal");
+
+    std::fs::write(db_path(dir.path()), &copy).map_err(|e| e.to_string())?;
+    match open_path(dir.path(), &clock)? {
+        Err(e @ customer_store::Error::IncompatibleFormat(_)) => {
+            let text = e.to_string();
+            for part in ["another store", "before its first write", "keep it"] {
+                assert!(text.contains(part), "{part:?} is not in: {text}");
+            }
+        }
+        other => return Err(format!("the copy beside the live journal: {other:?}")),
+    }
+    let kept = std::fs::read(journal_path(dir.path())).map_err(|e| e.to_string())?;
+    assert!(kept == journal, "the refused open changed the journal");
+
+    std::fs::write(db_path(dir.path()), &live).map_err(|e| e.to_string())?;
+    let store = open_path(dir.path(), &clock)?.map_err(|e| e.to_string())?;
+    assert_eq!(
+        dump(&store).map_err(|e| e.to_string())?,
+        dump_of(&acknowledged)
+    );
+    store.verify().map_err(|e| format!("verify: {e}"))?;
+    Ok(())
+}
+
 /// `close()` reports a clean close that failed (as a full disk would make it), where dropping
 /// the store loses the outcome; the journal is kept, and the next open finds every
 /// acknowledged write. A handle that is not the last closes nothing and says so.

@@ -1036,7 +1036,7 @@ fn frames<B: JournalBytes + ?Sized>(
         };
         if Some(frame.nonce) != nonce {
             if previous.is_none() {
-                return Err(foreign_journal());
+                return Err(foreign_journal(nonce.is_none()));
             }
             break;
         }
@@ -1178,7 +1178,7 @@ pub(crate) fn refuse_foreign(db: &std::path::Path, journal: &std::path::Path) ->
     if nonce == Some(first.nonce) {
         Ok(())
     } else {
-        Err(foreign_journal())
+        Err(foreign_journal(nonce.is_none()))
     }
 }
 
@@ -1304,12 +1304,23 @@ fn orphaned(db: &std::path::Path, journal: &std::path::Path) -> Error {
     ))
 }
 
-fn foreign_journal() -> Error {
-    Error::IncompatibleFormat(
-        "the journal beside the store file belongs to another store; move it away to open \
-         this file"
-            .to_owned(),
-    )
+/// The refusal of a journal whose first frame is of another store than the file beside it.
+/// A file that never had a journal (`never_journaled`) may also be a copy of the journal's own
+/// store from before its first journaled write, so the message names both; either way the
+/// journal holds another file's writes and must be kept.
+fn foreign_journal(never_journaled: bool) -> Error {
+    let whose = if never_journaled {
+        "belongs to another store, or to a later run of this one (the store file has never had \
+         a journal: a copy of it from before its first write, restored beside the live \
+         journal?). Put back the store file the journal belongs to, or, to open this file as \
+         it is,"
+    } else {
+        "belongs to another store. To open this file,"
+    };
+    Error::IncompatibleFormat(format!(
+        "the journal beside the store file {whose} move the journal away (keep it: it holds \
+         the writes of the store it belongs to)"
+    ))
 }
 
 /// Opens the journal of a store whose database is open: applies the frames the database does
