@@ -592,7 +592,10 @@ impl<'t, 'txn> WriteTables<'t, 'txn> {
     fn grow_tail(&mut self, handle: u32, added: u64) -> Result<()> {
         let mut state = self.state(handle)?;
         let start = state.tail_start;
-        state.tail_waiting += added;
+        // The state row carries no checksum: a damaged count is reported, not wrapped.
+        state.tail_waiting = state.tail_waiting.checked_add(added).ok_or_else(|| {
+            Error::Corrupt(format!("the gram tail of business #{handle} is miscounted"))
+        })?;
         let kept = self.tails.as_ref().is_some_and(|t| t.memory.keeps(handle));
         let most = if kept {
             self.long_tail()

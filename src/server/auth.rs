@@ -85,7 +85,7 @@ pub struct AuthThrottle {
     /// The period over which failures are counted.
     pub window: Duration,
     /// How long a locked-out address is answered 429 (good credentials included, but for the
-    /// clients it knows).
+    /// clients it knows). Held to a century: `Duration::MAX` locks out for good.
     pub lockout: Duration,
 }
 
@@ -99,6 +99,9 @@ impl Default for AuthThrottle {
         }
     }
 }
+
+/// The longest lockout kept: [`AuthThrottle::lockout`] is held to it.
+const LONGEST_LOCKOUT: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
 /// Failures counted over a window, and the lockout they led to.
 #[derive(Clone, Copy)]
@@ -135,7 +138,11 @@ impl Count {
         }
         self.failures = self.failures.saturating_add(1);
         if self.failures >= policy.max_failures {
-            self.locked_until = Some(now + policy.lockout);
+            // A lockout past what an `Instant` can hold (`Duration::MAX` for "for good") is
+            // held to a century rather than overflow (found in review: it panicked the handler).
+            self.locked_until = now
+                .checked_add(policy.lockout.min(LONGEST_LOCKOUT))
+                .or(self.locked_until);
             self.failures = 0;
             self.window_start = now;
         }
@@ -436,6 +443,24 @@ mod tests {
         let a: IpAddr = "2001:db8::1".parse().unwrap();
         let b: IpAddr = "2001:db8::2".parse().unwrap();
         assert_eq!(key(a), key(b));
+    }
+
+    /// A lockout too long for an `Instant` (`Duration::MAX`, "for good") locks out for a
+    /// century instead of panicking (found in review).
+    #[test]
+    fn a_lockout_for_good_locks_out() {
+        let limiter = FailureLimiter::new(AuthThrottle {
+            max_failures: 1,
+            window: Duration::MAX,
+            lockout: Duration::MAX,
+        });
+        let ip: IpAddr = "10.0.0.1".parse().unwrap();
+        limiter.fail(ip, None);
+        limiter.fail(ip, None);
+        match limiter.check(ip, None) {
+            Err(secs) => assert!(secs > 99 * 365 * 24 * 3600, "{secs}"),
+            Ok(()) => panic!("not locked out"),
+        }
     }
 
     /// Behind a proxy: a client that authenticated from an address passes its lockout, until
