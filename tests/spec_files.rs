@@ -562,6 +562,48 @@ fn a_store_in_a_missing_directory_names_the_directory() -> TestResult {
 }
 
 #[test]
+fn a_storage_error_on_open_names_the_file() -> TestResult {
+    // Found in a library user's trial: under a regular file (as for a permission refused) the
+    // open said only "storage error: journal: open", naming no file.
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"not a directory")?;
+    let path = file.join("customers.redb");
+    let error = expect_code(RedbStore::open(&path), "storage");
+    let text = error.to_string();
+    assert!(text.contains(&*file.to_string_lossy()), "{text}");
+    assert_eq!(
+        std::fs::read(&file)?,
+        b"not a directory",
+        "the file was written"
+    );
+    Ok(())
+}
+
+#[test]
+fn a_device_or_a_pipe_is_a_storage_error_and_never_opened() -> TestResult {
+    // Found in a library user's trial: /dev/null was "empty (0 bytes), not a store; to start
+    // a new store there, remove it first". A pipe must not be opened at all: the open would
+    // wait for a writer.
+    let dir = tempfile::tempdir()?;
+    let pipe = dir.path().join("a-pipe");
+    let made = std::process::Command::new("mkfifo").arg(&pipe).status()?;
+    assert!(made.success(), "mkfifo");
+    for path in [Path::new("/dev/null"), pipe.as_path()] {
+        let error = expect_code(RedbStore::open(path), "storage");
+        let text = error.to_string();
+        assert!(
+            text.contains("not a regular file") && text.contains(&*path.to_string_lossy()),
+            "{text}"
+        );
+    }
+    let error = expect_code(RedbStore::open(""), "invalid_request");
+    assert_eq!(error.field(), Some("path"));
+    assert!(error.to_string().contains("\"\" names no file"), "{error}");
+    Ok(())
+}
+
+#[test]
 fn an_empty_store_file_is_refused_untouched() -> TestResult {
     // A file of 0 bytes is never a store of ours (a new one is created under another name and
     // linked into place): a failed restore or a full disk left it. Taken as a new store, it

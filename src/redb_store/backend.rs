@@ -303,11 +303,6 @@ impl fmt::Debug for JournalPlace {
 }
 
 impl JournalPlace {
-    /// The journal of the store file at `path`: the same name with `.journal` added.
-    pub(crate) fn beside(path: &std::path::Path) -> JournalPlace {
-        JournalPlace::File(journal_path(path))
-    }
-
     /// Whether a journal is there (a backend always is).
     pub(crate) fn exists(&self) -> bool {
         match self {

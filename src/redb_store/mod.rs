@@ -210,6 +210,30 @@ impl fmt::Debug for RedbStore {
     }
 }
 
+/// A storage error of an open by path that names neither file is told which one it is about
+/// ("journal: open" for the journal, any other for the store file): found in a library user's
+/// trial, a permission refused or a path under a regular file said only "open" or
+/// "journal: open".
+fn naming_the_file(error: Error, path: &Path, journal: &Path) -> Error {
+    match error {
+        Error::Storage { message, source }
+            if !message.contains(&*path.to_string_lossy())
+                && !message.contains(&*journal.to_string_lossy()) =>
+        {
+            let file = if message.starts_with("journal") {
+                journal
+            } else {
+                path
+            };
+            Error::Storage {
+                message: format!("{message} ({})", file.display()),
+                source,
+            }
+        }
+        other => other,
+    }
+}
+
 /// Options for opening a [`RedbStore`]: the clock, the cache size, the email index's tail, the
 /// journal, and a progress callback.
 ///
@@ -363,22 +387,35 @@ impl RedbStoreBuilder {
     /// [`Error::Corrupt`] for a file of 0 bytes,
     /// for a file that was not closed cleanly whose journal is missing, for a journal that may
     /// hold writes beside no store file (nothing is created), and for damage;
-    /// [`Error::Storage`] when the file cannot be opened (a directory, say) or is held by
-    /// another process ("store in use").
+    /// [`Error::Storage`] when the file cannot be opened (a directory or a device, say; the
+    /// message names the file) or is held by another process ("store in use");
+    /// [`Error::InvalidRequest`] (field `path`) for a path that names no file (`""`).
     pub fn open(self, path: impl AsRef<Path>) -> Result<RedbStore> {
         let path = backend::through_dangling_link(path.as_ref().to_path_buf());
-        if path.is_dir() {
+        if let Ok(meta) = std::fs::metadata(&path)
+            && !meta.is_file()
+        {
             // Not "not a redb database file" (found in a library user's trial): it cannot be
-            // opened as a file at all.
-            let reason = std::io::Error::new(std::io::ErrorKind::IsADirectory, "a directory");
+            // opened as a file at all. Nor, for a device, "the file is empty, remove it", and a
+            // pipe is never opened (that would wait for a writer).
+            let (kind, what) = if meta.is_dir() {
+                (std::io::ErrorKind::IsADirectory, "a directory")
+            } else {
+                (
+                    std::io::ErrorKind::InvalidInput,
+                    "not a regular file (a device, a pipe or a socket)",
+                )
+            };
             return Err(Error::storage(
-                format!("open {}: a directory, not a store file", path.display()),
-                reason,
+                format!("open {}: {what}, not a store file", path.display()),
+                std::io::Error::new(kind, what),
             ));
         }
         // Even without the journal, one left by a crash is replayed (then removed) on open.
-        let journal = Some(JournalPlace::beside(&path));
-        self.build(Source::File(path), journal)
+        let journal = backend::journal_path(&path);
+        let place = Some(JournalPlace::File(journal.clone()));
+        self.build(Source::File(path.clone()), place)
+            .map_err(|e| naming_the_file(e, &path, &journal))
     }
 
     /// A store in memory, gone when the last clone is dropped.

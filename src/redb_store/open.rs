@@ -381,7 +381,7 @@ fn create_file(path: &Path, redb: &redb::Builder) -> Result<bool> {
     if path.file_name().is_none() {
         return Err(Error::invalid(
             "path",
-            format!("{} names no file", path.display()),
+            format!("\"{}\" names no file", path.display()),
         ));
     }
     // A missing directory said plainly: redb's "No such file or directory" reads as if the
