@@ -3,7 +3,8 @@
 //! Merchants (businesses) register customers, retrieve them by id, email or external id, list
 //! them with filters and cursor pagination, update and delete them. Every record belongs to one
 //! business; email (ignoring case) and `externalId` are unique per business. The records and
-//! requests match the JSON of the Customers API (`shared/seed-customers-api.md`).
+//! requests match the JSON of the Customers API that the server (feature `server`) serves,
+//! described in the README and in the OpenAPI document the server publishes.
 //!
 //! [`CustomerStore`] is the contract; [`RedbStore`] implements it on a [redb] database.
 //!
@@ -29,6 +30,30 @@
 //! assert_eq!(store.update("acme", &yaw.id, patch)?.status, Status::Blocked);
 //! # Ok::<(), customer_store::Error>(())
 //! ```
+//!
+//! # The fields
+//!
+//! Lengths count Unicode scalar values (`chars`); "lower-cased" is [`str::to_lowercase`].
+//! A value that breaks its rule is [`Error::InvalidRequest`] naming the field (its JSON name),
+//! and nothing is written.
+//!
+//! | field | rule |
+//! |---|---|
+//! | business | 1–64 characters of `A-Z a-z 0-9 _ -` (not part of the JSON) |
+//! | `id` | issued by the store: `cust_` and 14 characters of `0-9a-z`, increasing within a business |
+//! | `email` | required; trimmed; at most 254 characters; one `@`, a local part of 1–64, a domain with a dot and no empty label; no whitespace, control or invisible characters; kept as given; unique per business lower-cased |
+//! | `name` | required; trimmed; 1–256 characters; no control characters |
+//! | `phone` | optional; E.164: `+`, a first digit of 1–9, 7–15 digits in all; spaces, `-`, `.`, `(` and `)` are removed |
+//! | `externalId` | optional; 1–255 characters; no control characters; kept exactly as given (case and spaces); unique per business |
+//! | `description` | optional; at most 5,000 characters |
+//! | `currency` | optional; an ISO 4217 code in any case, kept upper-case |
+//! | `metadata` | optional; at most 50 keys of 1–40 characters without `[`, `]` or control characters; each value a string of at most 500 characters, a finite number or a boolean |
+//! | `status` | `ACTIVE` on create; `INACTIVE` or `BLOCKED` by an update |
+//! | `createdAt`, `updatedAt` | whole seconds, RFC 3339 UTC (`2026-06-05T12:00:00Z`), from the store's clock |
+//!
+//! A list's `limit` is 1–100 (default 20; out of range is an error, never clamped), its
+//! `email` filter a substring matched ignoring case, its `status` filter exact, and its
+//! `cursor` the `nextCursor` of a page before.
 //!
 //! # Decisions where the specification is silent
 //!

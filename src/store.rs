@@ -48,18 +48,21 @@ pub trait CustomerStore: Send + Sync {
     ///
     /// [`Error::Batch`](crate::Error::Batch) with the index of the first offending item and
     /// its own error, whatever rule it breaks (each item is checked in order: its fields, then
-    /// a repeat of an earlier item, then a stored customer); an email or external id repeated
-    /// inside the batch is [`Error::DuplicateInBatch`](crate::Error::DuplicateInBatch) naming
-    /// the earlier index.
+    /// a repeat of an earlier item, then a stored customer). For an email or external id
+    /// repeated inside the batch, that own error (the `source` of the `Batch`) is
+    /// [`Error::DuplicateInBatch`](crate::Error::DuplicateInBatch) naming the earlier index;
+    /// its code is a conflict's, `email_taken` or `external_id_taken`.
     ///
     /// # Example
     ///
     /// ```
-    /// use customer_store::{CustomerStore, NewCustomer, RedbStore};
+    /// use customer_store::{CustomerStore, Error, NewCustomer, RedbStore};
     /// let store = RedbStore::in_memory()?;
     /// let batch = vec![NewCustomer::new("a@x.io", "A"), NewCustomer::new("A@X.IO", "B")];
     /// let err = store.create_many("acme", batch).unwrap_err();
     /// assert_eq!((err.code(), err.batch_index()), ("email_taken", Some(1)));
+    /// let Error::Batch { source, .. } = err else { panic!("not a batch error") };
+    /// assert!(matches!(*source, Error::DuplicateInBatch { earlier_index: 0, .. }));
     /// # Ok::<(), customer_store::Error>(())
     /// ```
     fn create_many(&self, business: &str, new: Vec<NewCustomer>) -> Result<Vec<Customer>>;

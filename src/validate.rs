@@ -377,9 +377,12 @@ pub(crate) fn new_customer(new: NewCustomer) -> Result<ValidNew> {
     })
 }
 
-/// `at` truncated to whole seconds (timestamps are stored and shown in whole seconds).
+/// `at` rounded down to whole seconds (timestamps are stored and shown in whole seconds).
+/// Before 1970 too: `as_second` rounds toward zero, which made a time of
+/// `1969-12-31T23:59:59.999Z` later than the clock (found in a library user's trial).
 pub(crate) fn whole_seconds(at: Timestamp) -> Timestamp {
-    Timestamp::from_second(at.as_second()).unwrap_or(at)
+    let second = at.as_second() - i64::from(at.subsec_nanosecond() < 0);
+    Timestamp::from_second(second).unwrap_or(at)
 }
 
 /// Checks an imported customer: the create rules, neither time after `now` (the store's
@@ -490,6 +493,20 @@ pub(crate) fn list_query(query: &ListQuery) -> Result<ValidQuery> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn whole_seconds_round_down_on_both_sides_of_1970() {
+        for (at, want) in [
+            ("1969-12-31T23:59:59.999Z", "1969-12-31T23:59:59Z"),
+            ("1969-12-31T23:59:58.5Z", "1969-12-31T23:59:58Z"),
+            ("1969-12-31T23:59:59Z", "1969-12-31T23:59:59Z"),
+            ("1970-01-01T00:00:00.999Z", "1970-01-01T00:00:00Z"),
+            ("2026-06-05T12:00:00.5Z", "2026-06-05T12:00:00Z"),
+        ] {
+            let at: Timestamp = at.parse().unwrap();
+            assert_eq!(whole_seconds(at).to_string(), want, "{at}");
+        }
+    }
 
     fn field_of(result: Result<impl std::fmt::Debug>) -> String {
         match result {
