@@ -158,6 +158,37 @@ impl Error {
         matches!(self, Error::Storage { .. })
     }
 
+    /// Whether an open failed because another open store holds the file ("store in use": a
+    /// running server, another process, or another open in this one). A storage error, like
+    /// a failed disk, but one that ends when the holder closes the store: worth a retry.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use customer_store::RedbStore;
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("customers.redb");
+    /// let first = RedbStore::open(&path)?;
+    /// let second = RedbStore::open(&path).unwrap_err();
+    /// assert!(second.is_storage() && second.is_in_use());
+    /// drop(first);
+    /// assert!(RedbStore::open(&path).is_ok());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn is_in_use(&self) -> bool {
+        match self {
+            Error::Storage {
+                source: Some(source),
+                ..
+            } => matches!(
+                source.downcast_ref::<redb::Error>(),
+                Some(redb::Error::DatabaseAlreadyOpen)
+            ),
+            _ => false,
+        }
+    }
+
     /// The field at fault, for `invalid_request` and conflicts (`email`, `externalId`, …).
     #[must_use]
     pub fn field(&self) -> Option<&str> {

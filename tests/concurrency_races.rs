@@ -524,7 +524,7 @@ fn racing_opens_of_a_new_store() -> Result<()> {
         for opener in openers {
             match opener.join() {
                 Ok(Ok(())) => {}
-                Ok(Err(e)) if e.to_string().contains("store in use") => {}
+                Ok(Err(e)) if e.is_in_use() && e.to_string().contains("store in use") => {}
                 Ok(Err(e)) => return Err(format!("round {round}: an open answered {e}")),
                 Err(_) => return Err(format!("round {round}: a panic escaped an open")),
             }

@@ -117,7 +117,7 @@ fn a_second_open_of_a_held_file_fails_and_harms_nothing() -> TestResult {
     let bytes = std::fs::read(&path)?;
 
     let error = expect_code(RedbStore::open(&path), "storage");
-    assert!(error.is_storage());
+    assert!(error.is_storage() && error.is_in_use(), "{error}");
     assert_eq!(std::fs::read(&path)?, bytes);
 
     assert_eq!(store.get(BIZ, &yaw.id)?, Some(yaw.clone()));
