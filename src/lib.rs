@@ -47,7 +47,7 @@
 //! | `externalId` | optional; 1–255 characters; no control characters; kept exactly as given (case and spaces); unique per business |
 //! | `description` | optional; at most 5,000 characters |
 //! | `currency` | optional; an ISO 4217 code in any case, kept upper-case |
-//! | `metadata` | optional; at most 50 keys of 1–40 characters without `[`, `]` or control characters; each value a string of at most 500 characters, a finite number or a boolean |
+//! | `metadata` | optional; at most 50 keys of 1–40 characters without `[`, `]` or control characters; each value a string of at most 500 characters (no control characters but tab and line breaks), a finite number or a boolean |
 //! | `status` | `ACTIVE` on create; `INACTIVE` or `BLOCKED` by an update |
 //! | `createdAt`, `updatedAt` | whole seconds, RFC 3339 UTC (`2026-06-05T12:00:00Z`), from the store's clock |
 //!
@@ -66,7 +66,8 @@
 //!   below -2^63) is kept as the nearest `f64`. Metadata keys come back in key order.
 //! - A name must hold a visible character (not only zero-width or combining ones), and holds
 //!   no line separator or bidirectional override.
-//! - A description may not hold control characters other than tab and line breaks.
+//! - A description, and a metadata string value, may not hold control characters other than
+//!   tab and line breaks.
 //! - `updatedAt` never goes backwards, even if the clock does.
 //! - A well-formed cursor that this store never issued still has a place in id order: the
 //!   list resumes after it (so the seed's sample id as a cursor gives an empty page).

@@ -298,16 +298,19 @@ pub(crate) fn description(raw: &str) -> Result<String> {
             "must be at most 5000 characters",
         ));
     }
-    if raw
-        .chars()
-        .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
-    {
+    if has_control_but_lines(raw) {
         return Err(Error::invalid(
             "description",
             "must not contain control characters other than tab and line breaks",
         ));
     }
     Ok(raw.to_owned())
+}
+
+/// Whether `s` holds a control character other than tab and line breaks.
+fn has_control_but_lines(s: &str) -> bool {
+    s.chars()
+        .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
 }
 
 /// An ISO 4217 currency code in any case, upper-cased.
@@ -323,7 +326,8 @@ pub(crate) fn currency(raw: &str) -> Result<String> {
     }
 }
 
-/// Flat metadata: at most 50 keys of 1–40 characters, values within their limits.
+/// Flat metadata: at most 50 keys of 1–40 characters, values within their limits (a string
+/// of at most 500 characters, without control characters but tab and line breaks).
 pub(crate) fn metadata(metadata: Metadata) -> Result<Metadata> {
     if metadata.len() > METADATA_KEYS_MAX {
         return Err(Error::invalid("metadata", "must have at most 50 keys"));
@@ -343,6 +347,16 @@ pub(crate) fn metadata(metadata: Metadata) -> Result<Metadata> {
                 return Err(Error::invalid(
                     "metadata",
                     format!("the value of {key:?} must be at most 500 characters"),
+                ));
+            }
+            // As a description's (found in two trials: a NUL or an escape sequence was kept).
+            MetadataValue::String(s) if has_control_but_lines(s) => {
+                return Err(Error::invalid(
+                    "metadata",
+                    format!(
+                        "the value of {key:?} must not contain control characters other than \
+                         tab and line breaks"
+                    ),
                 ));
             }
             MetadataValue::Float(f) if !f.is_finite() => {
@@ -705,6 +719,14 @@ mod tests {
         assert!(metadata(one("a\tb", "v".into())).is_err());
         assert!(metadata(one("k", "v".repeat(500).into())).is_ok());
         assert!(metadata(one("k", "v".repeat(501).into())).is_err());
+        assert!(metadata(one("k", "two\tcolumns\r\ntwo lines".into())).is_ok());
+        for bad in ["a\0b", "\u{1b}[31mred", "\u{7f}", "\u{85}"] {
+            assert_eq!(
+                field_of(metadata(one("k", bad.into()))),
+                "metadata",
+                "{bad:?}"
+            );
+        }
         assert!(metadata(one("k", MetadataValue::Float(f64::NAN))).is_err());
         assert!(metadata(one("k", MetadataValue::Float(f64::INFINITY))).is_err());
         assert!(metadata(one("k", MetadataValue::Float(1.5))).is_ok());
