@@ -10,12 +10,59 @@ use jiff::Timestamp;
 ///
 /// The store truncates what it reads to whole seconds for the timestamps and to milliseconds
 /// for ids.
+///
+/// # Example
+///
+/// ```
+/// use std::sync::Arc;
+/// use customer_store::{Clock, CustomerStore, NewCustomer, RedbStore, Timestamp};
+///
+/// /// A clock stopped at the start of 2030.
+/// #[derive(Debug)]
+/// struct Frozen;
+///
+/// impl Clock for Frozen {
+///     fn now(&self) -> Timestamp {
+///         "2030-01-01T00:00:00.999Z".parse().unwrap()
+///     }
+/// }
+///
+/// let store = RedbStore::builder().clock(Arc::new(Frozen)).in_memory()?;
+/// let yaw = store.create("acme", NewCustomer::new("yaw@example.com", "Yaw"))?;
+/// assert_eq!(yaw.created_at.to_string(), "2030-01-01T00:00:00Z"); // whole seconds
+/// # Ok::<(), customer_store::Error>(())
+/// ```
 pub trait Clock: Send + Sync + Debug {
     /// The current time.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use customer_store::{Clock, ManualClock, SystemClock};
+    /// let pinned = ManualClock::new("2026-06-05T12:00:00Z".parse().unwrap());
+    /// assert_eq!(pinned.now().to_string(), "2026-06-05T12:00:00Z");
+    /// assert!(SystemClock.now() > pinned.now());
+    /// ```
     fn now(&self) -> Timestamp;
 }
 
 /// The operating system's clock.
+///
+/// The default clock of [`RedbStore::builder`](crate::RedbStore::builder).
+///
+/// # Example
+///
+/// ```
+/// use customer_store::{Clock, CustomerStore, NewCustomer, RedbStore, SystemClock, Timestamp};
+/// let before = SystemClock.now();
+/// assert!(before > "2025-01-01T00:00:00Z".parse::<Timestamp>().unwrap());
+/// let store = RedbStore::in_memory()?; // stamps with the system clock
+/// let yaw = store.create("acme", NewCustomer::new("yaw@example.com", "Yaw"))?;
+/// // Whole seconds, so it may read up to a second before `before`.
+/// assert!(yaw.created_at.as_second() >= before.as_second());
+/// assert!(yaw.created_at <= SystemClock.now());
+/// # Ok::<(), customer_store::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SystemClock;
 
@@ -55,6 +102,15 @@ pub struct ManualClock {
 
 impl ManualClock {
     /// A clock stopped at `at` (to the millisecond).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use customer_store::{Clock, ManualClock};
+    /// let clock = ManualClock::new("2026-06-05T12:00:00.123456Z".parse().unwrap());
+    /// assert_eq!(clock.now().to_string(), "2026-06-05T12:00:00.123Z");
+    /// assert_eq!(clock.now(), clock.now()); // it does not move by itself
+    /// ```
     #[must_use]
     pub fn new(at: Timestamp) -> ManualClock {
         ManualClock {
@@ -63,11 +119,39 @@ impl ManualClock {
     }
 
     /// Moves the clock to `at`, backwards or forwards.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use customer_store::{Clock, CustomerPatch, CustomerStore, ManualClock, NewCustomer, RedbStore};
+    /// let clock = ManualClock::new("2026-06-05T12:00:00Z".parse().unwrap());
+    /// let store = RedbStore::builder().clock(Arc::new(clock.clone())).in_memory()?;
+    /// let yaw = store.create("acme", NewCustomer::new("yaw@example.com", "Yaw"))?;
+    /// clock.set("2026-06-01T00:00:00Z".parse().unwrap());
+    /// assert_eq!(clock.now().to_string(), "2026-06-01T00:00:00Z");
+    /// // The store's `updatedAt` never goes backwards, even when the clock does.
+    /// let yaw = store.update("acme", &yaw.id, CustomerPatch::default().set_name("Yaw M."))?;
+    /// assert_eq!(yaw.updated_at.to_string(), "2026-06-05T12:00:00Z");
+    /// # Ok::<(), customer_store::Error>(())
+    /// ```
     pub fn set(&self, at: Timestamp) {
         self.millis.store(at.as_millisecond(), Ordering::SeqCst);
     }
 
     /// Moves the clock by `seconds` (negative steps back).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use customer_store::{Clock, ManualClock};
+    /// let clock = ManualClock::new("2026-06-05T12:00:00Z".parse().unwrap());
+    /// clock.advance_seconds(-3600);
+    /// assert_eq!(clock.now().to_string(), "2026-06-05T11:00:00Z");
+    /// let shared = clock.clone();
+    /// shared.advance_seconds(86_400);
+    /// assert_eq!(clock.now().to_string(), "2026-06-06T11:00:00Z"); // clones share the time
+    /// ```
     pub fn advance_seconds(&self, seconds: i64) {
         self.millis
             .fetch_add(seconds.saturating_mul(1000), Ordering::SeqCst);

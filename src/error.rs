@@ -4,12 +4,42 @@ use std::fmt;
 use std::sync::Arc;
 
 /// A `Result` whose error defaults to [`Error`].
+///
+/// # Example
+///
+/// ```
+/// use customer_store::{CustomerStore, NewCustomer, RedbStore, Result};
+///
+/// fn name_of(store: &RedbStore, email: &str) -> Result<Option<String>> {
+///     Ok(store.get_by_email("acme", email)?.map(|c| c.name))
+/// }
+///
+/// let store = RedbStore::in_memory()?;
+/// store.create("acme", NewCustomer::new("yaw@example.com", "Yaw"))?;
+/// assert_eq!(name_of(&store, "YAW@example.com")?.as_deref(), Some("Yaw"));
+/// assert_eq!(name_of(&store, "ana@example.com")?, None);
+/// # Ok::<(), customer_store::Error>(())
+/// ```
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// A backend error kept as the `source()` of a storage error.
 ///
 /// It is reference-counted so that [`Error`] stays `Clone` (one failed group commit can be
 /// reported to every caller in it).
+///
+/// # Example
+///
+/// ```
+/// use customer_store::{Error, RedbStore};
+/// let dir = tempfile::tempdir()?;
+/// // A directory is not a store file: a storage error whose source is the I/O error.
+/// let Err(Error::Storage { source: Some(source), .. }) = RedbStore::open(dir.path()) else {
+///     panic!("expected a storage error with a source");
+/// };
+/// let io = source.downcast_ref::<std::io::Error>().expect("an I/O error");
+/// assert_eq!(io.kind(), std::io::ErrorKind::IsADirectory);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub type BoxedSource = Arc<dyn std::error::Error + Send + Sync + 'static>;
 
 /// Everything that can go wrong in a store call.
@@ -19,6 +49,21 @@ pub type BoxedSource = Arc<dyn std::error::Error + Send + Sync + 'static>;
 ///
 /// No variant carries a type of the storage backend, so another backend can implement
 /// [`CustomerStore`](crate::CustomerStore) with the same error.
+///
+/// # Example
+///
+/// ```
+/// use customer_store::{CustomerStore, Error, NewCustomer, RedbStore};
+/// let store = RedbStore::in_memory()?;
+/// match store.create("acme", NewCustomer::new("not-an-email", "Yaw")) {
+///     Err(Error::InvalidRequest { field, .. }) => assert_eq!(field, "email"),
+///     other => panic!("expected invalid_request, got {other:?}"),
+/// }
+/// let err = store.get_by_email("bad business!", "yaw@example.com").unwrap_err();
+/// assert_eq!((err.code(), err.field()), ("invalid_request", Some("business")));
+/// assert!(err.to_string().starts_with("invalid business: "));
+/// # Ok::<(), customer_store::Error>(())
+/// ```
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -135,24 +180,79 @@ impl Error {
     }
 
     /// Whether the error is a uniqueness conflict (email or `externalId` taken).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use customer_store::{CustomerStore, NewCustomer, RedbStore};
+    /// let store = RedbStore::in_memory()?;
+    /// store.create("acme", NewCustomer::new("yaw@example.com", "Yaw").with_external_id("u1"))?;
+    /// let again = NewCustomer::new("ana@example.com", "Ana").with_external_id("u1");
+    /// let err = store.create("acme", again).unwrap_err();
+    /// assert!(err.is_conflict());
+    /// assert_eq!(err.code(), "external_id_taken");
+    /// // Another business may use the same external id.
+    /// let other = NewCustomer::new("ana@example.com", "Ana").with_external_id("u1");
+    /// assert!(store.create("globex", other).is_ok());
+    /// # Ok::<(), customer_store::Error>(())
+    /// ```
     #[must_use]
     pub fn is_conflict(&self) -> bool {
         matches!(self.code(), "email_taken" | "external_id_taken")
     }
 
     /// Whether the error is [`Error::NotFound`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use customer_store::{CustomerPatch, CustomerStore, RedbStore};
+    /// let store = RedbStore::in_memory()?;
+    /// let patch = CustomerPatch::default().set_name("Yaw");
+    /// let err = store.update("acme", "cust_00000000000000", patch).unwrap_err();
+    /// assert!(err.is_not_found());
+    /// assert!(!err.is_invalid_input() && !err.is_conflict());
+    /// # Ok::<(), customer_store::Error>(())
+    /// ```
     #[must_use]
     pub fn is_not_found(&self) -> bool {
         matches!(self, Error::NotFound)
     }
 
     /// Whether the caller's input was refused (`invalid_request` or `invalid_cursor`).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use customer_store::{CustomerStore, ListQuery, RedbStore};
+    /// let store = RedbStore::in_memory()?;
+    /// let too_big = store.list("acme", &ListQuery::default().with_limit(101)).unwrap_err();
+    /// assert!(too_big.is_invalid_input());
+    /// assert_eq!((too_big.code(), too_big.field()), ("invalid_request", Some("limit")));
+    /// let bad_cursor = store.list("acme", &ListQuery::default().with_cursor("page-2")).unwrap_err();
+    /// assert!(bad_cursor.is_invalid_input());
+    /// assert_eq!(bad_cursor.code(), "invalid_cursor");
+    /// # Ok::<(), customer_store::Error>(())
+    /// ```
     #[must_use]
     pub fn is_invalid_input(&self) -> bool {
         matches!(self.code(), "invalid_request" | "invalid_cursor")
     }
 
     /// Whether the storage failed; the outcome of a write that failed so is unknown.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use customer_store::RedbStore;
+    /// let dir = tempfile::tempdir()?;
+    /// // A directory cannot be opened as a store file.
+    /// let err = RedbStore::open(dir.path()).unwrap_err();
+    /// assert!(err.is_storage());
+    /// assert!(!err.is_in_use());
+    /// assert_eq!((err.code(), err.field()), ("storage", None));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn is_storage(&self) -> bool {
         matches!(self, Error::Storage { .. })
@@ -190,6 +290,23 @@ impl Error {
     }
 
     /// The field at fault, for `invalid_request` and conflicts (`email`, `externalId`, …).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use customer_store::{CustomerStore, Error, NewCustomer, RedbStore};
+    /// let store = RedbStore::in_memory()?;
+    /// let bad_phone = NewCustomer::new("yaw@example.com", "Yaw").with_phone("024 999 8888");
+    /// assert_eq!(store.create("acme", bad_phone).unwrap_err().field(), Some("phone"));
+    /// store.create("acme", NewCustomer::new("yaw@example.com", "Yaw"))?;
+    /// let taken = store.create("acme", NewCustomer::new("YAW@example.com", "Y")).unwrap_err();
+    /// assert_eq!(taken.field(), Some("email"));
+    /// // A batch error names the field of its item's own error.
+    /// let batch = vec![NewCustomer::new("ana@example.com", "Ana").with_currency("XYZ")];
+    /// assert_eq!(store.create_many("acme", batch).unwrap_err().field(), Some("currency"));
+    /// assert_eq!(Error::NotFound.field(), None);
+    /// # Ok::<(), customer_store::Error>(())
+    /// ```
     #[must_use]
     pub fn field(&self) -> Option<&str> {
         match self {
@@ -208,6 +325,22 @@ impl Error {
     /// ([`Error::DuplicateInBatch`], which [`is_conflict`](Error::is_conflict) too, with the
     /// same [`code`](Error::code)): no stored customer holds the value, and the batch's
     /// earlier item is named by its index.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use customer_store::{CustomerStore, NewCustomer, RedbStore};
+    /// let store = RedbStore::in_memory()?;
+    /// let yaw = store.create("acme", NewCustomer::new("yaw@example.com", "Yaw"))?;
+    /// let taken = store.create("acme", NewCustomer::new("Yaw@Example.com", "Y")).unwrap_err();
+    /// assert_eq!(taken.existing_id(), Some(yaw.id.as_str()));
+    /// // Within one batch, no stored customer holds the repeated email.
+    /// let batch = vec![NewCustomer::new("a@x.io", "A"), NewCustomer::new("a@x.io", "B")];
+    /// let repeat = store.create_many("acme", batch).unwrap_err();
+    /// assert!(repeat.is_conflict());
+    /// assert_eq!(repeat.existing_id(), None);
+    /// # Ok::<(), customer_store::Error>(())
+    /// ```
     #[must_use]
     pub fn existing_id(&self) -> Option<&str> {
         match self {
@@ -220,6 +353,26 @@ impl Error {
     }
 
     /// The index of the offending item, for an error of a batch.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use customer_store::{CustomerStore, NewCustomer, RedbStore};
+    /// let store = RedbStore::in_memory()?;
+    /// let batch = vec![
+    ///     NewCustomer::new("a@x.io", "A"),
+    ///     NewCustomer::new("b@x.io", "B"),
+    ///     NewCustomer::new("c@x.io", ""),
+    /// ];
+    /// let err = store.create_many("acme", batch).unwrap_err();
+    /// assert_eq!((err.batch_index(), err.field()), (Some(2), Some("name")));
+    /// // All or nothing: the first two were not written either.
+    /// assert!(store.get_by_email("acme", "a@x.io")?.is_none());
+    /// // A single create is no batch.
+    /// let single = store.create("acme", NewCustomer::new("c@x.io", "")).unwrap_err();
+    /// assert_eq!(single.batch_index(), None);
+    /// # Ok::<(), customer_store::Error>(())
+    /// ```
     #[must_use]
     pub fn batch_index(&self) -> Option<usize> {
         match self {

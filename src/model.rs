@@ -11,6 +11,24 @@ use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
 /// The lifecycle state of a customer. New customers are [`Status::Active`].
+///
+/// # Example
+///
+/// ```
+/// use customer_store::{CustomerPatch, CustomerStore, ListQuery, NewCustomer, RedbStore, Status};
+/// let store = RedbStore::in_memory()?;
+/// let yaw = store.create("acme", NewCustomer::new("yaw@example.com", "Yaw"))?;
+/// assert_eq!(yaw.status, Status::Active);
+/// store.update("acme", &yaw.id, CustomerPatch::default().set_status(Status::Blocked))?;
+/// let blocked = store.list("acme", &ListQuery::default().with_status(Status::Blocked))?;
+/// assert_eq!(blocked.items[0].id, yaw.id);
+///
+/// // The seed's names, in text and in JSON; any other spelling is refused.
+/// assert_eq!("INACTIVE".parse::<Status>()?, Status::Inactive);
+/// assert_eq!("inactive".parse::<Status>().unwrap_err().field(), Some("status"));
+/// assert_eq!(serde_json::to_string(&Status::Blocked).unwrap(), r#""BLOCKED""#);
+/// # Ok::<(), customer_store::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Status {
@@ -24,9 +42,25 @@ pub enum Status {
 
 impl Status {
     /// Every status, in the order of their stored codes.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use customer_store::Status;
+    /// let names: Vec<&str> = Status::ALL.iter().map(|s| s.as_str()).collect();
+    /// assert_eq!(names, ["ACTIVE", "INACTIVE", "BLOCKED"]);
+    /// ```
     pub const ALL: [Status; 3] = [Status::Active, Status::Inactive, Status::Blocked];
 
     /// The seed's name of the status: `ACTIVE`, `INACTIVE` or `BLOCKED`.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use customer_store::Status;
+    /// assert_eq!(Status::Inactive.as_str(), "INACTIVE");
+    /// assert_eq!(Status::Blocked.to_string(), Status::Blocked.as_str());
+    /// ```
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
@@ -114,6 +148,33 @@ impl std::str::FromStr for Status {
 /// One value of a customer's metadata: a string, a finite number or a boolean.
 ///
 /// Integers keep their exact value and their JSON form (`3`, not `3.0`).
+///
+/// # Example
+///
+/// ```
+/// use customer_store::{CustomerStore, Metadata, MetadataValue, NewCustomer, RedbStore};
+/// let metadata = Metadata::from([
+///     ("plan".to_owned(), MetadataValue::from("gold")),
+///     ("seats".to_owned(), MetadataValue::from(3_i64)),
+///     ("discount".to_owned(), MetadataValue::from(0.5)),
+///     ("trial".to_owned(), MetadataValue::from(false)),
+/// ]);
+/// assert_eq!(
+///     serde_json::to_string(&metadata).unwrap(),
+///     r#"{"discount":0.5,"plan":"gold","seats":3,"trial":false}"#
+/// );
+/// let store = RedbStore::in_memory()?;
+/// let new = NewCustomer::new("yaw@example.com", "Yaw").with_metadata(metadata.clone());
+/// let yaw = store.create("acme", new)?;
+/// assert_eq!(yaw.metadata, Some(metadata));
+///
+/// // Read from JSON, an integer is an `Int` and anything with a fraction a `Float`.
+/// let read: MetadataValue = serde_json::from_str("3").unwrap();
+/// assert_eq!(read, MetadataValue::Int(3));
+/// let read: MetadataValue = serde_json::from_str("3.0").unwrap();
+/// assert_eq!(read, MetadataValue::Float(3.0));
+/// # Ok::<(), customer_store::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub enum MetadataValue {
     /// A string of at most 500 characters.
@@ -218,6 +279,26 @@ impl<'de> Deserialize<'de> for MetadataValue {
 /// −2^63, or with a fraction or an exponent) reaches the store as the nearest `f64`, as any
 /// JSON reader reads it, and comes back as that float: send a longer integer (an order number)
 /// as a string.
+///
+/// # Example
+///
+/// ```
+/// use customer_store::{CustomerStore, Metadata, MetadataValue, NewCustomer, RedbStore};
+/// let mut metadata = Metadata::new();
+/// metadata.insert("zone".to_owned(), "eu".into());
+/// metadata.insert("account".to_owned(), 42_i64.into());
+/// let store = RedbStore::in_memory()?;
+/// let new = NewCustomer::new("yaw@example.com", "Yaw").with_metadata(metadata);
+/// let yaw = store.create("acme", new)?;
+/// let keys: Vec<&str> = yaw.metadata.as_ref().unwrap().keys().map(String::as_str).collect();
+/// assert_eq!(keys, ["account", "zone"]);
+///
+/// // At most 50 keys.
+/// let many: Metadata = (0..51).map(|i| (format!("k{i}"), MetadataValue::Bool(true))).collect();
+/// let new = NewCustomer::new("ana@example.com", "Ana").with_metadata(many);
+/// assert_eq!(store.create("acme", new).unwrap_err().field(), Some("metadata"));
+/// # Ok::<(), customer_store::Error>(())
+/// ```
 pub type Metadata = BTreeMap<String, MetadataValue>;
 
 /// The refusal of a metadata integer that an `i64` cannot keep.
@@ -298,6 +379,29 @@ fn present_metadata<'de, D: Deserializer<'de>>(
 ///
 /// Serialises to exactly the seed's shape: `id, externalId, email, name, phone, description,
 /// metadata, status, currency, createdAt, updatedAt`, with absent values as `null`.
+///
+/// # Example
+///
+/// ```
+/// use std::sync::Arc;
+/// use customer_store::{CustomerStore, ManualClock, NewCustomer, RedbStore, Status};
+/// let clock = ManualClock::new("2026-06-05T12:00:00.750Z".parse().unwrap());
+/// let store = RedbStore::builder().clock(Arc::new(clock)).in_memory()?;
+/// let yaw = store.create("acme", NewCustomer::new("yaw@example.com", " Yaw Mensah "))?;
+/// assert!(yaw.id.starts_with("cust_") && yaw.id.len() == 19);
+/// assert_eq!(yaw.name, "Yaw Mensah");
+/// assert_eq!((yaw.status, yaw.phone.as_deref()), (Status::Active, None));
+/// assert_eq!(yaw.created_at, yaw.updated_at);
+///
+/// let json = serde_json::to_string(&yaw).unwrap();
+/// let expected = format!(
+///     r#"{{"id":"{}","externalId":null,"email":"yaw@example.com","name":"Yaw Mensah","#,
+///     yaw.id
+/// ) + r#""phone":null,"description":null,"metadata":null,"status":"ACTIVE","currency":null,"#
+///   + r#""createdAt":"2026-06-05T12:00:00Z","updatedAt":"2026-06-05T12:00:00Z"}"#;
+/// assert_eq!(json, expected);
+/// # Ok::<(), customer_store::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Customer {
@@ -370,6 +474,20 @@ pub struct NewCustomer {
 
 impl NewCustomer {
     /// A create request with the two required fields.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use customer_store::{CustomerStore, NewCustomer, RedbStore};
+    /// let new = NewCustomer::new(" Ana@Example.com ", " Ana Lima ");
+    /// assert_eq!((new.phone, new.currency), (None, None));
+    /// let store = RedbStore::in_memory()?;
+    /// let ana = store.create("acme", NewCustomer::new(" Ana@Example.com ", " Ana Lima "))?;
+    /// assert_eq!((ana.email.as_str(), ana.name.as_str()), ("Ana@Example.com", "Ana Lima"));
+    /// let nameless = store.create("acme", NewCustomer::new("bo@example.com", "  "));
+    /// assert_eq!(nameless.unwrap_err().field(), Some("name"));
+    /// # Ok::<(), customer_store::Error>(())
+    /// ```
     #[must_use]
     pub fn new(email: impl Into<String>, name: impl Into<String>) -> NewCustomer {
         NewCustomer {
@@ -380,6 +498,18 @@ impl NewCustomer {
     }
 
     /// Sets the phone number.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use customer_store::{CustomerStore, NewCustomer, RedbStore};
+    /// let store = RedbStore::in_memory()?;
+    /// let new = NewCustomer::new("yaw@example.com", "Yaw").with_phone("+233 (24) 999-88.88");
+    /// assert_eq!(store.create("acme", new)?.phone.as_deref(), Some("+233249998888"));
+    /// let local = NewCustomer::new("ana@example.com", "Ana").with_phone("024 999 8888");
+    /// assert_eq!(store.create("acme", local).unwrap_err().field(), Some("phone"));
+    /// # Ok::<(), customer_store::Error>(())
+    /// ```
     #[must_use]
     pub fn with_phone(mut self, phone: impl Into<String>) -> NewCustomer {
         self.phone = Some(phone.into());
@@ -387,6 +517,18 @@ impl NewCustomer {
     }
 
     /// Sets the external id.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use customer_store::{CustomerStore, NewCustomer, RedbStore};
+    /// let store = RedbStore::in_memory()?;
+    /// let new = NewCustomer::new("yaw@example.com", "Yaw").with_external_id(" User_1 ");
+    /// // Kept exactly as given: neither trimmed nor lower-cased.
+    /// assert_eq!(store.create("acme", new)?.external_id.as_deref(), Some(" User_1 "));
+    /// assert!(store.get_by_external_id("acme", "User_1")?.is_none());
+    /// # Ok::<(), customer_store::Error>(())
+    /// ```
     #[must_use]
     pub fn with_external_id(mut self, external_id: impl Into<String>) -> NewCustomer {
         self.external_id = Some(external_id.into());
@@ -394,6 +536,18 @@ impl NewCustomer {
     }
 
     /// Sets the description.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use customer_store::{CustomerStore, NewCustomer, RedbStore};
+    /// let store = RedbStore::in_memory()?;
+    /// let new = NewCustomer::new("yaw@example.com", "Yaw").with_description("VIP\nCall first");
+    /// assert_eq!(store.create("acme", new)?.description.as_deref(), Some("VIP\nCall first"));
+    /// let long = NewCustomer::new("ana@example.com", "Ana").with_description("x".repeat(5001));
+    /// assert_eq!(store.create("acme", long).unwrap_err().field(), Some("description"));
+    /// # Ok::<(), customer_store::Error>(())
+    /// ```
     #[must_use]
     pub fn with_description(mut self, description: impl Into<String>) -> NewCustomer {
         self.description = Some(description.into());
@@ -401,6 +555,18 @@ impl NewCustomer {
     }
 
     /// Sets the currency code.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use customer_store::{CustomerStore, NewCustomer, RedbStore};
+    /// let store = RedbStore::in_memory()?;
+    /// let new = NewCustomer::new("yaw@example.com", "Yaw").with_currency("ghs");
+    /// assert_eq!(store.create("acme", new)?.currency.as_deref(), Some("GHS"));
+    /// let unknown = NewCustomer::new("ana@example.com", "Ana").with_currency("XYZ");
+    /// assert_eq!(store.create("acme", unknown).unwrap_err().field(), Some("currency"));
+    /// # Ok::<(), customer_store::Error>(())
+    /// ```
     #[must_use]
     pub fn with_currency(mut self, currency: impl Into<String>) -> NewCustomer {
         self.currency = Some(currency.into());
@@ -408,6 +574,20 @@ impl NewCustomer {
     }
 
     /// Sets the metadata.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use customer_store::{CustomerStore, Metadata, MetadataValue, NewCustomer, RedbStore};
+    /// let store = RedbStore::in_memory()?;
+    /// let metadata = Metadata::from([("plan".to_owned(), MetadataValue::from("gold"))]);
+    /// let new = NewCustomer::new("yaw@example.com", "Yaw").with_metadata(metadata.clone());
+    /// assert_eq!(store.create("acme", new)?.metadata, Some(metadata));
+    /// let bad_key = Metadata::from([("a[0]".to_owned(), MetadataValue::from(1_i64))]);
+    /// let new = NewCustomer::new("ana@example.com", "Ana").with_metadata(bad_key);
+    /// assert_eq!(store.create("acme", new).unwrap_err().field(), Some("metadata"));
+    /// # Ok::<(), customer_store::Error>(())
+    /// ```
     #[must_use]
     pub fn with_metadata(mut self, metadata: Metadata) -> NewCustomer {
         self.metadata = Some(metadata);
@@ -546,6 +726,22 @@ pub struct CustomerPatch {
 
 impl CustomerPatch {
     /// Sets the email.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use customer_store::{CustomerPatch, CustomerStore, NewCustomer, RedbStore};
+    /// let store = RedbStore::in_memory()?;
+    /// let yaw = store.create("acme", NewCustomer::new("yaw@example.com", "Yaw"))?;
+    /// let ana = store.create("acme", NewCustomer::new("ana@example.com", "Ana"))?;
+    /// let patch = CustomerPatch::default().set_email(" yaw@new.example ");
+    /// assert_eq!(store.update("acme", &yaw.id, patch)?.email, "yaw@new.example");
+    /// // The old email is free again; another customer's is not.
+    /// assert!(store.get_by_email("acme", "yaw@example.com")?.is_none());
+    /// let taken = store.update("acme", &yaw.id, CustomerPatch::default().set_email("ANA@example.com"));
+    /// assert_eq!(taken.unwrap_err().existing_id(), Some(ana.id.as_str()));
+    /// # Ok::<(), customer_store::Error>(())
+    /// ```
     #[must_use]
     pub fn set_email(mut self, email: impl Into<String>) -> CustomerPatch {
         self.email = Some(Some(email.into()));
@@ -553,6 +749,19 @@ impl CustomerPatch {
     }
 
     /// Sets the name.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use customer_store::{CustomerPatch, CustomerStore, NewCustomer, RedbStore};
+    /// let store = RedbStore::in_memory()?;
+    /// let yaw = store.create("acme", NewCustomer::new("yaw@example.com", "Yaw"))?;
+    /// let patch = CustomerPatch::default().set_name("  Yaw Mensah Jr. ");
+    /// assert_eq!(store.update("acme", &yaw.id, patch)?.name, "Yaw Mensah Jr.");
+    /// let empty = store.update("acme", &yaw.id, CustomerPatch::default().set_name(""));
+    /// assert_eq!(empty.unwrap_err().field(), Some("name"));
+    /// # Ok::<(), customer_store::Error>(())
+    /// ```
     #[must_use]
     pub fn set_name(mut self, name: impl Into<String>) -> CustomerPatch {
         self.name = Some(Some(name.into()));
@@ -560,6 +769,20 @@ impl CustomerPatch {
     }
 
     /// Sets (`Some`) or clears (`None`) the phone number.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use customer_store::{CustomerPatch, CustomerStore, NewCustomer, RedbStore};
+    /// let store = RedbStore::in_memory()?;
+    /// let yaw = store.create("acme", NewCustomer::new("yaw@example.com", "Yaw"))?;
+    /// let patch = CustomerPatch::default().set_phone(Some("+44 20 7946 0958"));
+    /// let yaw = store.update("acme", &yaw.id, patch)?;
+    /// assert_eq!(yaw.phone.as_deref(), Some("+442079460958"));
+    /// let patch = CustomerPatch::default().set_phone(None::<&str>);
+    /// assert_eq!(store.update("acme", &yaw.id, patch)?.phone, None);
+    /// # Ok::<(), customer_store::Error>(())
+    /// ```
     #[must_use]
     pub fn set_phone(mut self, phone: Option<impl Into<String>>) -> CustomerPatch {
         self.phone = Some(phone.map(Into::into));
@@ -567,6 +790,20 @@ impl CustomerPatch {
     }
 
     /// Sets (`Some`) or clears (`None`) the external id.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use customer_store::{CustomerPatch, CustomerStore, NewCustomer, RedbStore};
+    /// let store = RedbStore::in_memory()?;
+    /// let yaw = store.create("acme", NewCustomer::new("yaw@example.com", "Yaw"))?;
+    /// store.update("acme", &yaw.id, CustomerPatch::default().set_external_id(Some("user_1")))?;
+    /// assert_eq!(store.get_by_external_id("acme", "user_1")?.map(|c| c.id), Some(yaw.id.clone()));
+    /// let patch = CustomerPatch::default().set_external_id(None::<String>);
+    /// assert_eq!(store.update("acme", &yaw.id, patch)?.external_id, None);
+    /// assert!(store.get_by_external_id("acme", "user_1")?.is_none());
+    /// # Ok::<(), customer_store::Error>(())
+    /// ```
     #[must_use]
     pub fn set_external_id(mut self, external_id: Option<impl Into<String>>) -> CustomerPatch {
         self.external_id = Some(external_id.map(Into::into));
@@ -574,6 +811,20 @@ impl CustomerPatch {
     }
 
     /// Sets (`Some`) or clears (`None`) the description.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use customer_store::{CustomerPatch, CustomerStore, NewCustomer, RedbStore};
+    /// let store = RedbStore::in_memory()?;
+    /// let yaw = store.create("acme", NewCustomer::new("yaw@example.com", "Yaw"))?;
+    /// let patch = CustomerPatch::default().set_description(Some("Prefers email"));
+    /// let yaw = store.update("acme", &yaw.id, patch)?;
+    /// assert_eq!(yaw.description.as_deref(), Some("Prefers email"));
+    /// let nul = CustomerPatch::default().set_description(Some("a\0b"));
+    /// assert_eq!(store.update("acme", &yaw.id, nul).unwrap_err().field(), Some("description"));
+    /// # Ok::<(), customer_store::Error>(())
+    /// ```
     #[must_use]
     pub fn set_description(mut self, description: Option<impl Into<String>>) -> CustomerPatch {
         self.description = Some(description.map(Into::into));
@@ -581,6 +832,19 @@ impl CustomerPatch {
     }
 
     /// Sets (`Some`) or clears (`None`) the currency.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use customer_store::{CustomerPatch, CustomerStore, NewCustomer, RedbStore};
+    /// let store = RedbStore::in_memory()?;
+    /// let yaw = store.create("acme", NewCustomer::new("yaw@example.com", "Yaw"))?;
+    /// let patch = CustomerPatch::default().set_currency(Some("eur"));
+    /// assert_eq!(store.update("acme", &yaw.id, patch)?.currency.as_deref(), Some("EUR"));
+    /// let patch = CustomerPatch::default().set_currency(None::<&str>);
+    /// assert_eq!(store.update("acme", &yaw.id, patch)?.currency, None);
+    /// # Ok::<(), customer_store::Error>(())
+    /// ```
     #[must_use]
     pub fn set_currency(mut self, currency: Option<impl Into<String>>) -> CustomerPatch {
         self.currency = Some(currency.map(Into::into));
@@ -588,6 +852,23 @@ impl CustomerPatch {
     }
 
     /// Replaces (`Some`) or clears (`None`) the metadata.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use customer_store::{CustomerPatch, CustomerStore, Metadata, NewCustomer, RedbStore};
+    /// let store = RedbStore::in_memory()?;
+    /// let first = Metadata::from([("plan".into(), "gold".into()), ("seats".into(), 3_i64.into())]);
+    /// let new = NewCustomer::new("yaw@example.com", "Yaw").with_metadata(first);
+    /// let yaw = store.create("acme", new)?;
+    /// // The whole object is replaced: `seats` is gone.
+    /// let second = Metadata::from([("plan".into(), "silver".into())]);
+    /// let patch = CustomerPatch::default().set_metadata(Some(second.clone()));
+    /// assert_eq!(store.update("acme", &yaw.id, patch)?.metadata, Some(second));
+    /// let patch = CustomerPatch::default().set_metadata(None);
+    /// assert_eq!(store.update("acme", &yaw.id, patch)?.metadata, None);
+    /// # Ok::<(), customer_store::Error>(())
+    /// ```
     #[must_use]
     pub fn set_metadata(mut self, metadata: Option<Metadata>) -> CustomerPatch {
         self.metadata = Some(metadata);
@@ -595,6 +876,18 @@ impl CustomerPatch {
     }
 
     /// Sets the status.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use customer_store::{CustomerPatch, CustomerStore, NewCustomer, RedbStore, Status};
+    /// let store = RedbStore::in_memory()?;
+    /// let yaw = store.create("acme", NewCustomer::new("yaw@example.com", "Yaw"))?;
+    /// let patch = CustomerPatch::default().set_status(Status::Inactive);
+    /// assert_eq!(store.update("acme", &yaw.id, patch)?.status, Status::Inactive);
+    /// assert_eq!(store.businesses()?[0].inactive, 1);
+    /// # Ok::<(), customer_store::Error>(())
+    /// ```
     #[must_use]
     pub fn set_status(mut self, status: Status) -> CustomerPatch {
         self.status = Some(Some(status));
@@ -602,6 +895,20 @@ impl CustomerPatch {
     }
     /// Clears the phone number (`"phone": null`): the same as `set_phone(None)`, without naming a type
     /// for the `None`.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use customer_store::{CustomerPatch, CustomerStore, NewCustomer, RedbStore};
+    /// let store = RedbStore::in_memory()?;
+    /// let new = NewCustomer::new("yaw@example.com", "Yaw").with_phone("+233249998888");
+    /// let yaw = store.create("acme", new.with_currency("GHS"))?;
+    /// let after = store.update("acme", &yaw.id, CustomerPatch::default().clear_phone())?;
+    /// assert_eq!(after.phone, None);
+    /// assert_eq!(after.currency.as_deref(), Some("GHS")); // the other fields are unchanged
+    /// assert_eq!(CustomerPatch::default().clear_phone(), CustomerPatch::default().set_phone(None::<&str>));
+    /// # Ok::<(), customer_store::Error>(())
+    /// ```
     #[must_use]
     pub fn clear_phone(mut self) -> CustomerPatch {
         self.phone = Some(None);
@@ -610,6 +917,20 @@ impl CustomerPatch {
 
     /// Clears the external id (`"externalId": null`): the same as `set_external_id(None)`, without naming a type
     /// for the `None`.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use customer_store::{CustomerPatch, CustomerStore, NewCustomer, RedbStore};
+    /// let store = RedbStore::in_memory()?;
+    /// let yaw = store.create("acme", NewCustomer::new("yaw@example.com", "Yaw").with_external_id("u1"))?;
+    /// let after = store.update("acme", &yaw.id, CustomerPatch::default().clear_external_id())?;
+    /// assert_eq!(after.external_id, None);
+    /// // The external id is free for another customer.
+    /// let ana = NewCustomer::new("ana@example.com", "Ana").with_external_id("u1");
+    /// assert_eq!(store.create("acme", ana)?.external_id.as_deref(), Some("u1"));
+    /// # Ok::<(), customer_store::Error>(())
+    /// ```
     #[must_use]
     pub fn clear_external_id(mut self) -> CustomerPatch {
         self.external_id = Some(None);
@@ -618,6 +939,18 @@ impl CustomerPatch {
 
     /// Clears the description (`"description": null`): the same as `set_description(None)`, without naming a type
     /// for the `None`.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use customer_store::{CustomerPatch, CustomerStore, NewCustomer, RedbStore};
+    /// let store = RedbStore::in_memory()?;
+    /// let yaw = store.create("acme", NewCustomer::new("yaw@example.com", "Yaw").with_description("VIP"))?;
+    /// let after = store.update("acme", &yaw.id, CustomerPatch::default().clear_description())?;
+    /// assert_eq!(after.description, None);
+    /// assert_eq!(store.get("acme", &yaw.id)?.unwrap().description, None);
+    /// # Ok::<(), customer_store::Error>(())
+    /// ```
     #[must_use]
     pub fn clear_description(mut self) -> CustomerPatch {
         self.description = Some(None);
@@ -626,6 +959,18 @@ impl CustomerPatch {
 
     /// Clears the currency (`"currency": null`): the same as `set_currency(None)`, without naming a type
     /// for the `None`.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use customer_store::{CustomerPatch, CustomerStore, NewCustomer, RedbStore};
+    /// let store = RedbStore::in_memory()?;
+    /// let yaw = store.create("acme", NewCustomer::new("yaw@example.com", "Yaw").with_currency("usd"))?;
+    /// assert_eq!(yaw.currency.as_deref(), Some("USD"));
+    /// let after = store.update("acme", &yaw.id, CustomerPatch::default().clear_currency())?;
+    /// assert_eq!(after.currency, None);
+    /// # Ok::<(), customer_store::Error>(())
+    /// ```
     #[must_use]
     pub fn clear_currency(mut self) -> CustomerPatch {
         self.currency = Some(None);
@@ -634,6 +979,18 @@ impl CustomerPatch {
 
     /// Clears the metadata (`"metadata": null`): the same as `set_metadata(None)`, without naming a type
     /// for the `None`.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use customer_store::{CustomerPatch, CustomerStore, Metadata, NewCustomer, RedbStore};
+    /// let store = RedbStore::in_memory()?;
+    /// let metadata = Metadata::from([("plan".into(), "gold".into())]);
+    /// let yaw = store.create("acme", NewCustomer::new("yaw@example.com", "Yaw").with_metadata(metadata))?;
+    /// let after = store.update("acme", &yaw.id, CustomerPatch::default().clear_metadata())?;
+    /// assert_eq!(after.metadata, None);
+    /// # Ok::<(), customer_store::Error>(())
+    /// ```
     #[must_use]
     pub fn clear_metadata(mut self) -> CustomerPatch {
         self.metadata = Some(None);
@@ -670,11 +1027,51 @@ pub struct ListQuery {
 
 impl ListQuery {
     /// The page size used when `limit` is absent.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use customer_store::{CustomerStore, ListQuery, NewCustomer, RedbStore};
+    /// let store = RedbStore::in_memory()?;
+    /// let batch = (0..25).map(|i| NewCustomer::new(format!("c{i}@example.com"), "C")).collect();
+    /// store.create_many("acme", batch)?;
+    /// let page = store.list("acme", &ListQuery::default())?;
+    /// assert_eq!(page.items.len(), ListQuery::DEFAULT_LIMIT as usize);
+    /// assert!(page.has_more);
+    /// # Ok::<(), customer_store::Error>(())
+    /// ```
     pub const DEFAULT_LIMIT: u32 = 20;
     /// The largest page size.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use customer_store::{CustomerStore, ListQuery, RedbStore};
+    /// let store = RedbStore::in_memory()?;
+    /// assert!(store.list("acme", &ListQuery::default().with_limit(ListQuery::MAX_LIMIT)).is_ok());
+    /// let over = ListQuery::default().with_limit(ListQuery::MAX_LIMIT + 1);
+    /// assert_eq!(store.list("acme", &over).unwrap_err().field(), Some("limit"));
+    /// # Ok::<(), customer_store::Error>(())
+    /// ```
     pub const MAX_LIMIT: u32 = 100;
 
     /// Sets the email filter.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use customer_store::{CustomerStore, ListQuery, NewCustomer, RedbStore};
+    /// let store = RedbStore::in_memory()?;
+    /// store.create("acme", NewCustomer::new("Yaw.Mensah@example.com", "Yaw"))?;
+    /// store.create("acme", NewCustomer::new("ana@example.org", "Ana"))?;
+    /// // A substring, ignoring case and spaces at either end.
+    /// let page = store.list("acme", &ListQuery::default().with_email(" mensah@EXAMPLE "))?;
+    /// assert_eq!(page.items.len(), 1);
+    /// assert_eq!(page.items[0].email, "Yaw.Mensah@example.com");
+    /// // An empty term is no filter.
+    /// assert_eq!(store.list("acme", &ListQuery::default().with_email(""))?.items.len(), 2);
+    /// # Ok::<(), customer_store::Error>(())
+    /// ```
     #[must_use]
     pub fn with_email(mut self, term: impl Into<String>) -> ListQuery {
         self.email = Some(term.into());
@@ -682,6 +1079,20 @@ impl ListQuery {
     }
 
     /// Sets the status filter.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use customer_store::{CustomerPatch, CustomerStore, ListQuery, NewCustomer, RedbStore, Status};
+    /// let store = RedbStore::in_memory()?;
+    /// let yaw = store.create("acme", NewCustomer::new("yaw@example.com", "Yaw"))?;
+    /// store.create("acme", NewCustomer::new("ana@example.com", "Ana"))?;
+    /// store.update("acme", &yaw.id, CustomerPatch::default().set_status(Status::Inactive))?;
+    /// let page = store.list("acme", &ListQuery::default().with_status(Status::Active))?;
+    /// assert_eq!(page.items.len(), 1);
+    /// assert_eq!(page.items[0].email, "ana@example.com");
+    /// # Ok::<(), customer_store::Error>(())
+    /// ```
     #[must_use]
     pub fn with_status(mut self, status: Status) -> ListQuery {
         self.status = Some(status);
@@ -689,6 +1100,22 @@ impl ListQuery {
     }
 
     /// Sets the page size.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use customer_store::{CustomerStore, ListQuery, NewCustomer, RedbStore};
+    /// let store = RedbStore::in_memory()?;
+    /// for i in 0..3 {
+    ///     store.create("acme", NewCustomer::new(format!("c{i}@example.com"), "C"))?;
+    /// }
+    /// let page = store.list("acme", &ListQuery::default().with_limit(2))?;
+    /// assert_eq!((page.items.len(), page.has_more), (2, true));
+    /// // Out of range is an error, never clamped.
+    /// let zero = store.list("acme", &ListQuery::default().with_limit(0));
+    /// assert_eq!(zero.unwrap_err().field(), Some("limit"));
+    /// # Ok::<(), customer_store::Error>(())
+    /// ```
     #[must_use]
     pub fn with_limit(mut self, limit: u32) -> ListQuery {
         self.limit = Some(limit);
@@ -696,6 +1123,20 @@ impl ListQuery {
     }
 
     /// Sets the cursor (the previous page's `nextCursor`).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use customer_store::{CustomerStore, ListQuery, NewCustomer, RedbStore};
+    /// let store = RedbStore::in_memory()?;
+    /// let first = store.create("acme", NewCustomer::new("a@example.com", "A"))?;
+    /// let second = store.create("acme", NewCustomer::new("b@example.com", "B"))?;
+    /// let rest = store.list("acme", &ListQuery::default().with_cursor(first.id.as_str()))?;
+    /// assert_eq!(rest.items, vec![second]);
+    /// let bad = store.list("acme", &ListQuery::default().with_cursor("2"));
+    /// assert_eq!(bad.unwrap_err().code(), "invalid_cursor");
+    /// # Ok::<(), customer_store::Error>(())
+    /// ```
     #[must_use]
     pub fn with_cursor(mut self, cursor: impl Into<String>) -> ListQuery {
         self.cursor = Some(cursor.into());
@@ -706,6 +1147,27 @@ impl ListQuery {
 /// One page of a list call: `{"items": [...], "nextCursor": ..., "hasMore": ...}`.
 ///
 /// The default is the empty page.
+///
+/// # Example
+///
+/// ```
+/// use customer_store::{CustomerStore, ListQuery, NewCustomer, Page, RedbStore};
+/// let store = RedbStore::in_memory()?;
+/// let empty = store.list("acme", &ListQuery::default())?;
+/// assert_eq!(empty, Page::default());
+/// assert_eq!(
+///     serde_json::to_string(&empty).unwrap(),
+///     r#"{"items":[],"nextCursor":null,"hasMore":false}"#
+/// );
+///
+/// let a = store.create("acme", NewCustomer::new("a@example.com", "A"))?;
+/// let b = store.create("acme", NewCustomer::new("b@example.com", "B"))?;
+/// let first = store.list("acme", &ListQuery::default().with_limit(1))?;
+/// assert_eq!((first.next_cursor.as_deref(), first.has_more), (Some(a.id.as_str()), true));
+/// let last = store.list("acme", &ListQuery::default().with_cursor(first.next_cursor.unwrap()))?;
+/// assert_eq!((last.next_cursor.as_deref(), last.has_more), (Some(b.id.as_str()), false));
+/// # Ok::<(), customer_store::Error>(())
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Page {

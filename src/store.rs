@@ -20,6 +20,25 @@ use crate::{Customer, CustomerPatch, ListQuery, NewCustomer, Page, Result};
 /// [`Error::InvalidRequest`]: crate::Error::InvalidRequest
 /// [`Error::Storage`]: crate::Error::Storage
 /// [`Error::Corrupt`]: crate::Error::Corrupt
+///
+/// # Example
+///
+/// ```
+/// use std::sync::Arc;
+/// use customer_store::{CustomerStore, NewCustomer, RedbStore};
+///
+/// fn register(store: &dyn CustomerStore, email: &str) -> customer_store::Result<String> {
+///     Ok(store.create("acme", NewCustomer::new(email, "New customer"))?.id)
+/// }
+///
+/// let store: Arc<dyn CustomerStore> = Arc::new(RedbStore::in_memory()?);
+/// let id = register(&*store, "yaw@example.com")?;
+/// assert!(store.get("acme", &id)?.is_some());
+/// // Business names are exact: `ACME` is another business.
+/// assert!(store.get("ACME", &id)?.is_none());
+/// assert_eq!(store.get("not a business", &id).unwrap_err().field(), Some("business"));
+/// # Ok::<(), customer_store::Error>(())
+/// ```
 pub trait CustomerStore: Send + Sync {
     /// Validates, normalises and stores a new customer; durable when it returns `Ok`.
     ///

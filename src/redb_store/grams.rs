@@ -32,6 +32,18 @@ pub(crate) const BLOCK_IDS: usize = 128;
 /// rewrites each touched gram's last block once. A query reads at most this many extra records,
 /// or, for a business whose waiting emails are kept in memory (and whose tail may then be 16
 /// times longer), the waiting records that have every gram of its term.
+///
+/// # Example
+///
+/// ```
+/// use customer_store::{CustomerStore, DEFAULT_EMAIL_INDEX_TAIL, NewCustomer, RedbStore};
+/// assert_eq!(DEFAULT_EMAIL_INDEX_TAIL, 1024);
+/// // With the default, a few creates write no posting: their emails wait in the tail.
+/// let store = RedbStore::in_memory()?;
+/// store.create("acme", NewCustomer::new("yaw@example.com", "Yaw"))?;
+/// assert_eq!(store.verify()?.gram_postings, 0);
+/// # Ok::<(), customer_store::Error>(())
+/// ```
 pub const DEFAULT_EMAIL_INDEX_TAIL: u64 = 1024;
 
 /// The gram length in bytes; shorter terms are answered by a scan.

@@ -74,6 +74,18 @@ use super::tables::{
 use crate::{Error, Result};
 
 /// The journal length past which the next write first checkpoints (default 64 MiB).
+///
+/// # Example
+///
+/// ```
+/// use customer_store::{DEFAULT_JOURNAL_LIMIT, RedbStore};
+/// assert_eq!(DEFAULT_JOURNAL_LIMIT, 64 * 1024 * 1024);
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("customers.redb");
+/// let store = RedbStore::builder().journal_limit(DEFAULT_JOURNAL_LIMIT / 4).open(&path)?;
+/// assert!(store.close()?);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub const DEFAULT_JOURNAL_LIMIT: u64 = 64 << 20;
 
 /// A group commit whose effects take more than this is committed durably in the database

@@ -53,6 +53,17 @@ use crate::store::CustomerStore;
 use crate::{Error, Result, id, validate};
 
 /// The cache size of a store opened with default options: 128 MiB.
+///
+/// # Example
+///
+/// ```
+/// use customer_store::{DEFAULT_CACHE_SIZE, RedbStore};
+/// assert_eq!(DEFAULT_CACHE_SIZE, 128 * 1024 * 1024);
+/// // A store that may keep half as much in memory.
+/// let store = RedbStore::builder().cache_size(DEFAULT_CACHE_SIZE / 2).in_memory()?;
+/// assert_eq!(store.verify()?.customers, 0);
+/// # Ok::<(), customer_store::Error>(())
+/// ```
 pub const DEFAULT_CACHE_SIZE: usize = 128 * 1024 * 1024;
 
 /// The most records a transaction held between batches writes before a batch commits it
@@ -286,6 +297,21 @@ impl Default for RedbStoreBuilder {
 
 impl RedbStoreBuilder {
     /// The clock that stamps `createdAt`, `updatedAt` and new ids (default: the system clock).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use customer_store::{CustomerPatch, CustomerStore, ManualClock, NewCustomer, RedbStore};
+    /// let clock = ManualClock::new("2026-06-05T12:00:00Z".parse().unwrap());
+    /// let store = RedbStore::builder().clock(Arc::new(clock.clone())).in_memory()?;
+    /// let yaw = store.create("acme", NewCustomer::new("yaw@example.com", "Yaw"))?;
+    /// clock.advance_seconds(90);
+    /// let yaw = store.update("acme", &yaw.id, CustomerPatch::default().set_name("Yaw M."))?;
+    /// assert_eq!(yaw.created_at.to_string(), "2026-06-05T12:00:00Z");
+    /// assert_eq!(yaw.updated_at.to_string(), "2026-06-05T12:01:30Z");
+    /// # Ok::<(), customer_store::Error>(())
+    /// ```
     #[must_use]
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
@@ -293,6 +319,18 @@ impl RedbStoreBuilder {
     }
 
     /// The bytes of page cache redb may keep in memory (default [`DEFAULT_CACHE_SIZE`]).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use customer_store::{CustomerStore, NewCustomer, RedbStore};
+    /// let dir = tempfile::tempdir()?;
+    /// // 4 MiB of cache: slower reads of a large store, the same answers.
+    /// let store = RedbStore::builder().cache_size(4 << 20).open(dir.path().join("c.redb"))?;
+    /// let yaw = store.create("acme", NewCustomer::new("yaw@example.com", "Yaw"))?;
+    /// assert_eq!(store.get("acme", &yaw.id)?, Some(yaw));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn cache_size(mut self, bytes: usize) -> Self {
         self.cache_size = bytes;
@@ -307,6 +345,26 @@ impl RedbStoreBuilder {
     /// store keeps its waiting emails' grams in memory (within a fixed budget across
     /// businesses) and lets the tail grow 16 times longer: filtered lists then read only the
     /// waiting records whose emails have every gram of the term.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use customer_store::{CustomerStore, ListQuery, NewCustomer, RedbStore};
+    /// let short = RedbStore::builder().email_index_tail(1).in_memory()?;
+    /// let long = RedbStore::builder().email_index_tail(10_000).in_memory()?;
+    /// let query = ListQuery::default().with_email("ana");
+    /// for store in [&short, &long] {
+    ///     for name in ["yaw", "ana", "diana", "kofi"] {
+    ///         store.create("acme", NewCustomer::new(format!("{name}@example.com"), name))?;
+    ///     }
+    /// }
+    /// let emails = |store: &RedbStore| -> customer_store::Result<Vec<String>> {
+    ///     Ok(store.list("acme", &query)?.items.into_iter().map(|c| c.email).collect())
+    /// };
+    /// assert_eq!(emails(&short)?, ["ana@example.com", "diana@example.com"]);
+    /// assert_eq!(emails(&short)?, emails(&long)?);
+    /// # Ok::<(), customer_store::Error>(())
+    /// ```
     #[must_use]
     pub fn email_index_tail(mut self, customers: u64) -> Self {
         self.email_index_tail = customers.max(1);
@@ -369,6 +427,27 @@ impl RedbStoreBuilder {
 
     /// A callback told of the progress of long work during the open: building the search
     /// indexes of a store written by an older version (format 1), once.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use customer_store::{Progress, RedbStore};
+    /// let calls = Arc::new(AtomicU64::new(0));
+    /// let seen = Arc::clone(&calls);
+    /// let dir = tempfile::tempdir()?;
+    /// let store = RedbStore::builder()
+    ///     .on_progress(Arc::new(move |p: Progress| {
+    ///         assert!(p.done <= p.total);
+    ///         seen.fetch_add(1, Ordering::Relaxed);
+    ///     }))
+    ///     .open(dir.path().join("customers.redb"))?;
+    /// // A new store (or one of the current format) has no index to build: no call.
+    /// assert_eq!(calls.load(Ordering::Relaxed), 0);
+    /// # drop(store);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn on_progress(mut self, progress: ProgressFn) -> Self {
         self.progress = Some(progress);
@@ -390,6 +469,33 @@ impl RedbStoreBuilder {
     /// [`Error::Storage`] when the file cannot be opened (a directory or a device, say; the
     /// message names the file) or is held by another process ("store in use");
     /// [`Error::InvalidRequest`] (field `path`) for a path that names no file (`""`).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use customer_store::{CustomerStore, NewCustomer, RedbStore};
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("customers.redb");
+    /// let store = RedbStore::builder().journal_limit(1 << 20).open(&path)?;
+    /// store.create("acme", NewCustomer::new("yaw@example.com", "Yaw"))?;
+    /// assert!(path.exists());
+    /// drop(store);
+    /// assert_eq!(RedbStore::builder().open(&path)?.verify()?.customers, 1);
+    ///
+    /// // A file that is not a store is refused, and left unchanged.
+    /// let notes = dir.path().join("notes.txt");
+    /// std::fs::write(&notes, "not a store")?;
+    /// let err = RedbStore::builder().open(&notes).unwrap_err();
+    /// assert_eq!(err.code(), "incompatible_format");
+    /// assert_eq!(std::fs::read_to_string(&notes)?, "not a store");
+    /// // A file of 0 bytes is corrupt, a directory a storage error, "" an invalid path.
+    /// let empty = dir.path().join("empty.redb");
+    /// std::fs::File::create(&empty)?;
+    /// assert_eq!(RedbStore::builder().open(&empty).unwrap_err().code(), "corrupt");
+    /// assert!(RedbStore::builder().open(dir.path()).unwrap_err().is_storage());
+    /// assert_eq!(RedbStore::builder().open("").unwrap_err().field(), Some("path"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn open(self, path: impl AsRef<Path>) -> Result<RedbStore> {
         let path = backend::through_dangling_link(path.as_ref().to_path_buf());
         if let Ok(meta) = std::fs::metadata(&path)
@@ -423,6 +529,19 @@ impl RedbStoreBuilder {
     /// # Errors
     ///
     /// Only if redb fails to set up the memory database.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use customer_store::{CustomerStore, NewCustomer, RedbStore};
+    /// let store = RedbStore::builder().email_index_tail(16).in_memory()?;
+    /// let clone = store.clone();
+    /// let yaw = store.create("acme", NewCustomer::new("yaw@example.com", "Yaw"))?;
+    /// drop(store);
+    /// // Clones share the database; it lives while one of them does.
+    /// assert_eq!(clone.get("acme", &yaw.id)?, Some(yaw));
+    /// # Ok::<(), customer_store::Error>(())
+    /// ```
     pub fn in_memory(self) -> Result<RedbStore> {
         self.build(
             Source::Backend(Arc::new(redb::backends::InMemoryBackend::new())),
@@ -436,6 +555,21 @@ impl RedbStoreBuilder {
     /// # Errors
     ///
     /// As [`RedbStoreBuilder::open`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use customer_store::{CustomerStore, NewCustomer, RedbStore};
+    /// let backend = Arc::new(redb::backends::InMemoryBackend::new());
+    /// let store = RedbStore::builder().open_backend(backend.clone())?;
+    /// let yaw = store.create("acme", NewCustomer::new("yaw@example.com", "Yaw"))?;
+    /// drop(store);
+    /// // The database lives in the backend: opened again, it still holds the customer.
+    /// let store = RedbStore::builder().open_backend(backend)?;
+    /// assert_eq!(store.get("acme", &yaw.id)?, Some(yaw));
+    /// # Ok::<(), customer_store::Error>(())
+    /// ```
     #[cfg(feature = "fault-injection")]
     pub fn open_backend(self, backend: Arc<dyn redb::StorageBackend>) -> Result<RedbStore> {
         self.build(Source::Backend(backend), None)
@@ -447,6 +581,21 @@ impl RedbStoreBuilder {
     /// # Errors
     ///
     /// As [`RedbStoreBuilder::open`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use customer_store::{CustomerStore, NewCustomer, RedbStore};
+    /// let db = Arc::new(redb::backends::InMemoryBackend::new());
+    /// let journal = Arc::new(redb::backends::InMemoryBackend::new());
+    /// let store = RedbStore::builder().open_backend_with_journal(db.clone(), journal.clone())?;
+    /// let yaw = store.create("acme", NewCustomer::new("yaw@example.com", "Yaw"))?;
+    /// drop(store);
+    /// let store = RedbStore::builder().open_backend_with_journal(db, journal)?;
+    /// assert_eq!(store.get("acme", &yaw.id)?, Some(yaw));
+    /// # Ok::<(), customer_store::Error>(())
+    /// ```
     #[cfg(feature = "fault-injection")]
     pub fn open_backend_with_journal(
         self,
@@ -588,6 +737,18 @@ fn check_items<T: Send>(
 
 impl RedbStore {
     /// Options for opening a store.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use customer_store::{CustomerStore, NewCustomer, RedbStore};
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("customers.redb");
+    /// let store = RedbStore::builder().cache_size(16 << 20).journal(false).open(&path)?;
+    /// store.create("acme", NewCustomer::new("yaw@example.com", "Yaw"))?;
+    /// assert!(!RedbStore::journal_path(&path).exists());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn builder() -> RedbStoreBuilder {
         RedbStoreBuilder::default()
@@ -598,6 +759,21 @@ impl RedbStore {
     /// # Errors
     ///
     /// As [`RedbStoreBuilder::open`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use customer_store::{CustomerStore, NewCustomer, RedbStore};
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("customers.redb");
+    /// assert!(!path.exists());
+    /// let store = RedbStore::open(&path)?; // created
+    /// let yaw = store.create("acme", NewCustomer::new("yaw@example.com", "Yaw"))?;
+    /// assert!(store.close()?);
+    /// let store = RedbStore::open(&path)?; // opened again
+    /// assert_eq!(store.get("acme", &yaw.id)?, Some(yaw));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn open(path: impl AsRef<Path>) -> Result<RedbStore> {
         RedbStore::builder().open(path)
     }
@@ -623,6 +799,18 @@ impl RedbStore {
     /// # Errors
     ///
     /// As [`RedbStoreBuilder::in_memory`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use customer_store::{CustomerStore, NewCustomer, RedbStore};
+    /// let store = RedbStore::in_memory()?;
+    /// store.create("acme", NewCustomer::new("yaw@example.com", "Yaw"))?;
+    /// assert!(store.get_by_email("acme", "yaw@example.com")?.is_some());
+    /// // Each in-memory store is a database of its own.
+    /// assert!(RedbStore::in_memory()?.get_by_email("acme", "yaw@example.com")?.is_none());
+    /// # Ok::<(), customer_store::Error>(())
+    /// ```
     pub fn in_memory() -> Result<RedbStore> {
         RedbStore::builder().in_memory()
     }

@@ -22,6 +22,23 @@ use crate::{Error, Result, id};
 
 /// One business of a store and its customers per status, as
 /// [`RedbStore::businesses`](crate::RedbStore::businesses) reports them.
+///
+/// # Example
+///
+/// ```
+/// use customer_store::{CustomerPatch, CustomerStore, NewCustomer, RedbStore, Status};
+/// let store = RedbStore::in_memory()?;
+/// let yaw = store.create("globex", NewCustomer::new("yaw@example.com", "Yaw"))?;
+/// store.create("globex", NewCustomer::new("ana@example.com", "Ana"))?;
+/// store.create("acme", NewCustomer::new("kofi@example.com", "Kofi"))?;
+/// store.update("globex", &yaw.id, CustomerPatch::default().set_status(Status::Blocked))?;
+/// let businesses = store.businesses()?;
+/// let names: Vec<&str> = businesses.iter().map(|b| b.name.as_str()).collect();
+/// assert_eq!(names, ["acme", "globex"]);
+/// let globex = &businesses[1];
+/// assert_eq!((globex.active, globex.inactive, globex.blocked), (1, 0, 1));
+/// # Ok::<(), customer_store::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct BusinessSummary {
@@ -37,6 +54,20 @@ pub struct BusinessSummary {
 
 impl BusinessSummary {
     /// All of the business's customers.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use customer_store::{CustomerStore, NewCustomer, RedbStore};
+    /// let store = RedbStore::in_memory()?;
+    /// let yaw = store.create("acme", NewCustomer::new("yaw@example.com", "Yaw"))?;
+    /// store.create("acme", NewCustomer::new("ana@example.com", "Ana"))?;
+    /// assert_eq!(store.businesses()?[0].customers(), 2);
+    /// // A delete is counted out at once.
+    /// store.delete("acme", &yaw.id)?;
+    /// assert_eq!(store.businesses()?[0].customers(), 1);
+    /// # Ok::<(), customer_store::Error>(())
+    /// ```
     #[must_use]
     pub fn customers(&self) -> u64 {
         self.active + self.inactive + self.blocked

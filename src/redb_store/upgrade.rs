@@ -21,6 +21,14 @@ use crate::validate::email_key;
 use crate::{Error, Result};
 
 /// Progress of a long operation (the index build of an upgrade): `done` of `total` records.
+///
+/// # Example
+///
+/// ```
+/// use customer_store::Progress;
+/// let progress = Progress { done: 20_000, total: 80_000 };
+/// assert_eq!(progress.done * 100 / progress.total, 25);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Progress {
     /// Records handled so far.
@@ -30,6 +38,21 @@ pub struct Progress {
 }
 
 /// A callback told of the progress of long work during an open.
+///
+/// Given to [`RedbStoreBuilder::on_progress`](crate::RedbStoreBuilder::on_progress).
+///
+/// # Example
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// use customer_store::{Progress, ProgressFn, RedbStore};
+/// let last = Arc::new(Mutex::new(None));
+/// let seen = Arc::clone(&last);
+/// let report: ProgressFn = Arc::new(move |p: Progress| *seen.lock().unwrap() = Some(p));
+/// report(Progress { done: 1, total: 2 });
+/// assert_eq!(*last.lock().unwrap(), Some(Progress { done: 1, total: 2 }));
+/// let _builder = RedbStore::builder().on_progress(report);
+/// ```
 pub type ProgressFn = Arc<dyn Fn(Progress) + Send + Sync>;
 
 /// Records between two flushes of gathered postings (bounds the memory of the build).

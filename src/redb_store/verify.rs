@@ -15,6 +15,22 @@ use crate::validate::email_key;
 use crate::{Error, Result, id};
 
 /// What [`RedbStore::verify`](crate::RedbStore::verify) counted in a store it found clean.
+///
+/// # Example
+///
+/// ```
+/// use customer_store::{CustomerStore, NewCustomer, RedbStore, VerifyReport};
+/// let store = RedbStore::in_memory()?;
+/// assert_eq!(store.verify()?, VerifyReport::default());
+/// store.create("acme", NewCustomer::new("yaw@example.com", "Yaw").with_external_id("u1"))?;
+/// store.create("acme", NewCustomer::new("ana@example.com", "Ana"))?;
+/// store.create("globex", NewCustomer::new("kofi@example.com", "Kofi"))?;
+/// let report = store.verify()?;
+/// assert_eq!((report.businesses, report.customers), (2, 3));
+/// assert_eq!((report.email_entries, report.status_entries), (3, 3));
+/// assert_eq!(report.external_id_entries, 1);
+/// # Ok::<(), customer_store::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct VerifyReport {
