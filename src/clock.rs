@@ -124,7 +124,8 @@ impl ManualClock {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use customer_store::{Clock, CustomerPatch, CustomerStore, ManualClock, NewCustomer, RedbStore};
+    /// use customer_store::{Clock, CustomerPatch, CustomerStore, ManualClock, NewCustomer};
+    /// use customer_store::RedbStore;
     /// let clock = ManualClock::new("2026-06-05T12:00:00Z".parse().unwrap());
     /// let store = RedbStore::builder().clock(Arc::new(clock.clone())).in_memory()?;
     /// let yaw = store.create("acme", NewCustomer::new("yaw@example.com", "Yaw"))?;

@@ -229,7 +229,8 @@ impl Error {
     /// let too_big = store.list("acme", &ListQuery::default().with_limit(101)).unwrap_err();
     /// assert!(too_big.is_invalid_input());
     /// assert_eq!((too_big.code(), too_big.field()), ("invalid_request", Some("limit")));
-    /// let bad_cursor = store.list("acme", &ListQuery::default().with_cursor("page-2")).unwrap_err();
+    /// let query = ListQuery::default().with_cursor("page-2");
+    /// let bad_cursor = store.list("acme", &query).unwrap_err();
     /// assert!(bad_cursor.is_invalid_input());
     /// assert_eq!(bad_cursor.code(), "invalid_cursor");
     /// # Ok::<(), customer_store::Error>(())

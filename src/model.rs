@@ -738,7 +738,8 @@ impl CustomerPatch {
     /// assert_eq!(store.update("acme", &yaw.id, patch)?.email, "yaw@new.example");
     /// // The old email is free again; another customer's is not.
     /// assert!(store.get_by_email("acme", "yaw@example.com")?.is_none());
-    /// let taken = store.update("acme", &yaw.id, CustomerPatch::default().set_email("ANA@example.com"));
+    /// let patch = CustomerPatch::default().set_email("ANA@example.com");
+    /// let taken = store.update("acme", &yaw.id, patch);
     /// assert_eq!(taken.unwrap_err().existing_id(), Some(ana.id.as_str()));
     /// # Ok::<(), customer_store::Error>(())
     /// ```
@@ -858,7 +859,10 @@ impl CustomerPatch {
     /// ```
     /// use customer_store::{CustomerPatch, CustomerStore, Metadata, NewCustomer, RedbStore};
     /// let store = RedbStore::in_memory()?;
-    /// let first = Metadata::from([("plan".into(), "gold".into()), ("seats".into(), 3_i64.into())]);
+    /// let first = Metadata::from([
+    ///     ("plan".to_owned(), "gold".into()),
+    ///     ("seats".to_owned(), 3_i64.into()),
+    /// ]);
     /// let new = NewCustomer::new("yaw@example.com", "Yaw").with_metadata(first);
     /// let yaw = store.create("acme", new)?;
     /// // The whole object is replaced: `seats` is gone.
@@ -906,7 +910,8 @@ impl CustomerPatch {
     /// let after = store.update("acme", &yaw.id, CustomerPatch::default().clear_phone())?;
     /// assert_eq!(after.phone, None);
     /// assert_eq!(after.currency.as_deref(), Some("GHS")); // the other fields are unchanged
-    /// assert_eq!(CustomerPatch::default().clear_phone(), CustomerPatch::default().set_phone(None::<&str>));
+    /// let same = CustomerPatch::default().set_phone(None::<&str>);
+    /// assert_eq!(CustomerPatch::default().clear_phone(), same);
     /// # Ok::<(), customer_store::Error>(())
     /// ```
     #[must_use]
@@ -923,7 +928,8 @@ impl CustomerPatch {
     /// ```
     /// use customer_store::{CustomerPatch, CustomerStore, NewCustomer, RedbStore};
     /// let store = RedbStore::in_memory()?;
-    /// let yaw = store.create("acme", NewCustomer::new("yaw@example.com", "Yaw").with_external_id("u1"))?;
+    /// let new = NewCustomer::new("yaw@example.com", "Yaw").with_external_id("u1");
+    /// let yaw = store.create("acme", new)?;
     /// let after = store.update("acme", &yaw.id, CustomerPatch::default().clear_external_id())?;
     /// assert_eq!(after.external_id, None);
     /// // The external id is free for another customer.
@@ -945,7 +951,8 @@ impl CustomerPatch {
     /// ```
     /// use customer_store::{CustomerPatch, CustomerStore, NewCustomer, RedbStore};
     /// let store = RedbStore::in_memory()?;
-    /// let yaw = store.create("acme", NewCustomer::new("yaw@example.com", "Yaw").with_description("VIP"))?;
+    /// let new = NewCustomer::new("yaw@example.com", "Yaw").with_description("VIP");
+    /// let yaw = store.create("acme", new)?;
     /// let after = store.update("acme", &yaw.id, CustomerPatch::default().clear_description())?;
     /// assert_eq!(after.description, None);
     /// assert_eq!(store.get("acme", &yaw.id)?.unwrap().description, None);
@@ -965,7 +972,8 @@ impl CustomerPatch {
     /// ```
     /// use customer_store::{CustomerPatch, CustomerStore, NewCustomer, RedbStore};
     /// let store = RedbStore::in_memory()?;
-    /// let yaw = store.create("acme", NewCustomer::new("yaw@example.com", "Yaw").with_currency("usd"))?;
+    /// let new = NewCustomer::new("yaw@example.com", "Yaw").with_currency("usd");
+    /// let yaw = store.create("acme", new)?;
     /// assert_eq!(yaw.currency.as_deref(), Some("USD"));
     /// let after = store.update("acme", &yaw.id, CustomerPatch::default().clear_currency())?;
     /// assert_eq!(after.currency, None);
@@ -986,7 +994,8 @@ impl CustomerPatch {
     /// use customer_store::{CustomerPatch, CustomerStore, Metadata, NewCustomer, RedbStore};
     /// let store = RedbStore::in_memory()?;
     /// let metadata = Metadata::from([("plan".into(), "gold".into())]);
-    /// let yaw = store.create("acme", NewCustomer::new("yaw@example.com", "Yaw").with_metadata(metadata))?;
+    /// let new = NewCustomer::new("yaw@example.com", "Yaw").with_metadata(metadata);
+    /// let yaw = store.create("acme", new)?;
     /// let after = store.update("acme", &yaw.id, CustomerPatch::default().clear_metadata())?;
     /// assert_eq!(after.metadata, None);
     /// # Ok::<(), customer_store::Error>(())
@@ -1083,7 +1092,8 @@ impl ListQuery {
     /// # Example
     ///
     /// ```
-    /// use customer_store::{CustomerPatch, CustomerStore, ListQuery, NewCustomer, RedbStore, Status};
+    /// use customer_store::{CustomerPatch, CustomerStore, ListQuery, NewCustomer, RedbStore};
+    /// use customer_store::Status;
     /// let store = RedbStore::in_memory()?;
     /// let yaw = store.create("acme", NewCustomer::new("yaw@example.com", "Yaw"))?;
     /// store.create("acme", NewCustomer::new("ana@example.com", "Ana"))?;

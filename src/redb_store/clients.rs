@@ -45,6 +45,21 @@ pub(crate) const ID_MAX: usize = 64;
 /// A permission an API client holds. `customers:write` does not imply `customers:read`.
 ///
 /// Only with the cargo feature `server` (on by default).
+///
+/// # Example
+///
+/// ```
+/// use customer_store::{RedbStore, Scope};
+/// assert_eq!("customers:write".parse::<Scope>()?, Scope::CustomersWrite);
+/// assert_eq!("customers:admin".parse::<Scope>().unwrap_err().field(), Some("scope"));
+/// assert_eq!(serde_json::to_string(&Scope::CustomersRead).unwrap(), r#""customers:read""#);
+///
+/// let store = RedbStore::in_memory()?;
+/// let writer = store.create_client("acme", &[Scope::CustomersWrite])?;
+/// let client = store.authenticate_client(&writer.client_id, &writer.client_secret)?.unwrap();
+/// assert!(!client.has_scope(Scope::CustomersRead)); // write does not imply read
+/// # Ok::<(), customer_store::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Scope {
     /// Retrieve and list customers (`customers:read`).
@@ -57,9 +72,27 @@ pub enum Scope {
 
 impl Scope {
     /// Every scope.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use customer_store::{RedbStore, Scope};
+    /// assert_eq!(Scope::ALL, [Scope::CustomersRead, Scope::CustomersWrite]);
+    /// let store = RedbStore::in_memory()?;
+    /// assert_eq!(store.create_client("acme", &Scope::ALL)?.scopes, Scope::ALL);
+    /// # Ok::<(), customer_store::Error>(())
+    /// ```
     pub const ALL: [Scope; 2] = [Scope::CustomersRead, Scope::CustomersWrite];
 
     /// The scope's name: `customers:read` or `customers:write`.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use customer_store::Scope;
+    /// assert_eq!(Scope::CustomersRead.as_str(), "customers:read");
+    /// assert_eq!(Scope::CustomersWrite.to_string(), "customers:write");
+    /// ```
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
@@ -103,6 +136,24 @@ impl std::str::FromStr for Scope {
 /// An API client of the HTTP server, as stored (without its secret).
 ///
 /// Only with the cargo feature `server` (on by default).
+///
+/// # Example
+///
+/// ```
+/// use customer_store::{RedbStore, Scope};
+/// let store = RedbStore::in_memory()?;
+/// let issued = store.create_client("acme", &[Scope::CustomersRead])?;
+/// let client = store.clients()?.remove(0);
+/// assert_eq!(client.client_id, issued.client_id);
+/// assert_eq!(client.business, "acme");
+/// assert_eq!(client.scopes, [Scope::CustomersRead]);
+/// assert_eq!(client.revoked_at, None);
+/// // Serialised for the admin commands: camelCase, never a secret.
+/// let json = serde_json::to_string(&client).unwrap();
+/// assert!(json.contains(r#""scopes":["customers:read"],"createdAt":"#));
+/// assert!(!json.contains("cs_"));
+/// # Ok::<(), customer_store::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ApiClient {
@@ -120,12 +171,37 @@ pub struct ApiClient {
 
 impl ApiClient {
     /// Whether the client holds `scope`.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use customer_store::{RedbStore, Scope};
+    /// let store = RedbStore::in_memory()?;
+    /// let issued = store.create_client("acme", &[Scope::CustomersRead])?;
+    /// let client = store.authenticate_client(&issued.client_id, &issued.client_secret)?.unwrap();
+    /// assert!(client.has_scope(Scope::CustomersRead));
+    /// assert!(!client.has_scope(Scope::CustomersWrite));
+    /// # Ok::<(), customer_store::Error>(())
+    /// ```
     #[must_use]
     pub fn has_scope(&self, scope: Scope) -> bool {
         self.scopes.contains(&scope)
     }
 
     /// Whether the client was revoked.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use customer_store::{RedbStore, Scope};
+    /// let store = RedbStore::in_memory()?;
+    /// let issued = store.create_client("acme", &Scope::ALL)?;
+    /// assert!(!store.clients()?[0].is_revoked());
+    /// let revoked = store.revoke_client(&issued.client_id)?;
+    /// assert!(revoked.is_revoked() && revoked.revoked_at.is_some());
+    /// assert!(store.clients()?[0].is_revoked());
+    /// # Ok::<(), customer_store::Error>(())
+    /// ```
     #[must_use]
     pub fn is_revoked(&self) -> bool {
         self.revoked_at.is_some()
@@ -138,6 +214,21 @@ impl ApiClient {
 ///
 /// Serialises as `{"clientId", "clientSecret", "business", "scopes"}`. Its `Debug` form hides
 /// the secret.
+///
+/// # Example
+///
+/// ```
+/// use customer_store::{RedbStore, Scope};
+/// let store = RedbStore::in_memory()?;
+/// let issued = store.create_client("acme", &[Scope::CustomersWrite, Scope::CustomersRead])?;
+/// assert!(issued.client_id.starts_with("ci_"));
+/// assert!(issued.client_secret.starts_with("cs_") && issued.client_secret.len() == 67);
+/// assert_eq!(issued.scopes, Scope::ALL); // in the order of `Scope::ALL`
+/// assert!(!format!("{issued:?}").contains(&issued.client_secret));
+/// let json = serde_json::to_value(&issued).unwrap();
+/// assert_eq!(json["clientSecret"], issued.client_secret.as_str());
+/// # Ok::<(), customer_store::Error>(())
+/// ```
 #[derive(Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ClientCredentials {
@@ -332,6 +423,23 @@ impl RedbStore {
     /// # Errors
     ///
     /// Storage errors; `corrupt` for a client record that does not decode.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use customer_store::{RedbStore, Scope};
+    /// let store = RedbStore::in_memory()?;
+    /// assert!(store.clients()?.is_empty());
+    /// let a = store.create_client("acme", &[Scope::CustomersRead])?;
+    /// let b = store.create_client("globex", &Scope::ALL)?;
+    /// store.revoke_client(&a.client_id)?;
+    /// let clients = store.clients()?;
+    /// let mut ids = vec![a.client_id, b.client_id];
+    /// ids.sort();
+    /// assert_eq!(clients.iter().map(|c| c.client_id.clone()).collect::<Vec<_>>(), ids);
+    /// assert_eq!(clients.iter().filter(|c| c.is_revoked()).count(), 1);
+    /// # Ok::<(), customer_store::Error>(())
+    /// ```
     pub fn clients(&self) -> Result<Vec<ApiClient>> {
         self.run_unsettled("list API clients", |db| {
             let err = |e: redb::Error| storage_error("list API clients", e);
@@ -355,6 +463,18 @@ impl RedbStore {
     /// # Errors
     ///
     /// Storage errors.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use customer_store::{RedbStore, Scope};
+    /// let store = RedbStore::in_memory()?;
+    /// assert!(!store.has_clients()?);
+    /// let issued = store.create_client("acme", &[Scope::CustomersRead])?;
+    /// store.revoke_client(&issued.client_id)?;
+    /// assert!(store.has_clients()?); // revoked clients count
+    /// # Ok::<(), customer_store::Error>(())
+    /// ```
     pub fn has_clients(&self) -> Result<bool> {
         self.run_unsettled("list API clients", |db| {
             let err = |e: redb::Error| storage_error("list API clients", e);
@@ -429,6 +549,22 @@ impl RedbStore {
     /// # Errors
     ///
     /// Storage errors; `corrupt` for a client record that does not decode.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use customer_store::{RedbStore, Scope};
+    /// let store = RedbStore::in_memory()?;
+    /// let issued = store.create_client("acme", &[Scope::CustomersRead])?;
+    /// let found = store.authenticate_client(&issued.client_id, &issued.client_secret)?;
+    /// assert_eq!(found.map(|c| c.client_id), Some(issued.client_id.clone()));
+    /// // A wrong secret, an unknown id and a revoked client all answer `None`.
+    /// assert!(store.authenticate_client(&issued.client_id, "cs_wrong")?.is_none());
+    /// assert!(store.authenticate_client("ci_unknown", &issued.client_secret)?.is_none());
+    /// store.revoke_client(&issued.client_id)?;
+    /// assert!(store.authenticate_client(&issued.client_id, &issued.client_secret)?.is_none());
+    /// # Ok::<(), customer_store::Error>(())
+    /// ```
     pub fn authenticate_client(&self, client_id: &str, secret: &str) -> Result<Option<ApiClient>> {
         let presented = sha256(secret);
         let found = if client_id.is_empty() || client_id.len() > ID_MAX {

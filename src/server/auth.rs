@@ -76,6 +76,42 @@ pub(crate) fn parse_basic(header: Option<&HeaderValue>) -> Result<Credentials, B
 /// address, and a stranger's bad guesses must not refuse every merchant there. Such a
 /// client's failures from the address are counted apart, not for the address, and refuse it
 /// at the same limit, so guessing its secret is throttled all the same.
+///
+/// # Example
+///
+/// ```
+/// use std::time::Duration;
+/// use axum::body::Body;
+/// use axum::http::{Request, StatusCode};
+/// use customer_store::RedbStore;
+/// use customer_store::server::{AuthThrottle, ServerConfig, router};
+/// use tower::ServiceExt;
+///
+/// let auth_throttle = AuthThrottle {
+///     max_failures: 2,
+///     window: Duration::from_secs(60),
+///     lockout: Duration::from_secs(30),
+/// };
+/// let config = ServerConfig { auth_throttle, ..ServerConfig::default() };
+/// // Without the server's peer addresses, every caller of the router is one address.
+/// let app = router(RedbStore::in_memory()?, &config);
+/// let bad = || {
+///     let request = Request::get("/v1/customers").header("authorization", "Bearer x");
+///     request.body(Body::empty())
+/// };
+/// let runtime = tokio::runtime::Runtime::new()?;
+/// runtime.block_on(async {
+///     // The failure that reaches the limit is still answered 401; the next is refused.
+///     assert_eq!(app.clone().oneshot(bad()?).await?.status(), StatusCode::UNAUTHORIZED);
+///     assert_eq!(app.clone().oneshot(bad()?).await?.status(), StatusCode::UNAUTHORIZED);
+///     let locked = app.clone().oneshot(bad()?).await?;
+///     assert_eq!(locked.status(), StatusCode::TOO_MANY_REQUESTS);
+///     assert_eq!(locked.headers()["retry-after"], "30");
+///     Ok::<(), Box<dyn std::error::Error>>(())
+/// })?;
+/// assert_eq!(AuthThrottle::default().max_failures, 10);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AuthThrottle {
     /// Failed attempts within [`AuthThrottle::window`] that lock the address (or, counting a

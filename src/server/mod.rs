@@ -70,12 +70,65 @@ pub use self::object::JsonObject;
 use crate::RedbStore;
 
 /// The largest request body accepted: 64 KiB. Larger bodies are answered 413.
+///
+/// # Example
+///
+/// ```
+/// use axum::body::Body;
+/// use axum::http::{Request, StatusCode};
+/// use base64::Engine;
+/// use customer_store::server::{BODY_LIMIT, ServerConfig, router};
+/// use customer_store::{RedbStore, Scope};
+/// use tower::ServiceExt;
+///
+/// let store = RedbStore::in_memory()?;
+/// let issued = store.create_client("acme", &[Scope::CustomersWrite])?;
+/// let basic = base64::engine::general_purpose::STANDARD
+///     .encode(format!("{}:{}", issued.client_id, issued.client_secret));
+/// let app = router(store, &ServerConfig::default());
+/// let request = Request::post("/v1/customers")
+///     .header("authorization", format!("Basic {basic}"))
+///     .header("content-type", "application/json")
+///     .body(Body::from(vec![b' '; BODY_LIMIT + 1]))?;
+/// let runtime = tokio::runtime::Runtime::new()?;
+/// let response = runtime.block_on(app.oneshot(request))?;
+/// assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub const BODY_LIMIT: usize = 64 * 1024;
 
 /// The OpenAPI 3.1 document of the API, as served at `GET /v1/openapi.json`.
+///
+/// # Example
+///
+/// ```
+/// use customer_store::server::OPENAPI_JSON;
+/// let document: serde_json::Value = serde_json::from_str(OPENAPI_JSON)?;
+/// assert_eq!(document["openapi"], "3.1.0");
+/// assert!(document["paths"]["/v1/customers"]["post"].is_object());
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 pub const OPENAPI_JSON: &str = include_str!("openapi.json");
 
 /// A certificate chain and its private key, both PEM files, for HTTPS.
+///
+/// # Example
+///
+/// ```
+/// use customer_store::RedbStore;
+/// use customer_store::server::{Server, ServerConfig, TlsFiles};
+/// let dir = tempfile::tempdir()?;
+/// let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()])?;
+/// let files = TlsFiles { cert: dir.path().join("cert.pem"), key: dir.path().join("key.pem") };
+/// std::fs::write(&files.cert, certified.cert.pem())?;
+/// std::fs::write(&files.key, certified.signing_key.serialize_pem())?;
+/// let config = ServerConfig { tls: Some(files), ..ServerConfig::default() };
+/// let runtime = tokio::runtime::Runtime::new()?;
+/// let addr = "127.0.0.1:0".parse()?;
+/// let server = runtime.block_on(Server::bind(RedbStore::in_memory()?, addr, config))?;
+/// assert!(server.is_tls());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsFiles {
     /// The certificate chain (PEM), leaf first.
@@ -85,6 +138,17 @@ pub struct TlsFiles {
 }
 
 /// Options of a [`Server`].
+///
+/// # Example
+///
+/// ```
+/// use std::time::Duration;
+/// use customer_store::server::{AuthThrottle, ServerConfig};
+/// let config = ServerConfig { shutdown_grace: Duration::from_secs(5), ..ServerConfig::default() };
+/// assert_eq!(config.shutdown_grace, Duration::from_secs(5));
+/// assert_eq!(config.read_timeout, Duration::from_secs(30));
+/// assert_eq!((config.tls, config.auth_throttle), (None, AuthThrottle::default()));
+/// ```
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     /// The throttle on failed authentication.
@@ -137,6 +201,39 @@ impl std::ops::Deref for AppState {
 ///
 /// [`Server`] serves it with the peer's address attached, which the authentication throttle
 /// uses; without it (for example under a test harness) every caller counts as one address.
+///
+/// # Example
+///
+/// ```
+/// use axum::body::{Body, to_bytes};
+/// use axum::http::{Request, StatusCode};
+/// use customer_store::RedbStore;
+/// use customer_store::server::{OPENAPI_JSON, ServerConfig, router};
+/// use tower::ServiceExt;
+///
+/// let app = router(RedbStore::in_memory()?, &ServerConfig::default());
+/// let runtime = tokio::runtime::Runtime::new()?;
+/// runtime.block_on(async {
+///     // The OpenAPI document is public.
+///     let request = Request::get("/v1/openapi.json").body(Body::empty())?;
+///     let response = app.clone().oneshot(request).await?;
+///     assert_eq!(response.status(), StatusCode::OK);
+///     assert_eq!(response.headers()["cache-control"], "no-store");
+///     let body = to_bytes(response.into_body(), usize::MAX).await?;
+///     assert_eq!(body, OPENAPI_JSON.as_bytes());
+///     // Everything else needs credentials, unknown paths included.
+///     for path in ["/v1/customers", "/v2/nothing"] {
+///         let response = app.clone().oneshot(Request::get(path).body(Body::empty())?).await?;
+///         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+///         let body = to_bytes(response.into_body(), usize::MAX).await?;
+///         let body: serde_json::Value = serde_json::from_slice(&body)?;
+///         assert_eq!(body["success"], false);
+///         assert_eq!(body["error"]["code"], "unauthorized");
+///     }
+///     Ok::<(), Box<dyn std::error::Error>>(())
+/// })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn router(store: RedbStore, config: &ServerConfig) -> Router {
     let state = AppState {
         inner: Arc::new(Shared {
@@ -210,6 +307,32 @@ impl Server {
     /// # Errors
     ///
     /// When the address cannot be bound, or the certificate or key cannot be read or parsed.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use customer_store::RedbStore;
+    /// use customer_store::server::{Server, ServerConfig, TlsFiles};
+    /// let runtime = tokio::runtime::Runtime::new()?;
+    /// let addr = "127.0.0.1:0".parse()?;
+    /// let bind = Server::bind(RedbStore::in_memory()?, addr, ServerConfig::default());
+    /// let server = runtime.block_on(bind)?;
+    /// assert_ne!(server.local_addr().port(), 0); // port 0 picked a free port
+    ///
+    /// // The port is taken now.
+    /// let taken = server.local_addr();
+    /// let bind = Server::bind(RedbStore::in_memory()?, taken, ServerConfig::default());
+    /// let again = runtime.block_on(bind);
+    /// assert_eq!(again.unwrap_err().kind(), std::io::ErrorKind::AddrInUse);
+    ///
+    /// // Missing TLS files: the error names them.
+    /// let tls = TlsFiles { cert: "missing-cert.pem".into(), key: "missing-key.pem".into() };
+    /// let config = ServerConfig { tls: Some(tls), ..ServerConfig::default() };
+    /// let bind = Server::bind(RedbStore::in_memory()?, addr, config);
+    /// let err = runtime.block_on(bind).unwrap_err();
+    /// assert!(err.to_string().contains("missing-cert.pem"), "{err}");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub async fn bind(
         store: RedbStore,
         addr: SocketAddr,
@@ -244,12 +367,39 @@ impl Server {
     }
 
     /// The address the server listens on.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use customer_store::RedbStore;
+    /// use customer_store::server::{Server, ServerConfig};
+    /// let runtime = tokio::runtime::Runtime::new()?;
+    /// let addr = "127.0.0.1:0".parse()?;
+    /// let bind = Server::bind(RedbStore::in_memory()?, addr, ServerConfig::default());
+    /// let server = runtime.block_on(bind)?;
+    /// assert!(server.local_addr().ip().is_loopback());
+    /// assert_ne!(server.local_addr().port(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
     }
 
     /// Whether the server speaks HTTPS.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use customer_store::RedbStore;
+    /// use customer_store::server::{Server, ServerConfig};
+    /// let runtime = tokio::runtime::Runtime::new()?;
+    /// let addr = "127.0.0.1:0".parse()?;
+    /// let bind = Server::bind(RedbStore::in_memory()?, addr, ServerConfig::default());
+    /// let plain = runtime.block_on(bind)?;
+    /// assert!(!plain.is_tls()); // no `tls` files: plain HTTP (see `TlsFiles` for HTTPS)
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn is_tls(&self) -> bool {
         self.tls.is_some()
@@ -264,6 +414,41 @@ impl Server {
     /// # Errors
     ///
     /// When the listening socket fails.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use base64::Engine;
+    /// use customer_store::server::{Server, ServerConfig};
+    /// use customer_store::{CustomerStore, RedbStore, Scope};
+    ///
+    /// let store = RedbStore::in_memory()?;
+    /// let issued = store.create_client("acme", &Scope::ALL)?;
+    /// let basic = base64::engine::general_purpose::STANDARD
+    ///     .encode(format!("{}:{}", issued.client_id, issued.client_secret));
+    /// let runtime = tokio::runtime::Runtime::new()?;
+    /// let addr = "127.0.0.1:0".parse()?;
+    /// let server = runtime.block_on(Server::bind(store.clone(), addr, ServerConfig::default()))?;
+    /// let url = format!("http://{}/v1/customers", server.local_addr());
+    /// let stop = Arc::new(tokio::sync::Notify::new());
+    /// let stopped = Arc::clone(&stop);
+    /// let running = runtime.spawn(server.run(async move { stopped.notified().await }));
+    ///
+    /// let mut answer = ureq::post(&url)
+    ///     .header("Authorization", &format!("Basic {basic}"))
+    ///     .content_type("application/json")
+    ///     .send(r#"{"email": "yaw@example.com", "name": "Yaw Mensah"}"#)?;
+    /// assert_eq!(answer.status(), 201);
+    /// let body: serde_json::Value = serde_json::from_str(&answer.body_mut().read_to_string()?)?;
+    /// assert_eq!(body["data"]["name"], "Yaw Mensah");
+    /// // The write was durable in the store before the answer was sent.
+    /// assert!(store.get_by_email("acme", "yaw@example.com")?.is_some());
+    ///
+    /// stop.notify_one();
+    /// runtime.block_on(running)??; // a graceful shutdown: `run` returns `Ok`
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub async fn run<F>(self, shutdown: F) -> io::Result<()>
     where
         F: Future<Output = ()> + Send + 'static,
@@ -307,6 +492,22 @@ impl Server {
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.
+///
+/// The usual `shutdown` of [`Server::run`].
+///
+/// # Example
+///
+/// ```
+/// use std::time::Duration;
+/// use customer_store::server::shutdown_signal;
+/// let runtime = tokio::runtime::Runtime::new()?;
+/// // No signal came within 50 ms: still waiting.
+/// let waited = runtime.block_on(async {
+///     tokio::time::timeout(Duration::from_millis(50), shutdown_signal()).await
+/// });
+/// assert!(waited.is_err());
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub async fn shutdown_signal() {
     let interrupt = async {
         if tokio::signal::ctrl_c().await.is_err() {
