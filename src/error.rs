@@ -290,7 +290,9 @@ impl Error {
         }
     }
 
-    /// The field at fault, for `invalid_request` and conflicts (`email`, `externalId`, …).
+    /// The field at fault, with its JSON name: for `invalid_request` (`email`, `limit`, …), a
+    /// conflict or a repeat within a batch (`email` or `externalId`), `invalid_cursor`
+    /// (`cursor`), and a batch error (its item's field).
     ///
     /// # Example
     ///

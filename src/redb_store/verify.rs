@@ -44,7 +44,9 @@ pub struct VerifyReport {
     pub external_id_entries: u64,
     /// Entries of the status index (one per customer).
     pub status_entries: u64,
-    /// Postings of the email gram index (one per distinct trigram of each email).
+    /// Postings of the email gram index: one per distinct trigram of each email already folded
+    /// into it (the newest customers of a business wait in its tail, with no postings yet; see
+    /// [`DEFAULT_EMAIL_INDEX_TAIL`](crate::DEFAULT_EMAIL_INDEX_TAIL)).
     pub gram_postings: u64,
 }
 
