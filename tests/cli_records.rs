@@ -347,6 +347,62 @@ fn delete_prints_the_api_answer_and_frees_the_email() -> Result {
 }
 
 #[test]
+fn delete_damaged_removes_a_record_that_cannot_be_read() -> Result {
+    let env = Env::new()?;
+    let id = seeded(&env)?;
+    // Damage yaw's record (the description is in no index, so only the record holds it).
+    let mut bytes = std::fs::read(&env.db)?;
+    let needle = b"Enterprise API User";
+    let at = bytes
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .ok_or("the description is not in the file")?;
+    bytes[at] ^= 0x20;
+    std::fs::write(&env.db, bytes)?;
+
+    let run = env
+        .run(&["get", "--business", "acme", &id])?
+        .expect_code(1)?;
+    assert!(run.stderr.contains("corrupt"), "{run:?}");
+    let run = env.run(&["check"])?;
+    assert_ne!(run.code, 0, "{run:?}");
+    let run = env
+        .run(&["delete", "--business", "acme", &id])?
+        .expect_code(1)?;
+    assert!(run.stderr.contains("corrupt"), "{run:?}");
+
+    let run = env
+        .run(&["delete", "--business", "acme", "--damaged", &id])?
+        .expect_code(0)?;
+    assert_eq!(run.json()?, json!({"id": id, "deleted": true}));
+    env.run(&["check"])?.expect_code(0)?;
+    env.run(&["get", "--business", "acme", &id])?
+        .expect_code(1)?;
+    let run = env.run(&["list", "--business", "acme"])?.expect_code(0)?;
+    let emails: Vec<Value> = run.json()?["items"]
+        .as_array()
+        .ok_or("items")?
+        .iter()
+        .map(|c| c["email"].clone())
+        .collect();
+    assert_eq!(
+        emails,
+        [json!("ama@example.com"), json!("kofi@example.org")]
+    );
+
+    // A record that checks out is refused, and stays.
+    let kofi = env.run(&["get", "--business", "acme", "--email", "kofi@example.org"])?;
+    let kofi = kofi.expect_code(0)?.json()?;
+    let kofi = kofi["id"].as_str().ok_or("id")?;
+    let run = env.run(&["delete", "--business", "acme", "--damaged", kofi])?;
+    assert_ne!(run.code, 0, "{run:?}");
+    assert!(run.stderr.contains("not damaged"), "{run:?}");
+    env.run(&["get", "--business", "acme", kofi])?
+        .expect_code(0)?;
+    Ok(())
+}
+
+#[test]
 fn commands_on_a_missing_store_fail_cleanly() -> Result {
     let env = Env::new()?;
     for args in [

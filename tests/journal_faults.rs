@@ -1491,6 +1491,101 @@ fn a_copy_from_before_the_first_write_is_refused_and_the_journal_kept() -> Resul
     Ok(())
 }
 
+/// A damaged record removed (`remove_damaged`) and then a crash, before the database held the
+/// removal: the next open replays it from the journal, where it is a plain delete, onto the
+/// record that is still damaged, and the store is clean. (The file alone, opened without the
+/// journal, still holds the damaged record: the replay did the removal.)
+#[test]
+fn a_removal_of_a_damaged_record_is_replayed_after_a_crash() -> Result<()> {
+    let clock = start_clock()?;
+    let f = files(&clock, DEFAULT_JOURNAL_LIMIT)?;
+    let mut acknowledged = (0..6)
+        .map(|i| f.store.create(BUSINESSES[i % 2], numbered(i)))
+        .collect::<customer_store::Result<Vec<_>>>()
+        .map_err(|e| e.to_string())?;
+    let damaged = f
+        .store
+        .create(
+            BUSINESSES[0],
+            NewCustomer::new("dora@x.io", "Dora Damaged-Record"),
+        )
+        .map_err(|e| e.to_string())?;
+    let Files { store, dir, .. } = f;
+    assert!(store.close().map_err(|e| e.to_string())?, "a clean close");
+    // Damaged through redb, so that redb's own checks (its repair after the crash) pass and
+    // only the record's checksum fails.
+    damage_record(&db_path(dir.path()), b"Dora Damaged-Record").map_err(|e| e.to_string())?;
+    std::fs::write(journal_path(dir.path()), b"").map_err(|e| e.to_string())?;
+
+    let f = reopen_files(dir, &clock)?;
+    f.store
+        .remove_damaged(BUSINESSES[0], &damaged.id)
+        .map_err(|e| e.to_string())?;
+    let dir = f.crash();
+    let journal = std::fs::read(journal_path(dir.path())).map_err(|e| e.to_string())?;
+    assert_eq!(frames(&journal).len(), 1, "the removal's frame");
+
+    let copy = tempfile::tempdir().map_err(|e| e.to_string())?;
+    std::fs::copy(db_path(dir.path()), db_path(copy.path())).map_err(|e| e.to_string())?;
+    std::fs::write(journal_path(copy.path()), b"").map_err(|e| e.to_string())?;
+    let alone = open_path(copy.path(), &clock)?.map_err(|e| e.to_string())?;
+    let read = alone.get(BUSINESSES[0], &damaged.id).map_err(|e| e.code());
+    assert_eq!(
+        read.map(|c| c.map(|c| c.id)),
+        Err("corrupt"),
+        "the file alone"
+    );
+
+    let store = open_path(dir.path(), &clock)?.map_err(|e| e.to_string())?;
+    assert_eq!(
+        store
+            .get(BUSINESSES[0], &damaged.id)
+            .map_err(|e| e.to_string())?,
+        None
+    );
+    assert_eq!(
+        dump(&store).map_err(|e| e.to_string())?,
+        dump_of(&acknowledged)
+    );
+    store.verify().map_err(|e| format!("verify: {e}"))?;
+    let again = store
+        .create(BUSINESSES[0], NewCustomer::new("dora@x.io", "Dora"))
+        .map_err(|e| e.to_string())?;
+    acknowledged.push(again);
+    assert_eq!(
+        dump(&store).map_err(|e| e.to_string())?,
+        dump_of(&acknowledged)
+    );
+    Ok(())
+}
+
+/// Flips a bit of the one record of the store file at `path` that holds `needle`, writing it
+/// back with redb (so only the record's own checksum finds the damage).
+fn damage_record(path: &Path, needle: &[u8]) -> std::result::Result<(), redb::Error> {
+    use redb::ReadableTable as _;
+    const CUSTOMERS: redb::TableDefinition<(u32, u64), &[u8]> =
+        redb::TableDefinition::new("customers_v1");
+    let db = redb::Database::open(path)?;
+    let txn = db.begin_write()?;
+    {
+        let mut table = txn.open_table(CUSTOMERS)?;
+        let mut found = Vec::new();
+        for entry in table.iter()? {
+            let (key, value) = entry?;
+            let bytes = value.value().to_vec();
+            if let Some(at) = bytes.windows(needle.len()).position(|w| w == needle) {
+                found.push((key.value(), bytes, at));
+            }
+        }
+        assert_eq!(found.len(), 1, "one record holds the needle");
+        let (key, mut bytes, at) = found.remove(0);
+        bytes[at] ^= 0x20;
+        table.insert(key, bytes.as_slice())?;
+    }
+    txn.commit()?;
+    Ok(())
+}
+
 /// `close()` reports a clean close that failed (as a full disk would make it), where dropping
 /// the store loses the outcome; the journal is kept, and the next open finds every
 /// acknowledged write. A handle that is not the last closes nothing and says so.

@@ -272,6 +272,10 @@ pub(crate) struct DeleteArgs {
     business: String,
     /// The customer id.
     id: String,
+    /// Removes a damaged record (one that every read answers with "corrupt", as `check`
+    /// reports it) with every index entry naming it; what it held is lost.
+    #[arg(long)]
+    damaged: bool,
 }
 
 /// Help text of `delete`.
@@ -279,8 +283,14 @@ pub(crate) const DELETE_HELP: &str = "\
 Deletes the customer and every trace of it (its email and externalId become free; its id is
 never reused), and prints {\"id\": ..., \"deleted\": true} as the API does.
 
-Example:
-  customer-store delete --business acme cust_cl8z2lh820000a";
+With --damaged, removes a record that `check` reports as damaged (it fails its checksum or
+does not decode, so it cannot be read or deleted as usual), with every index entry and email
+posting that names it: what it held is lost, its email and externalId become free. A record
+that is not damaged is refused (delete it without --damaged).
+
+Examples:
+  customer-store delete --business acme cust_cl8z2lh820000a
+  customer-store delete --business acme --damaged cust_cl8z2lh820000a";
 
 /// What `delete` prints: the API's answer, in its field order.
 #[derive(serde::Serialize)]
@@ -291,9 +301,14 @@ struct Deleted<'a> {
 
 pub(crate) fn delete(db: &Path, args: &DeleteArgs) -> CliResult {
     let store = open_existing(db)?;
-    match store.delete(&args.business, &args.id) {
-        Ok(customer) => print_json(&Deleted {
-            id: &customer.id,
+    let deleted = if args.damaged {
+        store.remove_damaged(&args.business, &args.id)
+    } else {
+        store.delete(&args.business, &args.id).map(drop)
+    };
+    match deleted {
+        Ok(()) => print_json(&Deleted {
+            id: &args.id,
             deleted: true,
         }),
         Err(e) if e.is_not_found() => Err(not_found(&args.business, &args.id)),

@@ -43,6 +43,8 @@ pub(crate) enum Output {
     Created(ops::Made),
     /// A record returned without any write (a patch that changes nothing).
     Unchanged(Customer),
+    /// A damaged record removed, unread (`RedbStore::remove_damaged`).
+    Removed,
 }
 
 impl Output {

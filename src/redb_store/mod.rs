@@ -815,6 +815,44 @@ impl RedbStore {
         RedbStore::builder().in_memory()
     }
 
+    /// Removes a customer whose record is damaged (it fails its checksum or does not decode,
+    /// so that every read of it, and [`delete`](CustomerStore::delete), answers `corrupt`),
+    /// with every index entry and email posting that names it: a repair, after which
+    /// [`verify`](RedbStore::verify) finds the store clean again if nothing else is damaged,
+    /// and the customer's email and externalId are free. What the record held is lost; its id
+    /// is never reused. The index entries are found by a scan of the business's entries, so
+    /// the write takes a moment on a large business (every other write waits for it).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`] when there is no record with this id in the business;
+    /// [`Error::InvalidRequest`] (field `id`) for a record that is not damaged (delete it
+    /// as usual); [`Error::Corrupt`] for damage that is not the record's own (an index or
+    /// the business's state); [`Error::Storage`] as for any write.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use customer_store::{CustomerStore, NewCustomer, RedbStore};
+    /// let store = RedbStore::in_memory()?;
+    /// let yaw = store.create("acme", NewCustomer::new("yaw@example.com", "Yaw"))?;
+    /// // A record that checks out is deleted as usual, never removed as damaged.
+    /// let refused = store.remove_damaged("acme", &yaw.id).unwrap_err();
+    /// assert_eq!((refused.code(), refused.field()), ("invalid_request", Some("id")));
+    /// assert!(store.remove_damaged("acme", "cust_00000000000000").unwrap_err().is_not_found());
+    /// assert_eq!(store.get("acme", &yaw.id)?, Some(yaw));
+    /// # Ok::<(), customer_store::Error>(())
+    /// ```
+    pub fn remove_damaged(&self, business: &str, id: &str) -> Result<()> {
+        validate::business(business)?;
+        let n = id::decode(id).ok_or(Error::NotFound)?;
+        let business = business.to_owned();
+        self.write(Box::new(move |tables| {
+            ops::remove_damaged(tables, &business, n).map(|()| Output::Removed)
+        }))
+        .map(drop)
+    }
+
     /// Checks every table: each record decodes and passes its checksum, each index entry
     /// matches exactly one record and each record has its index entries.
     ///
@@ -1618,6 +1656,7 @@ fn one(output: Output) -> Result<Customer> {
     match output {
         Output::Written(customer) | Output::Unchanged(customer) => Ok(customer),
         Output::Created(_) => Err(Error::Corrupt("a write returned new ids".to_owned())),
+        Output::Removed => Err(Error::Corrupt("a write returned no record".to_owned())),
     }
 }
 

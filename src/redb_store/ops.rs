@@ -1255,6 +1255,114 @@ pub(crate) fn delete(tables: &mut WriteTables<'_, '_>, business: &str, n: u64) -
     Ok(old)
 }
 
+/// Removes customer `n`, whose record fails its checks (so [`delete`] cannot read which index
+/// entries are its own), with every index entry and posting that names it, found by their
+/// values: a scan of the business's entries in each index, for a repair. A record that
+/// checks out is refused (it is deleted as usual).
+///
+/// # Errors
+///
+/// [`Error::NotFound`] for no record at all; [`Error::InvalidRequest`] (field `id`) for a
+/// record that is not damaged; storage errors.
+pub(crate) fn remove_damaged(
+    tables: &mut WriteTables<'_, '_>,
+    business: &str,
+    n: u64,
+) -> Result<()> {
+    let handle = tables.handle(business)?.ok_or(Error::NotFound)?;
+    match tables.record(handle, n) {
+        Ok(None) => return Err(Error::NotFound),
+        Ok(Some(_)) => {
+            return Err(Error::invalid(
+                "id",
+                "the record is not damaged: delete it as usual",
+            ));
+        }
+        Err(Error::Corrupt(_)) => {}
+        Err(other) => return Err(other),
+    }
+    let unique = tables.unique()?;
+    let emails = keys_naming(&unique.emails, handle, n)?;
+    let external_ids = keys_naming(&unique.external_ids, handle, n)?;
+    let unique = tables.unique_mut()?;
+    for key in &emails {
+        unique
+            .emails
+            .remove((handle, key.as_str()))
+            .map_err(write_err)?;
+    }
+    for key in &external_ids {
+        unique
+            .external_ids
+            .remove((handle, key.as_str()))
+            .map_err(write_err)?;
+    }
+    for status in Status::ALL {
+        tables.remove_status(handle, n, status)?;
+    }
+    let mut state = tables.state(handle)?;
+    if n < state.tail_start {
+        // Every gram, not only those of the email entry found: the entry may be gone too.
+        for gram in grams_of(&tables.tables.grams, handle)? {
+            grams::remove(&mut tables.tables.grams, handle, gram, n)?;
+        }
+    } else {
+        state.tail_waiting = state.tail_waiting.checked_sub(1).ok_or_else(|| {
+            Error::Corrupt(format!("the gram tail of business #{handle} is miscounted"))
+        })?;
+        tables.set_state(handle, state)?;
+    }
+    tables
+        .tables
+        .customers
+        .remove((handle, n))
+        .map_err(write_err)?;
+    tables.effect(Effect::Deleted {
+        business: business.to_owned(),
+        n,
+    });
+    Ok(())
+}
+
+/// The keys of `index` of business `handle` whose entry names customer `n`.
+fn keys_naming(
+    index: &redb::Table<'_, (u32, &'static str), u64>,
+    handle: u32,
+    n: u64,
+) -> Result<Vec<String>> {
+    let mut keys = Vec::new();
+    for entry in index.range((handle, "")..).map_err(write_err)? {
+        let (key, value) = entry.map_err(write_err)?;
+        let (found, text) = key.value();
+        if found != handle {
+            break;
+        }
+        if value.value() == n {
+            keys.push(text.to_owned());
+        }
+    }
+    Ok(keys)
+}
+
+/// The grams of business `handle` that have postings, each once.
+fn grams_of(
+    blocks: &redb::Table<'_, (u32, u32, u64), &'static [u8]>,
+    handle: u32,
+) -> Result<Vec<u32>> {
+    let mut found: Vec<u32> = Vec::new();
+    for entry in blocks.range((handle, 0, 0)..).map_err(write_err)? {
+        let (key, _) = entry.map_err(write_err)?;
+        let (business, gram, _) = key.value();
+        if business != handle {
+            break;
+        }
+        if found.last() != Some(&gram) {
+            found.push(gram);
+        }
+    }
+    Ok(found)
+}
+
 /// Applies a journal effect again (after a crash), through the same writes as the first time.
 /// The state it is applied to is the one it was first made in, so no check can fail.
 ///
@@ -1298,7 +1406,19 @@ pub(crate) fn replay(tables: &mut WriteTables<'_, '_>, effect: &Effect) -> Resul
             let new = codec::decode(0, *n, record)?;
             replace(tables, handle, *n, &old, &new)
         }
-        Effect::Deleted { business, n } => delete(tables, business, *n).map(|_| ()),
+        // A record damaged the first time was removed by [`remove_damaged`]; it is damaged
+        // again now (the same state).
+        Effect::Deleted { business, n } => {
+            let damaged = match tables.handle(business)? {
+                Some(handle) => matches!(tables.record(handle, *n), Err(Error::Corrupt(_))),
+                None => false,
+            };
+            if damaged {
+                remove_damaged(tables, business, *n)
+            } else {
+                delete(tables, business, *n).map(|_| ())
+            }
+        }
     }
 }
 

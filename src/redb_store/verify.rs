@@ -189,7 +189,19 @@ pub(super) fn verify(db: &Database) -> Result<VerifyReport> {
         let customer = match codec::decode(handle, n, value.value()) {
             Ok(customer) => customer,
             Err(e) => {
-                problems.add(e.to_string());
+                // Named with its business, and how to remove it (its index entries and counts
+                // are then off too, and reported below: the removal mends them).
+                let what = match e {
+                    Error::Corrupt(what) => what,
+                    other => other.to_string(),
+                };
+                let business = names
+                    .get(&handle)
+                    .map_or_else(|| format!("#{handle}"), |name| format!("{name:?}"));
+                problems.add(format!(
+                    "{what} (business {business}: `customer-store delete --damaged` or \
+                     `RedbStore::remove_damaged` removes it)"
+                ));
                 continue;
             }
         };

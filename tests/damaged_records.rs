@@ -1,0 +1,164 @@
+//! Repairing a damaged record: `RedbStore::remove_damaged` removes a record that fails its
+//! checks, which every read and `delete` answer with `corrupt`, together with every index
+//! entry and email posting that names it; `verify()` is clean after it, the customer's email
+//! and externalId are free, and every other customer is as it was. A record that checks out
+//! is refused (deleted as usual), a missing one is `not_found`.
+//!
+//! (Replaying the removal from the journal after a crash is in `journal_faults.rs`.)
+
+use std::path::Path;
+
+use customer_store::{
+    Customer, CustomerPatch, CustomerStore, ListQuery, NewCustomer, RedbStore, Status,
+};
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+const BIZ: &str = "acme";
+/// The name of the customer whose record is damaged: found in the file's bytes only there
+/// (names are in no index).
+const DAMAGED_NAME: &str = "Dora Damaged-Record";
+
+fn open(path: &Path, tail: Option<u64>) -> customer_store::Result<RedbStore> {
+    match tail {
+        Some(tail) => RedbStore::builder().email_index_tail(tail).open(path),
+        None => RedbStore::open(path),
+    }
+}
+
+/// Every customer of the business, page by page.
+fn walk(store: &RedbStore, query: ListQuery) -> customer_store::Result<Vec<Customer>> {
+    let mut query = query.with_limit(7);
+    let mut all = Vec::new();
+    loop {
+        let page = store.list(BIZ, &query)?;
+        all.extend(page.items);
+        match page.next_cursor.filter(|_| page.has_more) {
+            Some(cursor) => query = query.with_cursor(cursor),
+            None => return Ok(all),
+        }
+    }
+}
+
+/// A store of 40 customers of [`BIZ`] and 3 of another business, closed; the 21st is the one
+/// named [`DAMAGED_NAME`], BLOCKED, with an externalId. Returns the customers of [`BIZ`].
+fn written(path: &Path, tail: Option<u64>) -> customer_store::Result<Vec<Customer>> {
+    let store = open(path, tail)?;
+    let mut made = Vec::new();
+    for i in 0..40 {
+        let name = if i == 20 {
+            DAMAGED_NAME.to_owned()
+        } else {
+            format!("Customer {i}")
+        };
+        let customer = store.create(
+            BIZ,
+            NewCustomer::new(format!("user{i}@shop.example"), name)
+                .with_external_id(format!("ext-{i}")),
+        )?;
+        made.push(customer);
+    }
+    let blocked = CustomerPatch::default().set_status(Status::Blocked);
+    made[20] = store.update(BIZ, &made[20].id, blocked)?;
+    for i in 0..3 {
+        store.create(
+            "globex",
+            NewCustomer::new(format!("user{i}@shop.example"), "G"),
+        )?;
+    }
+    assert!(store.close()?, "a clean close");
+    Ok(made)
+}
+
+/// Changes one byte of the only place `needle` is stored in the file at `path`.
+fn damage(path: &Path, needle: &[u8]) -> TestResult {
+    let mut bytes = std::fs::read(path)?;
+    let places: Vec<usize> = bytes
+        .windows(needle.len())
+        .enumerate()
+        .filter(|(_, w)| *w == needle)
+        .map(|(at, _)| at)
+        .collect();
+    assert_eq!(places.len(), 1, "the needle is in the file once");
+    bytes[places[0]] ^= 0x20;
+    std::fs::write(path, bytes)?;
+    Ok(())
+}
+
+#[test]
+fn a_damaged_record_is_removed_with_every_trace() -> TestResult {
+    // The default tail keeps every new customer out of the postings; a tail of 1 folds them
+    // in every 16 creates (its long tail), the damaged one among them.
+    for tail in [None, Some(1)] {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("customers.redb");
+        let made = written(&path, tail)?;
+        let dora = made[20].clone();
+        damage(&path, DAMAGED_NAME.as_bytes())?;
+
+        let store = open(&path, tail)?;
+        assert_eq!(
+            store.get(BIZ, &dora.id).map_err(|e| e.code()),
+            Err("corrupt")
+        );
+        let delete = store.delete(BIZ, &dora.id).map_err(|e| e.code());
+        assert_eq!(delete.map(|c| c.id), Err("corrupt"), "tail {tail:?}");
+        let report = store.verify().unwrap_err().to_string();
+        assert!(
+            report.contains(&dora.id),
+            "verify names the record: {report}"
+        );
+
+        store.remove_damaged(BIZ, &dora.id)?;
+
+        // `verify` also finds a posting that names no record.
+        let report = store.verify()?;
+        assert_eq!(report.customers, 42, "tail {tail:?}");
+        assert_eq!(report.gram_postings > 0, tail.is_some(), "tail {tail:?}");
+        assert_eq!(store.get(BIZ, &dora.id)?, None);
+        assert_eq!(store.get_by_email(BIZ, &dora.email)?, None);
+        let others: Vec<Customer> = made.iter().filter(|c| c.id != dora.id).cloned().collect();
+        assert_eq!(walk(&store, ListQuery::default())?, others);
+        let blocked = walk(&store, ListQuery::default().with_status(Status::Blocked))?;
+        assert_eq!(blocked, Vec::<Customer>::new(), "tail {tail:?}");
+        let by_email = walk(&store, ListQuery::default().with_email("user2"))?;
+        let want: Vec<Customer> = others
+            .iter()
+            .filter(|c| c.email.contains("user2"))
+            .cloned()
+            .collect();
+        assert_eq!(by_email, want, "tail {tail:?}");
+        let acme = store.businesses()?.into_iter().find(|b| b.name == BIZ);
+        let counts = acme.map(|b| (b.active, b.blocked));
+        assert_eq!(counts, Some((39, 0)), "tail {tail:?}");
+
+        // Its email and externalId are free, and no index still names the old id.
+        let again = store.create(
+            BIZ,
+            NewCustomer::new(dora.email.clone(), "Dora").with_external_id("ext-20"),
+        )?;
+        assert_ne!(again.id, dora.id);
+        assert_eq!(
+            store.get_by_external_id(BIZ, "ext-20")?,
+            Some(again.clone())
+        );
+        store.verify()?;
+
+        // Nothing left to remove; a record that checks out is deleted as usual.
+        let gone = store.remove_damaged(BIZ, &dora.id).unwrap_err();
+        assert!(gone.is_not_found(), "{gone}");
+        let healthy = store.remove_damaged(BIZ, &again.id).unwrap_err();
+        assert_eq!(
+            (healthy.code(), healthy.field()),
+            ("invalid_request", Some("id"))
+        );
+        assert_eq!(store.get(BIZ, &again.id)?, Some(again));
+        drop(store);
+
+        // The removal lasts.
+        let store = open(&path, tail)?;
+        assert_eq!(store.verify()?.customers, 43);
+        assert_eq!(store.get(BIZ, &dora.id)?, None);
+    }
+    Ok(())
+}
