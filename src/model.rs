@@ -168,10 +168,6 @@ impl std::str::FromStr for Status {
 /// let yaw = store.create("acme", new)?;
 /// assert_eq!(yaw.metadata, Some(metadata));
 ///
-/// // Every integer type an `i64` holds converts to an `Int`.
-/// assert_eq!(MetadataValue::from(3_u32), MetadataValue::Int(3));
-/// assert_eq!(MetadataValue::from(-3_i32), MetadataValue::Int(-3));
-///
 /// // Read from JSON, an integer is an `Int` and anything with a fraction a `Float`.
 /// let read: MetadataValue = serde_json::from_str("3").unwrap();
 /// assert_eq!(read, MetadataValue::Int(3));
@@ -208,19 +204,6 @@ impl From<i64> for MetadataValue {
         MetadataValue::Int(value)
     }
 }
-
-/// The integer types an `i64` holds exactly: `MetadataValue::from(3_u32)` is `Int(3)`.
-macro_rules! metadata_int_from {
-    ($($t:ty),*) => {$(
-        impl From<$t> for MetadataValue {
-            fn from(value: $t) -> Self {
-                MetadataValue::Int(i64::from(value))
-            }
-        }
-    )*};
-}
-
-metadata_int_from!(i8, i16, i32, u8, u16, u32);
 
 impl From<f64> for MetadataValue {
     fn from(value: f64) -> Self {
