@@ -347,8 +347,12 @@ impl<'de> Deserialize<'de> for MetadataObject {
                 while let Some(key) = map.next_key::<String>()? {
                     let value = map.next_value::<MetadataValue>()?;
                     if metadata.contains_key(&key) {
+                        // The client's own text, cut as the server cuts a name it echoes
+                        // (found in review: a 30,000-character key came back whole).
+                        let shown: String = key.chars().take(40).collect();
+                        let cut = if shown.len() < key.len() { "…" } else { "" };
                         return Err(de::Error::custom(format_args!(
-                            "duplicate metadata key `{key}`"
+                            "duplicate metadata key `{shown}{cut}`"
                         )));
                     }
                     metadata.insert(key, value);

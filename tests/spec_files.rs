@@ -597,6 +597,27 @@ fn a_device_or_a_pipe_is_a_storage_error_and_never_opened() -> TestResult {
             "{text}"
         );
     }
+    // A pipe in the journal's place is not opened either (found in review: the open waited
+    // for a writer), beside a new store or an existing one.
+    for existing in [false, true] {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("customers.redb");
+        if existing {
+            RedbStore::open(&path)?.create(BIZ, NewCustomer::new("yaw@example.com", "Yaw"))?;
+        }
+        let journal = RedbStore::journal_path(&path);
+        let made = std::process::Command::new("mkfifo")
+            .arg(&journal)
+            .status()?;
+        assert!(made.success(), "mkfifo");
+        let error = expect_code(RedbStore::open(&path), "storage");
+        let text = error.to_string();
+        assert!(
+            text.contains("not a regular file") && text.contains(&*journal.to_string_lossy()),
+            "{text}"
+        );
+        assert_eq!(path.exists(), existing, "a store file was created");
+    }
     let error = expect_code(RedbStore::open(""), "invalid_request");
     assert_eq!(error.field(), Some("path"));
     assert!(error.to_string().contains("\"\" names no file"), "{error}");

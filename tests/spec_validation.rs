@@ -560,6 +560,16 @@ fn metadata_json_is_read_strictly() -> TestResult {
     };
     let message = refused(r#"{"email":"a@x.io","name":"A","metadata":{"k":"first","k":"second"}}"#);
     assert!(message.contains("duplicate metadata key `k`"), "{message}");
+    // A long key is cut in the message (found in review: 30,000 characters came back whole).
+    let long = "é".repeat(30_000);
+    let message = refused(&format!(
+        r#"{{"email":"a@x.io","name":"A","metadata":{{"{long}":1,"{long}":2}}}}"#
+    ));
+    let shown = format!("duplicate metadata key `{}…`", "é".repeat(40));
+    assert!(
+        message.contains(&shown) && message.len() < 1000,
+        "{message}"
+    );
     for number in ["9223372036854775808", "18446744073709551615"] {
         let json = format!(r#"{{"email":"a@x.io","name":"A","metadata":{{"n":{number}}}}}"#);
         let message = refused(&json);

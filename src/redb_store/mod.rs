@@ -226,12 +226,16 @@ impl fmt::Debug for RedbStore {
 /// trial, a permission refused or a path under a regular file said only "open" or
 /// "journal: open".
 fn naming_the_file(error: Error, path: &Path, journal: &Path) -> Error {
+    // A path without a separator ("store") may be in the message as a word, not as the path.
+    let names = |message: &str, file: &Path| {
+        let file = file.to_string_lossy();
+        file.contains(std::path::MAIN_SEPARATOR) && message.contains(&*file)
+    };
     match error {
         Error::Storage { message, source }
-            if !message.contains(&*path.to_string_lossy())
-                && !message.contains(&*journal.to_string_lossy()) =>
+            if !names(&message, path) && !names(&message, journal) =>
         {
-            let file = if message.starts_with("journal") {
+            let file = if message.contains("journal") {
                 journal
             } else {
                 path
@@ -243,6 +247,24 @@ fn naming_the_file(error: Error, path: &Path, journal: &Path) -> Error {
         }
         other => other,
     }
+}
+
+/// The refusal of a `file` that is there but is not a regular file (a directory, a device, a
+/// pipe, a socket), if it is one: `what` it should have been.
+fn not_a_file(file: &Path, what: &str) -> Option<Error> {
+    let meta = std::fs::metadata(file).ok().filter(|m| !m.is_file())?;
+    let (kind, is) = if meta.is_dir() {
+        (std::io::ErrorKind::IsADirectory, "a directory")
+    } else {
+        (
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file (a device, a pipe or a socket)",
+        )
+    };
+    Some(Error::storage(
+        format!("open {}: {is}, not a {what}", file.display()),
+        std::io::Error::new(kind, is),
+    ))
 }
 
 /// Options for opening a [`RedbStore`]: the clock, the cache size, the email index's tail, the
@@ -498,27 +520,16 @@ impl RedbStoreBuilder {
     /// ```
     pub fn open(self, path: impl AsRef<Path>) -> Result<RedbStore> {
         let path = backend::through_dangling_link(path.as_ref().to_path_buf());
-        if let Ok(meta) = std::fs::metadata(&path)
-            && !meta.is_file()
-        {
-            // Not "not a redb database file" (found in a library user's trial): it cannot be
-            // opened as a file at all. Nor, for a device, "the file is empty, remove it", and a
-            // pipe is never opened (that would wait for a writer).
-            let (kind, what) = if meta.is_dir() {
-                (std::io::ErrorKind::IsADirectory, "a directory")
-            } else {
-                (
-                    std::io::ErrorKind::InvalidInput,
-                    "not a regular file (a device, a pipe or a socket)",
-                )
-            };
-            return Err(Error::storage(
-                format!("open {}: {what}, not a store file", path.display()),
-                std::io::Error::new(kind, what),
-            ));
+        let journal = backend::journal_path(&path);
+        // Not "not a redb database file" (found in a library user's trial): it cannot be
+        // opened as a file at all. Nor, for a device, "the file is empty, remove it", and a
+        // pipe is never opened, in either place (that would wait for a writer, for good).
+        for (file, what) in [(&path, "store file"), (&journal, "journal")] {
+            if let Some(error) = not_a_file(file, what) {
+                return Err(error);
+            }
         }
         // Even without the journal, one left by a crash is replayed (then removed) on open.
-        let journal = backend::journal_path(&path);
         let place = Some(JournalPlace::File(journal.clone()));
         self.build(Source::File(path.clone()), place)
             .map_err(|e| naming_the_file(e, &path, &journal))
