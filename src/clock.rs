@@ -39,8 +39,8 @@ pub trait Clock: Send + Sync + Debug {
     ///
     /// ```
     /// use customer_store::{Clock, ManualClock, SystemClock};
-    /// let pinned = ManualClock::new("2026-06-05T12:00:00Z".parse().unwrap());
-    /// assert_eq!(pinned.now().to_string(), "2026-06-05T12:00:00Z");
+    /// let pinned = ManualClock::new("2000-01-01T00:00:00Z".parse().unwrap());
+    /// assert_eq!(pinned.now().to_string(), "2000-01-01T00:00:00Z");
     /// assert!(SystemClock.now() > pinned.now());
     /// ```
     fn now(&self) -> Timestamp;
@@ -114,7 +114,7 @@ impl ManualClock {
     #[must_use]
     pub fn new(at: Timestamp) -> ManualClock {
         ManualClock {
-            millis: Arc::new(AtomicI64::new(at.as_millisecond())),
+            millis: Arc::new(AtomicI64::new(floor_millis(at))),
         }
     }
 
@@ -137,7 +137,7 @@ impl ManualClock {
     /// # Ok::<(), customer_store::Error>(())
     /// ```
     pub fn set(&self, at: Timestamp) {
-        self.millis.store(at.as_millisecond(), Ordering::SeqCst);
+        self.millis.store(floor_millis(at), Ordering::SeqCst);
     }
 
     /// Moves the clock by `seconds` (negative steps back).
@@ -163,5 +163,33 @@ impl Clock for ManualClock {
     fn now(&self) -> Timestamp {
         let millis = self.millis.load(Ordering::SeqCst);
         Timestamp::from_millisecond(millis).unwrap_or(Timestamp::UNIX_EPOCH)
+    }
+}
+
+/// `at` in whole milliseconds since 1970, rounded down (`as_millisecond` rounds toward zero,
+/// which put a time just before 1970 after it: found in review).
+fn floor_millis(at: Timestamp) -> i64 {
+    at.as_millisecond() - i64::from(at.subsec_nanosecond() % 1_000_000 < 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_manual_clock_rounds_down_before_1970_too() {
+        for (at, want) in [
+            ("1969-12-31T23:59:59.9995Z", "1969-12-31T23:59:59.999Z"),
+            ("1969-12-31T23:59:59.999Z", "1969-12-31T23:59:59.999Z"),
+            ("1969-12-31T23:59:59.0001Z", "1969-12-31T23:59:59Z"),
+            ("1970-01-01T00:00:00.0009Z", "1970-01-01T00:00:00Z"),
+            ("2026-06-05T12:00:00.123456Z", "2026-06-05T12:00:00.123Z"),
+        ] {
+            let clock = ManualClock::new(at.parse().unwrap());
+            assert_eq!(clock.now().to_string(), want, "new {at}");
+            clock.set("2000-01-01T00:00:00Z".parse().unwrap());
+            clock.set(at.parse().unwrap());
+            assert_eq!(clock.now().to_string(), want, "set {at}");
+        }
     }
 }

@@ -290,7 +290,8 @@ impl Error {
         }
     }
 
-    /// The field at fault, with its JSON name: for `invalid_request` (`email`, `limit`, …), a
+    /// The field at fault, with its JSON name (or the argument's: `business`, `path`, `scopes`, …):
+    /// for `invalid_request` (`email`, `limit`, …), a
     /// conflict or a repeat within a batch (`email` or `externalId`), `invalid_cursor`
     /// (`cursor`), and a batch error (its item's field).
     ///

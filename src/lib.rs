@@ -34,8 +34,8 @@
 //! # The fields
 //!
 //! Lengths count Unicode scalar values (`chars`); "lower-cased" is [`str::to_lowercase`].
-//! A value that breaks its rule is [`Error::InvalidRequest`] naming the field (its JSON name),
-//! and nothing is written.
+//! A value that breaks its rule is [`Error::InvalidRequest`] naming the field (its JSON name;
+//! `business` for the business), and nothing is written.
 //!
 //! | field | rule |
 //! |---|---|
@@ -45,11 +45,11 @@
 //! | `name` | required; trimmed; 1–256 characters; no control characters |
 //! | `phone` | optional; E.164: `+`, a first digit of 1–9, 7–15 digits in all; spaces, `-`, `.`, `(` and `)` are removed |
 //! | `externalId` | optional; 1–255 characters; no control characters; kept exactly as given (case and spaces); unique per business |
-//! | `description` | optional; at most 5,000 characters |
+//! | `description` | optional; at most 5,000 characters; no control characters but tab and line breaks |
 //! | `currency` | optional; an ISO 4217 code in any case, kept upper-case |
 //! | `metadata` | optional; at most 50 keys of 1–40 characters without `[`, `]` or control characters; each value a string of at most 500 characters (no control characters but tab and line breaks), a finite number or a boolean |
-//! | `status` | `ACTIVE` on create; `INACTIVE` or `BLOCKED` by an update |
-//! | `createdAt`, `updatedAt` | whole seconds, RFC 3339 UTC (`2026-06-05T12:00:00Z`), from the store's clock |
+//! | `status` | `ACTIVE`, `INACTIVE` or `BLOCKED`; `ACTIVE` on create, any of the three by an update |
+//! | `createdAt`, `updatedAt` | whole seconds, RFC 3339 UTC (`2026-06-05T12:00:00Z`), from the store's clock (an import keeps the times it is given) |
 //!
 //! A list's `limit` is 1–100 (default 20; out of range is an error, never clamped), its
 //! `email` filter a substring matched ignoring case, its `status` filter exact, and its

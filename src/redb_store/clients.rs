@@ -378,7 +378,7 @@ impl RedbStore {
         let bits = scopes.iter().fold(0u8, |bits, s| bits | s.bit());
         let secret = random_hex(SECRET_PREFIX, 32)?;
         let secret_sha256 = sha256(&secret);
-        let created_at = self.now().as_second();
+        let created_at = crate::validate::whole_seconds(self.now()).as_second();
         let client_id = self.run_alone("create API client", |db| {
             let err = |e: redb::Error| storage_error("create API client", e);
             let txn = db.begin_write().map_err(|e| err(e.into()))?;
@@ -504,7 +504,7 @@ impl RedbStore {
     /// # Ok::<(), customer_store::Error>(())
     /// ```
     pub fn revoke_client(&self, client_id: &str) -> Result<ApiClient> {
-        let now = self.now().as_second();
+        let now = crate::validate::whole_seconds(self.now()).as_second();
         let unknown = || Error::invalid("clientId", "no such API client");
         self.run_alone("revoke API client", |db| {
             let err = |e: redb::Error| storage_error("revoke API client", e);

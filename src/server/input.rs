@@ -122,12 +122,12 @@ fn is_json(headers: &HeaderMap) -> bool {
                 .is_some_and(|s| s.eq_ignore_ascii_case("+json")))
 }
 
-/// The text between the first pair of backticks of a serde message (`missing field `email``).
 /// A name the client sent, as an error shows it: its first 40 characters.
 fn shown_name(name: &str) -> String {
     name.chars().take(40).collect()
 }
 
+/// The text between the first pair of backticks of a serde message (`missing field `email``).
 fn backticked(message: &str) -> Option<&str> {
     let start = message.find('`')? + 1;
     let len = message.get(start..)?.find('`')?;

@@ -325,7 +325,7 @@ impl Server {
     /// let again = runtime.block_on(bind);
     /// assert_eq!(again.unwrap_err().kind(), std::io::ErrorKind::AddrInUse);
     ///
-    /// // Missing TLS files: the error names them.
+    /// // A missing certificate: the error names the file.
     /// let tls = TlsFiles { cert: "missing-cert.pem".into(), key: "missing-key.pem".into() };
     /// let config = ServerConfig { tls: Some(tls), ..ServerConfig::default() };
     /// let bind = Server::bind(RedbStore::in_memory()?, addr, config);
