@@ -250,7 +250,7 @@ fn damage(db: &InMemoryBackend, needle: &[u8]) -> Result<(), Box<dyn std::error:
     Ok(())
 }
 
-/// A damaged record waiting in the email index's tail is left out of the fold (verify reports
+/// A damaged record waiting in the email index's tail stops the fold there (verify reports
 /// it); later creates of its business and of others go on.
 #[test]
 fn a_corrupt_tail_record_does_not_block_creates() -> Result<(), Box<dyn std::error::Error>> {
