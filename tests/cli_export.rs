@@ -6,6 +6,7 @@
 mod cli_support;
 
 use cli_support::{Env, Result, lines, without_id};
+use redb::ReadableTable as _;
 use serde_json::{Value, json};
 
 /// A varied business: every optional field set or absent, each status, kept timestamps,
@@ -147,5 +148,52 @@ fn export_errors() -> Result {
         .run(&["export", "--business", "acme", "--format", "xml"])?
         .expect_code(2)?;
     assert!(run.stderr.contains("xml"), "{run:?}");
+    Ok(())
+}
+
+/// An export whose walk finds another number of customers than the business counts (damage
+/// to redb's pages can end a walk early without an error: an operator's trial exported 42 of
+/// 3,000, exit 0) fails, and with `--output` leaves no file. Here the count is made wrong
+/// behind the store's back (the state row carries no checksum).
+#[test]
+fn an_export_that_finds_fewer_customers_than_counted_fails() -> Result {
+    const STATES: redb::TableDefinition<u32, [u64; 6]> =
+        redb::TableDefinition::new("business_states_v1");
+    let env = Env::new()?;
+    let file = env.file("in.jsonl", varied())?;
+    env.run(&["import", "--business", "acme", file.to_str().ok_or("path")?])?
+        .expect_code(0)?;
+    let exported = env.run(&["export", "--business", "acme"])?.expect_code(0)?;
+    {
+        let db = redb::Database::open(&env.db)?;
+        let txn = db.begin_write()?;
+        {
+            let mut states = txn.open_table(STATES)?;
+            let rows: Vec<(u32, [u64; 6])> = states
+                .iter()?
+                .map(|e| e.map(|(k, v)| (k.value(), v.value())))
+                .collect::<std::result::Result<_, _>>()?;
+            assert_eq!(rows.len(), 1, "one business");
+            let (handle, mut row) = rows[0];
+            row[3] += 1; // one more ACTIVE customer than there are
+            states.insert(handle, row)?;
+        }
+        txn.commit()?;
+    }
+    let run = env.run(&["export", "--business", "acme"])?.expect_code(1)?;
+    assert!(run.stderr.contains("this export is incomplete"), "{run:?}");
+    assert_eq!(run.stdout, exported.stdout, "the customers it found");
+    let out = env.path("acme.jsonl");
+    let run = env
+        .run(&[
+            "export",
+            "--business",
+            "acme",
+            "-o",
+            out.to_str().ok_or("path")?,
+        ])?
+        .expect_code(1)?;
+    assert!(run.stderr.contains("the store counts"), "{run:?}");
+    assert!(!out.exists(), "an incomplete export was left in place");
     Ok(())
 }

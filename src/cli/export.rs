@@ -35,7 +35,8 @@ email, name, phone, description, metadata, status, currency, createdAt, updatedA
 CSV: a header of those eleven names, then one record per customer; an absent value is an
 empty cell, metadata is a JSON object in one cell (an empty description becomes absent).
 Either imports back with `customer-store import` (new ids; status and times kept).
-With --output the file appears only once the export is complete.
+With --output the file appears only once the export is complete. An export that finds
+another number of customers than the business counts (a damaged file) fails, exit status 1.
 
 Examples:
   customer-store export --business acme > acme.jsonl
@@ -93,6 +94,8 @@ fn partial_path(path: &Path) -> PathBuf {
 enum Failure {
     Store(customer_store::Error),
     Write(io::Error),
+    /// The walk and the business's count differ.
+    Incomplete(String),
 }
 
 impl Failure {
@@ -100,6 +103,7 @@ impl Failure {
         match self {
             Failure::Store(e) => super::line(&e),
             Failure::Write(e) => format!("{output}: {e}"),
+            Failure::Incomplete(why) => why,
         }
     }
 }
@@ -172,9 +176,26 @@ fn each_customer(
         }
         match page.next_cursor.take() {
             Some(cursor) if page.has_more => query.cursor = Some(cursor),
-            _ => return Ok(count),
+            _ => break,
         }
     }
+    // The walk against the business's own count (its status index's, kept in the same
+    // transactions): damage to redb's pages can end a walk early without an error (found in
+    // an operator's trial: 42 of 3,000 customers exported, exit 0).
+    let counted = store
+        .businesses()
+        .map_err(Failure::Store)?
+        .into_iter()
+        .find(|b| b.name == business)
+        .map_or(0, |b| b.customers());
+    if counted != count {
+        return Err(Failure::Incomplete(format!(
+            "the export found {count} customers of {business}, but the store counts {counted}: \
+             the store file is damaged (run `customer-store check`), and this export is \
+             incomplete"
+        )));
+    }
+    Ok(count)
 }
 
 /// The eleven cells of a customer, in [`FIELDS`] order.
