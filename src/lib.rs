@@ -118,8 +118,8 @@ pub use crate::model::{
 #[cfg_attr(docsrs, doc(cfg(feature = "server")))]
 pub use crate::redb_store::{ApiClient, ClientCredentials, Scope};
 pub use crate::redb_store::{
-    BusinessSummary, DEFAULT_CACHE_SIZE, DEFAULT_EMAIL_INDEX_TAIL, DEFAULT_JOURNAL_LIMIT, Progress,
-    ProgressFn, RedbStore, RedbStoreBuilder, VerifyReport,
+    BusinessSummary, DEFAULT_CACHE_SIZE, DEFAULT_EMAIL_INDEX_TAIL, DEFAULT_JOURNAL_LIMIT,
+    DamagedRecord, Progress, ProgressFn, RedbStore, RedbStoreBuilder, VerifyReport,
 };
 pub use crate::store::CustomerStore;
 /// The instant type of `createdAt`, `updatedAt` and [`Clock`]: `jiff`'s, re-exported so that

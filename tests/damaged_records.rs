@@ -113,7 +113,15 @@ fn a_damaged_record_is_removed_with_every_trace() -> TestResult {
             "verify names the record: {report}"
         );
 
+        let damaged: Vec<(String, String)> = store
+            .damaged_records()?
+            .into_iter()
+            .map(|d| (d.business, d.id))
+            .collect();
+        assert_eq!(damaged, [(BIZ.to_owned(), dora.id.clone())]);
+
         store.remove_damaged(BIZ, &dora.id)?;
+        assert!(store.damaged_records()?.is_empty());
 
         // `verify` also finds a posting that names no record.
         let report = store.verify()?;

@@ -21,12 +21,42 @@ pub(crate) fn run(db: &Path) -> CliResult {
             );
             Ok(ExitCode::SUCCESS)
         }
-        // Damage found: the report, on stdout, and exit status 1.
+        // Damage found: the report, on stdout, and exit status 1; then each damaged record
+        // with the command that removes it, and what to do first.
         Err(e) if e.code() == "corrupt" => {
             outln!("problems: {e}");
+            if let Ok(damaged) = store.damaged_records()
+                && !damaged.is_empty()
+            {
+                outln!(
+                    "{} damaged record(s); first copy the store file and its journal (while \
+                     pages are damaged, a crash can leave the file unopenable), then remove \
+                     each (what it held is lost; restore it from a backup to keep its id):",
+                    damaged.len()
+                );
+                for record in &damaged {
+                    outln!(
+                        "  customer-store delete --db {} --business {} --damaged {}   # {}",
+                        shell_word(&db.display().to_string()),
+                        shell_word(&record.business),
+                        record.id,
+                        record.problem
+                    );
+                }
+            }
             Ok(ExitCode::FAILURE)
         }
         // The check itself could not run (an I/O error): a failure, on stderr.
         Err(e) => Err(format!("{}: {}", db.display(), line(&e))),
+    }
+}
+
+/// `text` as one shell word: as it is when it holds only safe characters, else single-quoted.
+fn shell_word(text: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "_-./:@%+=,".contains(c);
+    if !text.is_empty() && text.chars().all(safe) {
+        text.to_owned()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
     }
 }

@@ -46,7 +46,7 @@ pub use self::snapshot::BusinessSummary;
 use self::snapshot::{Lookups, Snapshot};
 use self::tail::TailMemory;
 pub use self::upgrade::{Progress, ProgressFn};
-pub use self::verify::VerifyReport;
+pub use self::verify::{DamagedRecord, VerifyReport};
 use crate::clock::{Clock, SystemClock};
 use crate::model::{Customer, CustomerPatch, ImportCustomer, ListQuery, NewCustomer, Page};
 use crate::store::CustomerStore;
@@ -862,6 +862,28 @@ impl RedbStore {
             ops::remove_damaged(tables, &business, n).map(|()| Output::Removed)
         }))
         .map(drop)
+    }
+
+    /// Every record that fails its checks (its checksum, or its decoding), with its business
+    /// and id: what [`remove_damaged`](RedbStore::remove_damaged) takes. A walk of every
+    /// record, as [`verify`](RedbStore::verify) makes, which also reports other damage.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Storage`] when the file cannot be read (damage to redb's own pages may be
+    /// reported so, or as [`Error::Corrupt`]).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use customer_store::{CustomerStore, NewCustomer, RedbStore};
+    /// let store = RedbStore::in_memory()?;
+    /// store.create("acme", NewCustomer::new("yaw@example.com", "Yaw"))?;
+    /// assert!(store.damaged_records()?.is_empty());
+    /// # Ok::<(), customer_store::Error>(())
+    /// ```
+    pub fn damaged_records(&self) -> Result<Vec<DamagedRecord>> {
+        self.run("find damaged records", verify::damaged_records)
     }
 
     /// Checks every table: each record decodes and passes its checksum, each index entry

@@ -294,8 +294,13 @@ pub(super) fn verify(db: &Database) -> Result<VerifyReport> {
     }
 
     if problems.count > 0 {
+        let shown = if problems.count > problems.first.len() as u64 {
+            format!(", the first {}", problems.first.len())
+        } else {
+            String::new()
+        };
         return Err(Error::Corrupt(format!(
-            "{} problem(s): {}",
+            "{} problem(s){shown}: {}",
             problems.count,
             problems.first.join("; ")
         )));
@@ -371,4 +376,67 @@ fn check_postings(
         ));
     }
     Ok(postings)
+}
+
+/// A record that fails its checks (see [`RedbStore::damaged_records`](crate::RedbStore::damaged_records)).
+///
+/// # Example
+///
+/// ```
+/// use customer_store::{DamagedRecord, RedbStore};
+/// let store = RedbStore::in_memory()?;
+/// let none: Vec<DamagedRecord> = store.damaged_records()?;
+/// assert!(none.is_empty());
+/// # Ok::<(), customer_store::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DamagedRecord {
+    /// Its business's name (`#` and the business's number when the name is lost too).
+    pub business: String,
+    /// Its id.
+    pub id: String,
+    /// What is wrong with it.
+    pub problem: String,
+}
+
+/// Every record that fails its checks, in key order.
+pub(super) fn damaged_records(db: &Database) -> Result<Vec<DamagedRecord>> {
+    let txn = db.begin_read().map_err(err)?;
+    let mut names: HashMap<u32, String> = HashMap::new();
+    for entry in txn
+        .open_table(BUSINESSES)
+        .map_err(err)?
+        .iter()
+        .map_err(err)?
+    {
+        let (name, value) = entry.map_err(err)?;
+        if let Ok(handle) = checked_handle(name.value(), value.value()) {
+            names.insert(handle, name.value().to_owned());
+        }
+    }
+    let mut damaged = Vec::new();
+    for entry in txn
+        .open_table(CUSTOMERS)
+        .map_err(err)?
+        .iter()
+        .map_err(err)?
+    {
+        let (key, value) = entry.map_err(err)?;
+        let (handle, n) = key.value();
+        if let Err(e) = codec::decode(handle, n, value.value()) {
+            damaged.push(DamagedRecord {
+                business: names
+                    .get(&handle)
+                    .cloned()
+                    .unwrap_or_else(|| format!("#{handle}")),
+                id: id::encode(n),
+                problem: match e {
+                    Error::Corrupt(what) => what,
+                    other => other.to_string(),
+                },
+            });
+        }
+    }
+    Ok(damaged)
 }
