@@ -313,7 +313,10 @@ impl<'t, 'txn> WriteTables<'t, 'txn> {
     }
 
     /// The handle of `business`, interning the name on its first write.
-    fn handle_or_create(&mut self, business: &str) -> Result<u32> {
+    /// The handle of `business`, given one if it has none yet. `replaying` a journal skips the
+    /// check for a damaged entry (the write was made and acknowledged before; refusing it now
+    /// would refuse the whole open).
+    fn handle_or_create(&mut self, business: &str, replaying: bool) -> Result<u32> {
         if let Some(handle) = self.handle(business)? {
             return Ok(handle);
         }
@@ -332,6 +335,25 @@ impl<'t, 'txn> WriteTables<'t, 'txn> {
             })?,
             None => 1,
         };
+        // The business asked for may be one whose entry is damaged (its name changed on disk,
+        // so it no longer matches its check): refuse rather than create a second one beside
+        // its records (found in an operator's trial: an import did). One scan of the
+        // businesses, for each new business only.
+        if !replaying {
+            for entry in self.tables.businesses.iter().map_err(write_err)? {
+                let (name, value) = entry.map_err(write_err)?;
+                if let Err(e) = checked_handle(name.value(), value.value()) {
+                    let why = match e {
+                        Error::Corrupt(why) => why,
+                        other => other.to_string(),
+                    };
+                    return Err(Error::Corrupt(format!(
+                        "no new business is created while the entry of another is damaged (it may \
+                         be {business:?}): {why}"
+                    )));
+                }
+            }
+        }
         // Every business has a state row, so `next` is free. If rows were lost, refuse rather
         // than hand a new business the records of another.
         if self
@@ -879,7 +901,7 @@ pub(crate) fn create(
         return Err(error.clone());
     }
     // Writes.
-    let handle = tables.handle_or_create(business)?;
+    let handle = tables.handle_or_create(business, false)?;
     let now_ms = u64::try_from(now.as_millisecond()).unwrap_or(0);
     let stamp = whole_seconds(now);
     let mut last = Some(tables.state(handle)?.last_id);
@@ -1414,7 +1436,7 @@ pub(crate) fn replay(tables: &mut WriteTables<'_, '_>, effect: &Effect) -> Resul
     };
     match effect {
         Effect::Created { business, records } => {
-            let handle = tables.handle_or_create(business)?;
+            let handle = tables.handle_or_create(business, false)?;
             let mut last = Some(tables.state(handle)?.last_id);
             let mut created = Vec::with_capacity(records.len());
             let mut numbers = Vec::with_capacity(records.len());

@@ -82,6 +82,11 @@ impl Problems {
     fn add(&mut self, problem: String) {
         self.count += 1;
         if self.first.len() < Self::KEPT {
+            // (An error's text carries its kind, which the whole report already says.)
+            let problem = match problem.strip_prefix("corrupt store: ") {
+                Some(rest) => rest.to_owned(),
+                None => problem,
+            };
             self.first.push(problem);
         }
     }
