@@ -368,7 +368,7 @@ fn delete_damaged_removes_a_record_that_cannot_be_read() -> Result {
     let run = env.run(&["check"])?.expect_code(1)?;
     assert!(run.stdout.contains("1 damaged record(s)"), "{run:?}");
     let command = format!(
-        "customer-store delete --db {} --business acme --damaged {id}",
+        "customer-store delete --db {} --business=acme --damaged {id}",
         env.db.display()
     );
     assert!(run.stdout.contains(&command), "{run:?}");

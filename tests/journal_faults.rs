@@ -1559,6 +1559,58 @@ fn a_removal_of_a_damaged_record_is_replayed_after_a_crash() -> Result<()> {
     Ok(())
 }
 
+/// A create of a new business waiting in the journal at a crash, and another business's entry
+/// damaged before the next open: the replay creates the business all the same (the create
+/// was acknowledged), where a new create now is refused while an entry is damaged (found in
+/// review: the replay was refused too, and with it the whole open).
+#[test]
+fn a_new_business_in_the_journal_is_replayed_beside_a_damaged_entry() -> Result<()> {
+    const BUSINESS_TABLE: redb::TableDefinition<&str, (u32, u32)> =
+        redb::TableDefinition::new("businesses_v2");
+    let clock = start_clock()?;
+    let f = files(&clock, DEFAULT_JOURNAL_LIMIT)?;
+    let first = f
+        .store
+        .create(BUSINESSES[0], numbered(0))
+        .map_err(|e| e.to_string())?;
+    let Files { store, dir, .. } = f;
+    assert!(store.close().map_err(|e| e.to_string())?, "a clean close");
+    std::fs::write(journal_path(dir.path()), b"").map_err(|e| e.to_string())?;
+    let f = reopen_files(dir, &clock)?;
+    let second = f
+        .store
+        .create(BUSINESSES[1], numbered(1))
+        .map_err(|e| e.to_string())?;
+    let dir = f.crash();
+    // The first business's entry damaged (its check no longer matches), through redb.
+    {
+        let db = redb::Database::open(db_path(dir.path())).map_err(|e| e.to_string())?;
+        let txn = db.begin_write().map_err(|e| e.to_string())?;
+        {
+            let mut table = txn.open_table(BUSINESS_TABLE).map_err(|e| e.to_string())?;
+            let entry =
+                redb::ReadableTable::get(&table, BUSINESSES[0]).map_err(|e| e.to_string())?;
+            let (handle, check) = entry.ok_or("the first business's entry")?.value();
+            table
+                .insert(BUSINESSES[0], (handle, check ^ 1))
+                .map_err(|e| e.to_string())?;
+        }
+        txn.commit().map_err(|e| e.to_string())?;
+    }
+    let store = open_path(dir.path(), &clock)?.map_err(|e| e.to_string())?;
+    assert_eq!(
+        store
+            .get(BUSINESSES[1], &second.id)
+            .map_err(|e| e.to_string())?,
+        Some(second)
+    );
+    let refused = store.create("gamma", numbered(2)).map_err(|e| e.code());
+    assert_eq!(refused.map(|c| c.id), Err("corrupt"));
+    let read = store.get(BUSINESSES[0], &first.id).map_err(|e| e.code());
+    assert_eq!(read.map(|c| c.map(|c| c.id)), Err("corrupt"));
+    Ok(())
+}
+
 /// Flips a bit of the one record of the store file at `path` that holds `needle`, writing it
 /// back with redb (so only the record's own checksum finds the damage).
 fn damage_record(path: &Path, needle: &[u8]) -> std::result::Result<(), redb::Error> {

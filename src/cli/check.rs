@@ -35,8 +35,21 @@ pub(crate) fn run(db: &Path) -> CliResult {
                     damaged.len()
                 );
                 for record in &damaged {
+                    // A business known only by its number ("#2": its entry is damaged too)
+                    // takes no command: no name would reach it.
+                    if record.business.starts_with('#') {
+                        outln!(
+                            "  {} of business {} (its entry is damaged too: restore a backup)   \
+                             # {}",
+                            record.id,
+                            record.business,
+                            record.problem
+                        );
+                        continue;
+                    }
+                    // `--business=NAME`: a name may start with `-`.
                     outln!(
-                        "  customer-store delete --db {} --business {} --damaged {}   # {}",
+                        "  customer-store delete --db {} --business={} --damaged {}   # {}",
                         shell_word(&db.display().to_string()),
                         shell_word(&record.business),
                         record.id,
@@ -58,5 +71,20 @@ fn shell_word(text: &str) -> String {
         text.to_owned()
     } else {
         format!("'{}'", text.replace('\'', "'\\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shell_word;
+
+    #[test]
+    fn shell_words() {
+        assert_eq!(shell_word("/data/customers.redb"), "/data/customers.redb");
+        assert_eq!(shell_word("acme_2-x"), "acme_2-x");
+        assert_eq!(shell_word("my store.redb"), "'my store.redb'");
+        assert_eq!(shell_word("it's"), "'it'\\''s'");
+        assert_eq!(shell_word("$HOME/~#x"), "'$HOME/~#x'");
+        assert_eq!(shell_word(""), "''");
     }
 }

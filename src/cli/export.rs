@@ -183,10 +183,8 @@ fn each_customer(
     // transactions): damage to redb's pages can end a walk early without an error (found in
     // an operator's trial: 42 of 3,000 customers exported, exit 0).
     let counted = store
-        .businesses()
+        .business(business)
         .map_err(Failure::Store)?
-        .into_iter()
-        .find(|b| b.name == business)
         .map_or(0, |b| b.customers());
     if counted != count {
         return Err(Failure::Incomplete(format!(

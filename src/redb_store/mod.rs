@@ -1049,6 +1049,30 @@ impl RedbStore {
         self.run("read", |db| Snapshot::begin(db, 0)?.businesses())
     }
 
+    /// One business's customers per status, as [`businesses`](RedbStore::businesses) gives
+    /// them, without reading the other businesses' entries (one of which may be damaged);
+    /// `None` for a business that never had a customer.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidRequest`] for a malformed business name; [`Error::Corrupt`] when this
+    /// business's entry is damaged; storage errors.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use customer_store::{CustomerStore, NewCustomer, RedbStore};
+    /// let store = RedbStore::in_memory()?;
+    /// store.create("acme", NewCustomer::new("yaw@example.com", "Yaw"))?;
+    /// assert_eq!(store.business("acme")?.map(|b| b.customers()), Some(1));
+    /// assert_eq!(store.business("globex")?, None);
+    /// # Ok::<(), customer_store::Error>(())
+    /// ```
+    pub fn business(&self, business: &str) -> Result<Option<BusinessSummary>> {
+        validate::business(business)?;
+        self.run("read", |db| Snapshot::begin(db, 0)?.business(business))
+    }
+
     /// Imports customers in one transaction, all or nothing, as
     /// [`create_many`](CustomerStore::create_many) does, but keeping each item's status and
     /// timestamps where it has them (an export's lines). New ids are issued; uniqueness and

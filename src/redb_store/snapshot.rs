@@ -117,6 +117,20 @@ impl Snapshot {
         Ok(out)
     }
 
+    /// One business's summary, `None` for a business that never had a customer.
+    pub(crate) fn business(&self, business: &str) -> Result<Option<BusinessSummary>> {
+        let Some(handle) = self.handle(business)? else {
+            return Ok(None);
+        };
+        let state = self.state(handle)?;
+        Ok(Some(BusinessSummary {
+            name: business.to_owned(),
+            active: state.count(Status::Active.code()),
+            inactive: state.count(Status::Inactive.code()),
+            blocked: state.count(Status::Blocked.code()),
+        }))
+    }
+
     pub(crate) fn handle(&self, business: &str) -> Result<Option<u32>> {
         let table = self.txn().open_table(BUSINESSES).map_err(read_err)?;
         match table.get(business).map_err(read_err)? {

@@ -240,6 +240,19 @@ impl TailMemory {
         }
     }
 
+    /// Stops keeping `handle`'s waiting emails: its queries read the waiting records.
+    pub(crate) fn forget(&self, handle: u32) {
+        let mut state = self.state.lock();
+        let State {
+            businesses,
+            postings,
+            ..
+        } = &mut *state;
+        if let Some(waiting) = businesses.remove(&handle) {
+            *postings -= waiting.postings;
+        }
+    }
+
     /// For a fold of `handle`'s tail, which starts at `start` and holds `count` customers in
     /// the writer's transaction: the gram lists, taken out of the memory, when they hold the
     /// grams of exactly those customers' emails, and the first id after them. The memory then
