@@ -74,6 +74,15 @@ fn written(
     Ok(made)
 }
 
+/// A store of one customer of [`BIZ`] and one of `zulu_merchant`, closed.
+fn two_businesses(path: &Path) -> TestResult {
+    let store = RedbStore::open(path)?;
+    store.create(BIZ, NewCustomer::new("a@shop.example", "A"))?;
+    store.create("zulu_merchant", NewCustomer::new("z@shop.example", "Z"))?;
+    assert!(store.close()?);
+    Ok(())
+}
+
 /// Changes one byte of the only place `needle` is stored in the file at `path`.
 fn damage(path: &Path, needle: &[u8]) -> TestResult {
     let mut bytes = std::fs::read(path)?;
@@ -233,12 +242,7 @@ fn a_damaged_record_in_the_tail_is_never_left_out_of_a_filtered_list() -> TestRe
 fn no_business_is_created_while_another_entry_is_damaged() -> TestResult {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("customers.redb");
-    {
-        let store = RedbStore::open(&path)?;
-        store.create(BIZ, NewCustomer::new("a@shop.example", "A"))?;
-        store.create("zulu_merchant", NewCustomer::new("z@shop.example", "Z"))?;
-        assert!(store.close()?);
-    }
+    two_businesses(&path)?;
     // Its name's middle, which keeps the keys in order (a first letter changed in case
     // would move it before "acme" and hide that one from lookups too).
     damage(&path, b"merchant")?;
@@ -314,12 +318,7 @@ fn a_fold_stopped_by_damage_leaves_no_customer_out_of_a_filter() -> TestResult {
 fn a_business_summary_reads_only_its_own_entry() -> TestResult {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("customers.redb");
-    {
-        let store = RedbStore::open(&path)?;
-        store.create(BIZ, NewCustomer::new("a@shop.example", "A"))?;
-        store.create("zulu_merchant", NewCustomer::new("z@shop.example", "Z"))?;
-        assert!(store.close()?);
-    }
+    two_businesses(&path)?;
     damage(&path, b"merchant")?;
     let store = RedbStore::open(&path)?;
     assert_eq!(store.businesses().unwrap_err().code(), "corrupt");

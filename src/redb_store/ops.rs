@@ -1297,10 +1297,24 @@ pub(crate) fn delete(tables: &mut WriteTables<'_, '_>, business: &str, n: u64) -
     tables.remove_email(handle, n, &old.email)?;
     tables.remove_external_id(handle, n, old.external_id.as_deref())?;
     tables.remove_status(handle, n, old.status)?;
-    let mut state = tables.state(handle)?;
-    if n < state.tail_start {
+    if n < tables.state(handle)?.tail_start {
         tables.change_postings(handle, n, Some(&old.email), None)?;
-    } else {
+    }
+    drop_record(tables, business, handle, n)?;
+    Ok(old)
+}
+
+/// The end of a removal, once the index entries and postings that name customer `n` are gone:
+/// it leaves its business's tail count (if it waits there) and the records, and the journal
+/// is told.
+fn drop_record(
+    tables: &mut WriteTables<'_, '_>,
+    business: &str,
+    handle: u32,
+    n: u64,
+) -> Result<()> {
+    let mut state = tables.state(handle)?;
+    if n >= state.tail_start {
         state.tail_waiting = state.tail_waiting.checked_sub(1).ok_or_else(|| {
             Error::Corrupt(format!("the gram tail of business #{handle} is miscounted"))
         })?;
@@ -1315,7 +1329,7 @@ pub(crate) fn delete(tables: &mut WriteTables<'_, '_>, business: &str, n: u64) -
         business: business.to_owned(),
         n,
     });
-    Ok(old)
+    Ok(())
 }
 
 /// Removes customer `n`, whose record fails its checks (so [`delete`] cannot read which index
@@ -1363,28 +1377,13 @@ pub(crate) fn remove_damaged(
     for status in Status::ALL {
         tables.remove_status(handle, n, status)?;
     }
-    let mut state = tables.state(handle)?;
-    if n < state.tail_start {
+    if n < tables.state(handle)?.tail_start {
         // Every gram, not only those of the email entry found: the entry may be gone too.
         for gram in grams_of(&tables.tables.grams, handle)? {
             grams::remove(&mut tables.tables.grams, handle, gram, n)?;
         }
-    } else {
-        state.tail_waiting = state.tail_waiting.checked_sub(1).ok_or_else(|| {
-            Error::Corrupt(format!("the gram tail of business #{handle} is miscounted"))
-        })?;
-        tables.set_state(handle, state)?;
     }
-    tables
-        .tables
-        .customers
-        .remove((handle, n))
-        .map_err(write_err)?;
-    tables.effect(Effect::Deleted {
-        business: business.to_owned(),
-        n,
-    });
-    Ok(())
+    drop_record(tables, business, handle, n)
 }
 
 /// The keys of `index` of business `handle` whose entry names customer `n`.
