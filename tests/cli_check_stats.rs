@@ -65,7 +65,13 @@ fn check_fails_on_a_damaged_store() -> Result {
         // A copy of the email in a page the store no longer uses changes nothing.
         match run.code {
             0 => assert!(run.stdout.starts_with("ok: "), "{run:?}"),
-            1 if run.stdout.starts_with("problems: ") => problems += 1,
+            1 if run.stdout.starts_with("problems: ") => {
+                problems += 1;
+                // `stats --json` keeps stdout for JSON: the problems go to stderr.
+                let stats = env.run(&["stats", "--json"])?.expect_code(1)?;
+                assert!(stats.stdout.is_empty(), "{stats:?}");
+                assert!(stats.stderr.contains("problems: "), "{stats:?}");
+            }
             1 => assert!(run.stderr.starts_with("customer-store: "), "{run:?}"),
             _ => return Err(format!("damage at {at}: {run:?}").into()),
         }

@@ -29,7 +29,7 @@ pub(crate) const AFTER_HELP: &str = "\
 Prints the file size, the totals of the whole store (businesses, customers, index entries,
 bytes per customer) and each business's customers per status (only the named ones with
 --business). The totals come from a full check of the store (as `customer-store check`):
-exit status 1 if it finds a problem.
+exit status 1 if it finds a problem (with --json, the problems go to stderr).
 
 Examples:
   customer-store stats
@@ -68,8 +68,17 @@ pub(crate) fn run(db: &Path, args: &Args) -> CliResult {
     let store = open_existing(db)?;
     let report = match store.verify() {
         Ok(report) => report,
+        // Damage: no totals. The report goes to stdout as `check` prints it, but with --json
+        // to stderr, so that stdout never holds a line that is not JSON (found in an
+        // operator's trial).
         Err(e) if e.code() == "corrupt" => {
-            outln!("problems: {e}");
+            if args.json {
+                eprintln!(
+                    "customer-store: problems: {e} (`customer-store check` lists the damaged records)"
+                );
+            } else {
+                outln!("problems: {e} (`customer-store check` lists the damaged records)");
+            }
             return Ok(ExitCode::FAILURE);
         }
         Err(e) => return Err(super::line(&e)),
