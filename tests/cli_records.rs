@@ -376,6 +376,7 @@ fn delete_damaged_removes_a_record_that_cannot_be_read() -> Result {
         .run(&["delete", "--business", "acme", &id])?
         .expect_code(1)?;
     assert!(run.stderr.contains("corrupt"), "{run:?}");
+    assert!(run.stderr.contains("delete --damaged"), "{run:?}");
 
     let run = env
         .run(&["delete", "--business", "acme", "--damaged", &id])?

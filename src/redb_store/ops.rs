@@ -1293,7 +1293,18 @@ fn replace(
 /// Removes customer `n`, its index entries and its postings.
 pub(crate) fn delete(tables: &mut WriteTables<'_, '_>, business: &str, n: u64) -> Result<Customer> {
     let handle = tables.handle(business)?.ok_or(Error::NotFound)?;
-    let old = tables.record(handle, n)?.ok_or(Error::NotFound)?;
+    // A damaged record cannot say which entries are its own: pointed to the removal that
+    // finds them (an operator's trial found no hint of it here).
+    let old = tables
+        .record(handle, n)
+        .map_err(|e| match e {
+            Error::Corrupt(what) => Error::Corrupt(format!(
+                "{what} (a damaged record is removed with `customer-store delete --damaged` or \
+                 `RedbStore::remove_damaged`)"
+            )),
+            other => other,
+        })?
+        .ok_or(Error::NotFound)?;
     tables.remove_email(handle, n, &old.email)?;
     tables.remove_external_id(handle, n, old.external_id.as_deref())?;
     tables.remove_status(handle, n, old.status)?;
