@@ -392,6 +392,15 @@ impl Error {
         }
     }
 
+    /// The error's text without its kind in front, for a message that wraps it (a corrupt
+    /// store's "what" alone, where the wrapping message says "corrupt" already).
+    pub(crate) fn into_detail(self) -> String {
+        match self {
+            Error::Corrupt(what) => what,
+            other => other.to_string(),
+        }
+    }
+
     pub(crate) fn storage(
         message: impl fmt::Display,
         source: impl std::error::Error + Send + Sync + 'static,

@@ -342,10 +342,7 @@ impl<'t, 'txn> WriteTables<'t, 'txn> {
             for entry in self.tables.businesses.iter().map_err(write_err)? {
                 let (name, value) = entry.map_err(write_err)?;
                 if let Err(e) = checked_handle(name.value(), value.value()) {
-                    let why = match e {
-                        Error::Corrupt(why) => why,
-                        other => other.to_string(),
-                    };
+                    let why = e.into_detail();
                     return Err(Error::Corrupt(format!(
                         "no new business is created while the entry of another is damaged (it may \
                          be {business:?}): {why}"

@@ -196,10 +196,7 @@ pub(super) fn verify(db: &Database) -> Result<VerifyReport> {
             Err(e) => {
                 // Named with its business, and how to remove it (its index entries and counts
                 // are then off too, and reported below: the removal mends them).
-                let what = match e {
-                    Error::Corrupt(what) => what,
-                    other => other.to_string(),
-                };
+                let what = e.into_detail();
                 let business = names
                     .get(&handle)
                     .map_or_else(|| format!("#{handle}"), |name| format!("{name:?}"));
@@ -436,10 +433,7 @@ pub(super) fn damaged_records(db: &Database) -> Result<Vec<DamagedRecord>> {
                     .cloned()
                     .unwrap_or_else(|| format!("#{handle}")),
                 id: id::encode(n),
-                problem: match e {
-                    Error::Corrupt(what) => what,
-                    other => other.to_string(),
-                },
+                problem: e.into_detail(),
             });
         }
     }
